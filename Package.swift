@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "plan",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "plan", targets: ["plan"]),
+        .library(name: "PlanLanguage", targets: ["PlanLanguage"]),
+        .library(name: "PlanCompiler", targets: ["PlanCompiler"]),
+        .library(name: "PlanDockerfile", targets: ["PlanDockerfile"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Source text, locations and the diagnostics engine shared by every stage of the pipeline.
+        .target(name: "PlanDiagnostics"),
+        // YAML → located syntax tree. Knows nothing about Docker.
+        .target(
+            name: "PlanLanguage",
+            dependencies: ["PlanDiagnostics", .product(name: "Yams", package: "Yams")]
+        ),
+        // Semantic checks and the BuildGraph IR.
+        .target(name: "PlanCompiler", dependencies: ["PlanDiagnostics", "PlanLanguage"]),
+        // BuildGraph → Dockerfile and .dockerignore.
+        .target(name: "PlanDockerfile", dependencies: ["PlanCompiler"]),
+        // The command-line interface: thin, parses flags, calls the libraries, prints.
+        .target(
+            name: "PlanCLI",
+            dependencies: [
+                "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
+        .testTarget(
+            name: "PlanTests",
+            dependencies: ["PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanCLI", "plan"],
+            exclude: ["Fixtures", "Snapshots"]
+        ),
+    ]
+)

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import PlanCompiler
+import PlanDiagnostics
+import PlanDockerfile
+
+extension DiagnosticFormat: ExpressibleByArgument {}
+extension Dialect: ExpressibleByArgument {}
+
+/// When to colour text diagnostics.
+enum ColorChoice: String, CaseIterable, ExpressibleByArgument {
+    case auto, always, never
+}
+
+/// `--arg NAME=VALUE`.
+struct ArgumentOverride: ExpressibleByArgument {
+    var name: String
+    var value: String
+
+    init?(argument: String) {
+        guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else { return nil }
+        name = String(argument[..<equals])
+        value = String(argument[argument.index(after: equals)...])
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// Options shared by every command that reads a plan.
+struct PlanOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The plan file, or a folder holding plan.yaml.", valueName: "plan"),
+              completion: .file(extensions: ["yaml", "yml"]))
+    var plan: String
+
+    @Option(name: .customLong("arg"), help: ArgumentHelp(
+        "Set a build argument the plan declares (repeatable).", valueName: "name=value"))
+    var arguments: [ArgumentOverride] = []
+
+    @Option(name: .customLong("target"), help: ArgumentHelp(
+        "Only this stage and the stages it needs (repeatable). Default: the plan's targets.", valueName: "name"))
+    var targets: [String] = []
+
+    @Flag(name: .customLong("werror"), help: "Treat warnings as errors.")
+    var warningsAsErrors = false
+
+    @Option(name: .customLong("diagnostics-format"), help: "How to print diagnostics: text, json or github.")
+    var diagnosticsFormat: DiagnosticFormat = .text
+
+    @Option(help: "Colour text diagnostics: auto (on a terminal), always or never.")
+    var color: ColorChoice = .auto
+
+    var compileOptions: CompileOptions {
+        CompileOptions(argumentOverrides: arguments.map { ($0.name, $0.value) }, targets: targets,
+                       warningsAsErrors: warningsAsErrors)
+    }
+
+    var colored: Bool {
+        switch color {
+        case .always: return true
+        case .never: return false
+        case .auto:
+            let environment = ProcessInfo.processInfo.environment
+            return isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+        }
+    }
+}
+
+enum Output {
+    static func standardError(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    static func standardOutput(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// Prints diagnostics (text and GitHub forms to stderr; JSON to `jsonToStandardOutput ? stdout : stderr`).
+    static func report(_ diagnostics: [Diagnostic], sources: SourceMap, options: PlanOptions,
+                       jsonToStandardOutput: Bool) {
+        let renderer = DiagnosticRenderer(sources: sources, colored: options.colored && options.diagnosticsFormat == .text)
+        let text = renderer.render(diagnostics, format: options.diagnosticsFormat)
+        if options.diagnosticsFormat == .json, jsonToStandardOutput {
+            standardOutput(text)
+        } else if !text.isEmpty {
+            standardError(text)
+        }
+    }
+}

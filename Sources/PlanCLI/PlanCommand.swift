@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+
+/// The `plan` command: compiles declarative YAML build plans into multi-stage Dockerfiles.
+public struct PlanCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Check declarative YAML build plans and compile them into multi-stage Dockerfiles.",
+        discussion: """
+            A plan names stages (base image, steps, configuration) and the artifacts each stage produces; \
+            later stages copy artifacts by name, and every copy is checked before anything is built.
+
+            Examples:
+              plan check plans/site/plan.yaml
+              plan compile plans/site/plan.yaml -o build/Dockerfile
+              plan compile plans/go-static --target app --arg GO_VERSION=1.22 > Dockerfile
+              plan compile plans/registry --dialect portable -o Containerfile
+
+            Shell completions: plan --generate-completion-script bash|zsh|fish
+            Exit status: 0 success, 1 errors in the plan, 2 usage errors.
+            """,
+        version: "0.1.0",
+        subcommands: [CheckCommand.self, CompileCommand.self]
+    )
+
+    public init() {}
+
+    /// Runs the command line and exits: 0 on success, 1 for errors in the plan, 2 for usage errors.
+    public static func run(_ arguments: [String]? = nil) async -> Never {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            Foundation.exit(0)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            if exitCode(for: error) == .success {
+                print(fullMessage(for: error))
+                Foundation.exit(0)
+            }
+            let message = fullMessage(for: error)
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            if !message.contains("Usage:") {
+                FileHandle.standardError.write(Data("See 'plan --help'.\n".utf8))
+            }
+            Foundation.exit(2)
+        }
+    }
+}

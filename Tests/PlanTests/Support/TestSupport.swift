@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+
+/// Paths and process helpers shared by the tests.
+enum TestSupport {
+    /// The repository root (the folder holding Package.swift).
+    static let repoRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                return url.path
+            }
+        }
+        return FileManager.default.currentDirectoryPath
+    }()
+
+    static var fixtures: String { repoRoot + "/Tests/PlanTests/Fixtures" }
+    static var snapshots: String { repoRoot + "/Tests/PlanTests/Snapshots" }
+    static var plans: String { repoRoot + "/plans" }
+
+    /// The built `plan` executable, next to the test bundle.
+    static let planBinary: String = {
+        var candidates: [String] = []
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var folder = executable.deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(folder.appendingPathComponent("plan").path)
+            folder.deleteLastPathComponent()
+        }
+        candidates.append(repoRoot + "/.build/debug/plan")
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? repoRoot + "/.build/debug/plan"
+    }()
+
+    struct ProcessResult {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    struct ToolMissing: Error, CustomStringConvertible {
+        var name: String
+        var description: String {
+            "required tool `\(name)` is not installed; run the tests with scripts/test, which installs it"
+        }
+    }
+
+    /// Runs a program to completion, feeding `input` on stdin.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], in directory: String? = nil,
+                    environment: [String: String] = [:], input: Data? = nil) throws -> ProcessResult {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let stdout = Pipe()
+        let stderr = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(input) }
+        try? stdin.fileHandleForWriting.close()
+        // Read both pipes concurrently so a full pipe never blocks the child.
+        let errorData = LockedData()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errorData.set(stderr.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        let outData = stdout.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                             stderr: String(decoding: errorData.get(), as: UTF8.self))
+    }
+
+    final class LockedData: @unchecked Sendable {
+        private var data = Data()
+        private let lock = NSLock()
+        func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
+        func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+    }
+
+    /// Runs the `plan` executable.
+    @discardableResult
+    static func plan(_ arguments: [String], in directory: String? = nil, input: Data? = nil) throws -> ProcessResult {
+        try run(planBinary, arguments, in: directory ?? repoRoot, environment: ["NO_COLOR": "1"], input: input)
+    }
+
+    /// A tool the tests need: the path from the environment variable scripts/test sets, or from PATH.
+    /// A missing tool is an error, never a skip.
+    static func tool(_ name: String, environment variable: String? = nil) throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        if let variable, let path = env[variable], FileManager.default.isExecutableFile(atPath: path) { return path }
+        let path = (env["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        let venv = env["PLAN_TEST_VENV"].map { [$0 + "/bin"] } ?? ["/var/tmp/plan-test/venv/bin"]
+        for folder in venv + path.map(String.init) + ["/usr/sbin", "/sbin"] {
+            let candidate = folder + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw ToolMissing(name: name)
+    }
+
+    /// A fresh temporary folder, removed by the caller with `cleanUp`.
+    static func temporaryFolder() throws -> String {
+        let path = NSTemporaryDirectory() + "plan-tests-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func read(_ path: String) throws -> String {
+        try String(contentsOfFile: path, encoding: .utf8)
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// Every example plan under plans/ (folders holding plan.yaml).
+    static func examplePlans() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: plans)) ?? []
+        return names.sorted().filter { FileManager.default.fileExists(atPath: plans + "/" + $0 + "/plan.yaml") }
+    }
+}
