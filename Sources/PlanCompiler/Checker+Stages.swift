@@ -222,19 +222,25 @@ extension Checker {
             var workdir: String? = nil
             var user: String? = nil
             var env = Set<String>()
+            if case .scratch = stages[index].base { workdir = "/" }
             if case .stage(let baseName) = stages[index].base, let base = stageIndex[baseName], done.contains(base) {
                 workdir = stages[base].finalWorkdir
                 user = stages[base].finalUser
                 env = stages[base].envNames
             }
             env.formUnion(syntax.env.map(\.key.value))
-            if let value = syntax.workdir?.value { workdir = resolveWorkdir(value, current: workdir) }
+            if let value = syntax.workdir?.value {
+                workdir = resolveWorkdir(value, current: workdir)
+                if workdir == nil { stages[index].hasUnknownWorkdir = true }
+            }
             if let value = syntax.user?.value { user = value }
             stages[index].initialWorkdir = workdir
             stages[index].initialEnvNames = env
             for step in syntax.steps {
                 switch step.action {
-                case .workdir(let value): workdir = resolveWorkdir(value.value, current: workdir)
+                case .workdir(let value):
+                    workdir = resolveWorkdir(value.value, current: workdir)
+                    if workdir == nil { stages[index].hasUnknownWorkdir = true }
                 case .user(let value): user = value.value
                 case .env(let pairs): env.formUnion(pairs.map(\.key.value))
                 default: break

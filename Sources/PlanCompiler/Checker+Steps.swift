@@ -43,13 +43,17 @@ extension Checker {
                     instructions.append(.run(instruction))
                 }
             case .copy(let copy):
-                instructions += copyInstructions(copy, step: step, stage: index, state: &state).map { .copy($0) }
+                let copies = copyInstructions(copy, step: step, stage: index, state: &state)
+                checkRelativeDestination(copies.map(\.destination), step: step, stage: index, state: state)
+                instructions += copies.map { .copy($0) }
             case .artifact(let artifact):
                 if let copy = artifactInstruction(artifact, step: step, stage: index, state: state) {
+                    checkRelativeDestination([copy.destination], step: step, stage: index, state: state)
                     instructions.append(.copy(copy))
                 }
             case .add(let add):
                 if let instruction = addInstruction(add, step: step, stage: index, state: state) {
+                    checkRelativeDestination([instruction.destination], step: step, stage: index, state: state)
                     instructions.append(.add(instruction))
                 }
             case .workdir(let workdir):
@@ -66,6 +70,17 @@ extension Checker {
             }
         }
         stages[index].instructions = instructions
+    }
+
+    /// A relative destination lands wherever the base image's working directory happens to be.
+    mutating func checkRelativeDestination(_ destinations: [String], step: StepSyntax, stage: Int, state: StepState) {
+        guard state.workdir == nil, !stages[stage].hasUnknownWorkdir,
+              let relative = destinations.first(where: { !PosixPath.isAbsolute($0) && !$0.hasPrefix("$") })
+        else { return }
+        warn(.relativeDestinationWithoutWorkdir,
+             "this copies to `\(relative)`, but stage `\(stages[stage].name)` sets no workdir, so the base image decides where that is",
+             at: step.location, stage: stage,
+             help: "set `workdir:` on the stage, or give an absolute `to:`")
     }
 
     // MARK: Configuration steps
@@ -427,7 +442,8 @@ extension Checker {
                 } else if let first = sourceFacts.artifacts.first {
                     help = "copy a declared artifact (`- artifact: \(sourceFacts.name).\(first.name)`), " + help
                 }
-                let shown = path.value == absolute.path ? "`\(path.value)`" : "`\(path.value)` (\(absolute.path))"
+                let asWritten = path.value.count > 1 && path.value.hasSuffix("/") ? String(path.value.dropLast()) : path.value
+                let shown = asWritten == absolute.path ? "`\(path.value)`" : "`\(path.value)` (\(absolute.path))"
                 error(.copyOutsideArtifacts,
                       "\(shown) is not inside any artifact that stage `\(sourceFacts.name)` declares",
                       at: path.location, notes: artifactNotes(source), help: help)

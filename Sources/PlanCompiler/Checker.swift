@@ -170,6 +170,8 @@ struct StageFacts {
     /// (stage index, where referenced), in first-use order, duplicates removed.
     var dependencies: [(index: Int, location: SourceLocation)] = []
     var initialWorkdir: String?
+    /// The stage sets a workdir whose value is only known at build time (it uses a variable).
+    var hasUnknownWorkdir = false
     var finalWorkdir: String?
     var finalUser: String?
     /// Environment variable names set by the plan for this stage (inherited ones included), after all steps.

@@ -114,6 +114,9 @@ extension DiagnosticCode {
         "W0106", "whole-context-before-install", "the whole context is copied before dependencies are installed")
     public static let cdInRun = DiagnosticCode("W0107", "cd-in-run", "`cd` inside `run`")
     public static let unknownAllowCode = DiagnosticCode("W0108", "unknown-allow-code", "`allow` names no warning")
+    public static let relativeDestinationWithoutWorkdir = DiagnosticCode(
+        "W0109", "relative-destination-without-workdir",
+        "a copy to a relative destination in a stage that sets no workdir")
 
     /// Every code, in id order: the catalogue that docs/language.md documents.
     public static let all: [DiagnosticCode] = [
@@ -130,6 +133,6 @@ extension DiagnosticCode {
         malformedChecksum, malformedURL, malformedSignal, malformedUser, malformedPath,
         unsupportedByDialect,
         unusedArtifact, unreachableStage, unpinnedImage, rootTarget, secretLookingName,
-        wholeContextBeforeInstall, cdInRun, unknownAllowCode,
+        wholeContextBeforeInstall, cdInRun, unknownAllowCode, relativeDestinationWithoutWorkdir,
     ]
 }

@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+
+/// The `plan` command line: exit codes, outputs, atomic writes.
+@Suite struct CLITests {
+    @Test func helpExitsZeroWithExamples() throws {
+        let result = try TestSupport.plan(["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("Examples:"))
+        #expect(result.stdout.contains("plan compile plans/site/plan.yaml -o build/Dockerfile"))
+        let compileHelp = try TestSupport.plan(["compile", "--help"])
+        #expect(compileHelp.status == 0)
+        #expect(compileHelp.stdout.contains("--dialect"))
+        #expect(compileHelp.stdout.contains("--werror"))
+    }
+
+    @Test func shellCompletions() throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let result = try TestSupport.plan(["--generate-completion-script", shell])
+            #expect(result.status == 0)
+            #expect(result.stdout.contains("compile"))
+        }
+    }
+
+    @Test func compileToStandardOutput() throws {
+        let result = try TestSupport.plan(["compile", "plans/site"])
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("# syntax=docker/dockerfile:1\n"))
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test func argumentOverrideChangesTheDefault() throws {
+        let result = try TestSupport.plan(["compile", "plans/site", "--arg", "NODE_VERSION=20"])
+        #expect(result.stdout.contains("ARG NODE_VERSION=20\n"))
+        let unknown = try TestSupport.plan(["compile", "plans/site", "--arg", "NODE_VERSOIN=20"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("error[E0403]: `--arg NODE_VERSOIN` sets an argument the plan does not declare"))
+        #expect(unknown.stderr.contains("did you mean `NODE_VERSION`?"))
+        #expect(unknown.stdout.isEmpty)
+    }
+
+    @Test func targetSelectsTheStagesItNeeds() throws {
+        let result = try TestSupport.plan(["compile", "plans/site", "--target", "sass"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("AS sass\n"))
+        #expect(!result.stdout.contains("AS hyde"))
+        #expect(!result.stdout.contains("AS httpd"))
+        let whole = try TestSupport.plan(["compile", "plans/site", "--target", "httpd"])
+        #expect(whole.stdout == (try TestSupport.plan(["compile", "plans/site"])).stdout)
+        let wrong = try TestSupport.plan(["compile", "plans/site", "--target", "htpd"])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("did you mean `httpd`?"))
+    }
+
+    @Test func errorsWriteNothingAndKeepWhatWasThere() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let output = folder + "/Dockerfile"
+        try "previous contents\n".write(toFile: output, atomically: true, encoding: .utf8)
+        let bad = TestSupport.fixtures + "/checks/E0301-copy-outside-artifacts.yaml"
+        let result = try TestSupport.plan(["compile", bad, "-o", output])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("nothing written"))
+        #expect(try TestSupport.read(output) == "previous contents\n")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/.dockerignore"))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder)
+        #expect(leftovers == ["Dockerfile"])
+    }
+
+    @Test func outputFolderIsCreatedAndNoTemporaryFilesRemain() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try TestSupport.plan(["compile", "plans/go-static", "-o", folder + "/deep/er/Dockerfile"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder + "/deep/er").sorted()
+        #expect(files == [".dockerignore", "Dockerfile"])
+        // A second run replaces plan's own .dockerignore.
+        #expect(try TestSupport.plan(["compile", "plans/go-static", "-o", folder + "/deep/er/Dockerfile"]).status == 0)
+    }
+
+    @Test func aHandWrittenDockerignoreIsNeverReplaced() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try "mine\n".write(toFile: folder + "/.dockerignore", atomically: true, encoding: .utf8)
+        let result = try TestSupport.plan(["compile", "plans/site", "-o", folder + "/Dockerfile"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("was not written by plan"))
+        #expect(try TestSupport.read(folder + "/.dockerignore") == "mine\n")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/Dockerfile"))
+        let elsewhere = try TestSupport.plan([
+            "compile", "plans/site", "-o", folder + "/Dockerfile", "--dockerignore", folder + "/plan.dockerignore",
+        ])
+        #expect(elsewhere.status == 0)
+        #expect(FileManager.default.fileExists(atPath: folder + "/plan.dockerignore"))
+    }
+
+    @Test func outputIntoAFolderIsAUsageError() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try TestSupport.plan(["compile", "plans/site", "-o", folder])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("is a folder"))
+    }
+
+    @Test func portableDialectRejectsWhatItCannotExpress() throws {
+        let plan = TestSupport.fixtures + "/checks/E0701-unsupported-by-dialect.yaml"
+        let buildkit = try TestSupport.plan(["compile", plan])
+        #expect(buildkit.status == 0)
+        #expect(buildkit.stdout.contains("RUN --network=none make"))
+        let portable = try TestSupport.plan(["compile", plan, "--dialect", "portable"])
+        #expect(portable.status == 1)
+        #expect(portable.stderr.contains("error[E0701]: the portable dialect cannot express `network: none`"))
+        #expect(portable.stdout.isEmpty)
+    }
+
+    @Test func checkSummarisesASoundPlan() throws {
+        let result = try TestSupport.plan(["check", "plans/site/plan.yaml"])
+        #expect(result.status == 0)
+        #expect(result.stderr == "plans/site/plan.yaml: ok, 3 stages, targets: httpd\n")
+        let json = try TestSupport.plan(["check", "plans/site", "--diagnostics-format", "json"])
+        #expect(json.stdout.contains("\"errors\" : 0"))
+    }
+}
