@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "PlanLanguage", targets: ["PlanLanguage"]),
         .library(name: "PlanCompiler", targets: ["PlanCompiler"]),
         .library(name: "PlanDockerfile", targets: ["PlanDockerfile"]),
+        .library(name: "PlanBake", targets: ["PlanBake"]),
+        .library(name: "PlanGraph", targets: ["PlanGraph"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -26,18 +28,25 @@ let package = Package(
         .target(name: "PlanCompiler", dependencies: ["PlanDiagnostics", "PlanLanguage"]),
         // BuildGraph → Dockerfile and .dockerignore.
         .target(name: "PlanDockerfile", dependencies: ["PlanCompiler"]),
+        // BuildGraph → docker-bake.json, for BuildKit builders.
+        .target(name: "PlanBake", dependencies: ["PlanCompiler"]),
+        // BuildGraph → a picture of the stages (Mermaid, Graphviz dot).
+        .target(name: "PlanGraph", dependencies: ["PlanCompiler"]),
         // The command-line interface: thin, parses flags, calls the libraries, prints.
         .target(
             name: "PlanCLI",
             dependencies: [
-                "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile",
+                "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
         .testTarget(
             name: "PlanTests",
-            dependencies: ["PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanCLI", "plan"],
+            dependencies: [
+                "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
+                "plan",
+            ],
             exclude: ["Fixtures", "Snapshots"]
         ),
     ]

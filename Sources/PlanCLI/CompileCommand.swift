@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import PlanCompiler
 import PlanDiagnostics
+import PlanBake
 import PlanDockerfile
-import PlanCompiler
 
 /// `plan compile PLAN`: the plan as a multi-stage Dockerfile (and its .dockerignore).
 struct CompileCommand: ParsableCommand {
@@ -36,6 +36,39 @@ struct CompileCommand: ParsableCommand {
             completion: .file())
     var dockerignore: String?
 
+    @Option(name: .customLong("out-dir"), help: ArgumentHelp(
+        "Write DIR/Dockerfile, DIR/.dockerignore (also as DIR/Dockerfile.dockerignore, which BuildKit reads) "
+            + "and DIR/docker-bake.json.", valueName: "dir"),
+            completion: .directory)
+    var outDirectory: String?
+
+    @Option(name: .customLong("tag-prefix"), help: ArgumentHelp(
+        "With --out-dir: tag targets <prefix><target>:latest (default: <plan name>/).", valueName: "prefix"))
+    var tagPrefix: String?
+
+    @Option(name: .customLong("platform"), help: ArgumentHelp(
+        "With --out-dir: platforms of every bake target (repeatable).", valueName: "os/arch[/variant]"))
+    var platforms: [String] = []
+
+    @Option(name: .customLong("affected-since"), help: ArgumentHelp(
+        "With --out-dir: add a bake group `affected` of the targets whose inputs changed since this git revision.",
+        valueName: "ref"))
+    var affectedSince: String?
+
+    func validate() throws {
+        if output != nil, outDirectory != nil { throw ValidationError("give either -o FILE or --out-dir DIR, not both") }
+        if outDirectory == nil {
+            if tagPrefix != nil { throw ValidationError("--tag-prefix needs --out-dir") }
+            if !platforms.isEmpty { throw ValidationError("--platform needs --out-dir") }
+            if affectedSince != nil { throw ValidationError("--affected-since needs --out-dir") }
+        } else if dockerignore != nil {
+            throw ValidationError("--dockerignore goes with -o; --out-dir always writes DIR/.dockerignore")
+        }
+        for platform in platforms where ValueFormats.platformProblem(platform) != nil {
+            throw ValidationError("--platform \(platform): \(ValueFormats.platformProblem(platform) ?? "")")
+        }
+    }
+
     func run() throws {
         var result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
         if let graph = result.graph {
@@ -54,6 +87,10 @@ struct CompileCommand: ParsableCommand {
         }
         let writer = DockerfileWriter(dialect: dialect)
         let dockerfile = writer.dockerfile(for: graph)
+        if let outDirectory {
+            try writeOutDirectory(outDirectory, graph: graph, writer: writer, dockerfile: dockerfile)
+            return
+        }
         guard let output else {
             Output.standardOutput(dockerfile)
             return
@@ -64,6 +101,49 @@ struct CompileCommand: ParsableCommand {
             try OutputFile.writeAtomically([
                 (output, dockerfile),
                 (ignorePath, writer.dockerignore(for: graph)),
+            ])
+        } catch let failure as OutputFile.Failure {
+            Output.standardError("error: \(failure.message)\n")
+            throw ExitCode(failure.isUsage ? 2 : 1)
+        }
+    }
+
+    /// `--out-dir`: the Dockerfile, its ignore file and the bake file, all or nothing.
+    func writeOutDirectory(_ directory: String, graph: BuildGraph, writer: DockerfileWriter, dockerfile: String) throws {
+        var groups: [String: [String]] = [:]
+        if let affectedSince {
+            do {
+                groups["affected"] = try Affected.targets(of: graph, since: affectedSince)
+            } catch let failure as GitChanges.Failure {
+                Output.standardError("error: \(failure.message)\n")
+                throw ExitCode(2)
+            }
+        }
+        let base = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
+        let dockerfilePath = base + "/Dockerfile"
+        let current = FileManager.default.currentDirectoryPath
+        func absolute(_ path: String) -> String {
+            PosixPath.isAbsolute(path) ? PosixPath.normalize(path).path : PosixPath.normalize(current + "/" + path).path
+        }
+        let context = absolute(graph.contextPath)
+        // Bake reads `context` relative to where it runs and `dockerfile` relative to the context; paths
+        // outside the current directory stay absolute rather than climbing out with `..`.
+        let dockerfileAbsolute = absolute(dockerfilePath)
+        let inside = { (path: String) in PosixPath.isInside(path, PosixPath.normalize(current).path) }
+        let bake = BakeWriter(tagPrefix: tagPrefix, platforms: platforms, groups: groups).bakeFile(
+            for: graph, context: inside(context) ? BakeWriter.relativePath(context, from: current) : context,
+            dockerfile: inside(dockerfileAbsolute) && inside(context)
+                ? BakeWriter.relativePath(dockerfileAbsolute, from: context) : dockerfileAbsolute)
+        let ignore = writer.dockerignore(for: graph)
+        do {
+            for path in [dockerfilePath, base + "/.dockerignore", base + "/Dockerfile.dockerignore"] {
+                try OutputFile.checkOwnership(path)
+            }
+            try OutputFile.writeAtomically([
+                (dockerfilePath, dockerfile),
+                (base + "/.dockerignore", ignore),
+                (base + "/Dockerfile.dockerignore", ignore),
+                (base + "/docker-bake.json", bake),
             ])
         } catch let failure as OutputFile.Failure {
             Output.standardError("error: \(failure.message)\n")

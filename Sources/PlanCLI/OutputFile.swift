@@ -13,10 +13,10 @@ enum OutputFile {
     /// Refuses to replace a file that plan did not write (a hand-written .dockerignore, say).
     static func checkOwnership(_ path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { return }
-        if !String(decoding: data.prefix(200), as: UTF8.self).hasPrefix(generatedMarker) {
+        if !String(decoding: data.prefix(200), as: UTF8.self).contains(generatedMarker) {
             throw Failure(
                 message: "`\(path)` exists and was not written by plan; refusing to replace it "
-                    + "(choose another place with --dockerignore FILE)",
+                    + "(write somewhere else, or remove the file)",
                 isUsage: true)
         }
     }

@@ -15,12 +15,15 @@ public struct PlanCommand: ParsableCommand {
               plan compile plans/site/plan.yaml -o build/Dockerfile
               plan compile plans/go-static --target app --arg GO_VERSION=1.22 > Dockerfile
               plan compile plans/registry --dialect portable -o Containerfile
+              plan compile plans/monorepo --out-dir build      # Dockerfile + docker-bake.json
+              plan graph plans/monorepo --format dot | dot -Tsvg > graph.svg
+              plan affected plans/monorepo --since origin/main
 
             Shell completions: plan --generate-completion-script bash|zsh|fish
             Exit status: 0 success, 1 errors in the plan, 2 usage errors.
             """,
         version: "0.1.0",
-        subcommands: [CheckCommand.self, CompileCommand.self]
+        subcommands: [CheckCommand.self, CompileCommand.self, GraphCommand.self, AffectedCommand.self]
     )
 
     public init() {}

@@ -8,6 +8,8 @@ import PlanDiagnostics
 public struct BuildGraph: Sendable {
     public var planName: String
     public var planFile: String
+    /// The plan file and every file it includes: a change to any of them changes the build.
+    public var planFiles: [String] = []
     /// The build context folder, as a path from the current directory.
     public var contextPath: String
     public var arguments: [BuildArgument]
@@ -110,6 +112,8 @@ public struct GraphCopy: Sendable {
     /// Copy into an independent layer (`COPY --link`) where the dialect supports it.
     public var link: Bool
     public var location: SourceLocation
+    /// For copies from a stage: the declared artifact the copy reads.
+    public var artifact: String? = nil
 }
 
 public struct GraphAdd: Sendable {

@@ -408,6 +408,7 @@ extension Checker {
                               state: StepState) -> [GraphCopy] {
         let sourceFacts = stages[source]
         var resolved: [(absolute: String, relative: String?)] = []
+        var artifactNames: [String] = []
         for path in copy.paths {
             if path.value.contains("$") {
                 error(.malformedPath, "paths copied from a stage are fixed when the plan is compiled; `\(path.value)` uses a variable",
@@ -434,6 +435,7 @@ extension Checker {
                 ? PosixPath.normalize(PosixPath.staticPrefix(absolute.path)).path : absolute.path
             if let artifact = sourceFacts.artifacts.first(where: { PosixPath.isInside(checked, $0.path) }) {
                 stages[source].usedArtifacts.insert(artifact.name)
+                artifactNames.append(artifact.name)
             } else {
                 var help = "declare it in stage `\(sourceFacts.name)`: `artifacts: {NAME: \(absolute.path)}`"
                 if let inner = sourceFacts.artifacts.first(where: { PosixPath.isInside($0.path, checked) }) {
@@ -451,6 +453,8 @@ extension Checker {
             }
             resolved.append((absolute.path, PosixPath.isAbsolute(path.value) ? nil : path.value))
         }
+        var base = base
+        base.artifact = Set(artifactNames).count == 1 ? artifactNames.first : nil
         if let to = copy.to {
             var item = base
             item.sources = resolved.map(\.absolute)
@@ -458,8 +462,9 @@ extension Checker {
             item.destination = destination(to, stage: stage, state: state, forceDirectory: many)
             return item.sources.isEmpty ? [] : [item]
         }
-        return resolved.map { path in
+        return resolved.enumerated().map { index, path in
             var item = base
+            item.artifact = artifactNames.indices.contains(index) ? artifactNames[index] : nil
             item.sources = [path.absolute]
             item.destination = path.relative.map { PosixPath.normalize($0).path } ?? path.absolute
             if PosixPath.hasGlob(path.absolute) {
@@ -512,7 +517,8 @@ extension Checker {
         return GraphCopy(
             source: .stage(parts.stage), sources: [path], destination: target, chown: step.chown?.value,
             chmod: step.chmod?.value, exclude: [],
-            link: linkDefault(step.link, chown: step.chown?.value, fromOtherRoot: true), location: syntaxStep.location)
+            link: linkDefault(step.link, chown: step.chown?.value, fromOtherRoot: true), location: syntaxStep.location,
+            artifact: artifact.name)
     }
 
     // MARK: add

@@ -65,7 +65,6 @@ struct Checker {
     }
 
     mutating func run() -> BuildGraph? {
-        checkTemplatesUnsupported()
         checkPlanLevel()
         indexStages()
         resolveBasesAndDependencies()
@@ -78,18 +77,6 @@ struct Checker {
         checkWarnings(targets: targets)
         guard !diagnostics.hasErrors else { return nil }
         return graph(order: order, targets: targets)
-    }
-
-    /// `templates`, `expand` and `include` parse already; their expansion is the next piece of work.
-    mutating func checkTemplatesUnsupported() {
-        for (key, location) in [
-            ("templates", plan.templates.first?.location), ("expand", plan.expand.first?.location),
-            ("include", plan.include.first?.location),
-        ] {
-            guard let location else { continue }
-            error(.unsupportedFeature, "`\(key)` is not supported by this version of plan yet", at: location,
-                  help: "write the stages out under `stages:` for now")
-        }
     }
 
     // MARK: Plan level
@@ -112,8 +99,7 @@ struct Checker {
         }
 
         // The build context.
-        let context = plan.context?.value ?? "."
-        contextPath = PosixPath.isAbsolute(context) ? context : PosixPath.normalize(planDirectory + "/" + context).path
+        contextPath = Compiler.contextDirectory(of: plan)
         var isDirectory: ObjCBool = false
         contextExists = FileManager.default.fileExists(atPath: contextPath, isDirectory: &isDirectory)
             && isDirectory.boolValue

@@ -59,14 +59,46 @@ public struct Compiler: Sendable {
         if let text { sources.add(SourceFile(path: file, text: text)) }
         var diagnostics = DiagnosticList(parsed.diagnostics)
         var graph: BuildGraph? = nil
+        var instances: [TemplateInstance] = []
+        var files = [file]
         if let syntax = parsed.plan {
-            var checker = Checker(plan: syntax, options: options)
+            let context = Self.contextDirectory(of: syntax)
+            let ignore = IgnoreMatcher(syntax.ignore.map(\.value))
+            let expanded = PlanExpander().expand(syntax, contextDirectory: context, ignore: ignore.isExcluded)
+            for included in expanded.files {
+                sources.add(SourceFile(path: included.path, text: included.text))
+                files.append(included.path)
+            }
+            instances = expanded.instances
+            diagnostics.append(contentsOf: expanded.diagnostics)
+            var checker = Checker(plan: expanded.plan, options: options)
             graph = checker.run()
+            graph?.planFiles = files
             diagnostics.append(contentsOf: checker.diagnostics)
         }
         if options.warningsAsErrors { diagnostics.promoteWarnings() }
-        let sorted = diagnostics.sorted
+        let sorted = diagnostics.sorted.map { Self.attributing($0, to: instances) }
         let failed = sorted.contains { $0.severity == .error }
         return CompileResult(graph: failed ? nil : graph, diagnostics: sorted, sources: sources, planFile: file)
+    }
+
+    /// The build context folder of a plan: `context` relative to the plan file, by default its folder.
+    public static func contextDirectory(of plan: PlanSyntax) -> String {
+        let folder = PosixPath.dirname(plan.file)
+        let context = plan.context?.value ?? "."
+        return PosixPath.isAbsolute(context) ? context : PosixPath.normalize(folder + "/" + context).path
+    }
+
+    /// A diagnostic inside a template instance also names the instance and the `expand` entry that made it.
+    static func attributing(_ diagnostic: Diagnostic, to instances: [TemplateInstance]) -> Diagnostic {
+        var result = diagnostic
+        var seen = Set<Int>()
+        for index in [diagnostic.location?.instance].compactMap({ $0 }) + diagnostic.notes.compactMap(\.location?.instance)
+        where instances.indices.contains(index) && seen.insert(index).inserted {
+            let instance = instances[index]
+            result.notes.append(.init(
+                "in instance \(instance.parameterSummary) of template `\(instance.template)`", at: instance.location))
+        }
+        return result
     }
 }

@@ -42,8 +42,12 @@ extension DiagnosticCode {
         "E0106", "step-with-two-actions", "a step with more than one action key")
     public static let conflictingKeys = DiagnosticCode("E0107", "conflicting-keys", "two keys that exclude each other")
     public static let invalidValue = DiagnosticCode("E0108", "invalid-value", "a value outside the allowed set")
-    public static let unsupportedFeature = DiagnosticCode(
-        "E0109", "unsupported-feature", "a language feature this version of plan does not implement yet")
+    public static let includeCycle = DiagnosticCode("E0110", "include-cycle", "plan files that include each other")
+    public static let includeMissing = DiagnosticCode("E0111", "include-missing", "an included file that cannot be read")
+    public static let missingParameter = DiagnosticCode(
+        "E0112", "missing-parameter", "a template instance without a value for a parameter")
+    public static let unknownParameter = DiagnosticCode(
+        "E0113", "unknown-parameter", "`for` or `with` names a parameter the template does not have")
 
     // MARK: Names and references (E02xx)
     public static let badStageName = DiagnosticCode("E0201", "bad-stage-name", "a stage name that is not allowed")
@@ -56,6 +60,8 @@ extension DiagnosticCode {
     public static let dependencyCycle = DiagnosticCode("E0207", "dependency-cycle", "stages that depend on each other")
     public static let badName = DiagnosticCode(
         "E0208", "bad-name", "an artifact, argument, variable or secret name that is not allowed")
+    public static let duplicateName = DiagnosticCode(
+        "E0209", "duplicate-name", "an argument, template or parameter defined twice")
 
     // MARK: Artifacts and paths (E03xx)
     public static let copyOutsideArtifacts = DiagnosticCode(
@@ -117,14 +123,17 @@ extension DiagnosticCode {
     public static let relativeDestinationWithoutWorkdir = DiagnosticCode(
         "W0109", "relative-destination-without-workdir",
         "a copy to a relative destination in a stage that sets no workdir")
+    public static let globMatchesNothing = DiagnosticCode(
+        "W0110", "glob-matches-nothing", "a `dirs:` glob that matches no folder of the context")
 
     /// Every code, in id order: the catalogue that docs/language.md documents.
     public static let all: [DiagnosticCode] = [
         unreadableFile, invalidEncoding, yamlSyntax, documentTooComplex, notASingleDocument, duplicateKey,
         unknownKey, wrongType, missingKey, unsupportedVersion, stepWithoutAction, stepWithTwoActions,
-        conflictingKeys, invalidValue, unsupportedFeature,
+        conflictingKeys, invalidValue, includeCycle, includeMissing, missingParameter,
+        unknownParameter,
         badStageName, duplicateStage, unknownStage, unknownArtifact, unknownTemplate, targetNotAStage,
-        dependencyCycle, badName,
+        dependencyCycle, badName, duplicateName,
         copyOutsideArtifacts, relativeArtifactWithoutWorkdir, pathClimbsOut, malformedArtifactReference,
         relativePathWithoutWorkdir,
         undefinedArgument, undefinedParameter, unknownArgumentOverride, argumentInRuntimeCommand,
@@ -134,5 +143,6 @@ extension DiagnosticCode {
         unsupportedByDialect,
         unusedArtifact, unreachableStage, unpinnedImage, rootTarget, secretLookingName,
         wholeContextBeforeInstall, cdInRun, unknownAllowCode, relativeDestinationWithoutWorkdir,
+        globMatchesNothing,
     ]
 }

@@ -6,12 +6,16 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
     public var column: Int
     /// How many columns the caret underline covers; 1 when unknown.
     public var length: Int
+    /// For text that a template instance produced: which instance (an index into the compilation's
+    /// instance table), so one template line yields a distinct, attributable location per instance.
+    public var instance: Int?
 
-    public init(file: String, line: Int, column: Int, length: Int = 1) {
+    public init(file: String, line: Int, column: Int, length: Int = 1, instance: Int? = nil) {
         self.file = file
         self.line = line
         self.column = column
         self.length = max(1, length)
+        self.instance = instance
     }
 
     /// The start of a file, for diagnostics about the file as a whole.
@@ -21,13 +25,13 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
 
     /// The same location moved `offset` columns to the right, underlining `length` columns.
     public func advanced(by offset: Int, length: Int) -> SourceLocation {
-        SourceLocation(file: file, line: line, column: column + offset, length: length)
+        SourceLocation(file: file, line: line, column: column + offset, length: length, instance: instance)
     }
 
     public var description: String { "\(file):\(line):\(column)" }
 
     public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
-        (lhs.file, lhs.line, lhs.column) < (rhs.file, rhs.line, rhs.column)
+        (lhs.file, lhs.line, lhs.column, lhs.instance ?? -1) < (rhs.file, rhs.line, rhs.column, rhs.instance ?? -1)
     }
 }
 

@@ -32,6 +32,12 @@ public enum Interpolation {
         isNameStart(c) || (c >= "0" && c <= "9")
     }
 
+    /// True for `[A-Za-z_][A-Za-z0-9_]*`.
+    public static func isName(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, isNameStart(first) else { return false }
+        return text.unicodeScalars.allSatisfy(isNameChar)
+    }
+
     /// Every reference in `text`, in order. `\$` and `$$` are escapes and never start a reference.
     public static func references(in text: String) -> [VariableReference] {
         let chars = Array(text.unicodeScalars)

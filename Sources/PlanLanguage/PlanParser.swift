@@ -31,16 +31,20 @@ public struct PlanParser: Sendable {
     ]
     static let healthcheckKeys = ["cmd", "interval", "timeout", "start_period", "start_interval", "retries"]
 
-    public func parse(_ data: Data, file: String) -> Result {
+    /// Keys an included fragment may hold: what is merged into the including plan.
+    public static let fragmentKeys = ["version", "args", "include", "stages", "templates", "expand"]
+
+    /// Parses a whole plan, or (`fragment`) a file named by `include`.
+    public func parse(_ data: Data, file: String, fragment: Bool = false) -> Result {
         let read = yaml.read(data, file: file)
         guard let root = read.root else { return Result(plan: nil, diagnostics: read.diagnostics) }
         var reader = SyntaxReader(diagnostics: read.diagnostics)
-        let plan = Self.plan(root, file: file, reader: &reader)
+        let plan = Self.plan(root, file: file, fragment: fragment, reader: &reader)
         return Result(plan: plan, diagnostics: reader.diagnostics)
     }
 
     /// Reads a plan file from disk; a missing or unreadable file is a located error.
-    public func parseFile(atPath path: String) -> (result: Result, text: String?) {
+    public func parseFile(atPath path: String, fragment: Bool = false) -> (result: Result, text: String?) {
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
@@ -50,19 +54,25 @@ public struct PlanParser: Sendable {
                        help: exists ? nil : "give the path of a plan file, such as plans/site/plan.yaml")
             ]), nil)
         }
-        return (parse(data, file: path), String(data: data, encoding: .utf8))
+        return (parse(data, file: path, fragment: fragment), String(data: data, encoding: .utf8))
     }
 
     // MARK: Top level
 
-    static func plan(_ root: YAMLNode, file: String, reader: inout SyntaxReader) -> PlanSyntax? {
+    static func plan(_ root: YAMLNode, file: String, fragment: Bool, reader: inout SyntaxReader) -> PlanSyntax? {
         guard case .mapping(let mapping) = root else {
             reader.wrongType(root, expected: "a mapping of keys such as `version` and `stages`", what: "a plan",
                              help: "a plan starts with `version: 1` and a `stages:` mapping")
             return nil
         }
         var plan = PlanSyntax(file: file, location: mapping.location)
-        reader.checkKeys(mapping, allowed: topLevelKeys, in: "the plan", hints: [
+        var fragmentHints: [String: String] = [:]
+        for key in topLevelKeys where !fragmentKeys.contains(key) {
+            fragmentHints[key] = "an included file contributes only " + Suggestion.list(fragmentKeys)
+                + "; set `\(key)` in the plan that includes it"
+        }
+        reader.checkKeys(mapping, allowed: fragment ? fragmentKeys : topLevelKeys,
+                         in: fragment ? "an included file" : "the plan", hints: fragment ? fragmentHints : [
             "stage": "did you mean `stages`?",
             "from": "`from` belongs to a stage: put it under `stages: NAME:`",
             "steps": "`steps` belong to a stage: put them under `stages: NAME:`",
@@ -90,6 +100,9 @@ public struct PlanParser: Sendable {
             case "allow": plan.allow = reader.stringList(value, what: "`allow`") ?? []
             default: break
             }
+        }
+        if fragment {
+            return plan
         }
         if mapping["version"] == nil {
             reader.error(.missingKey, "the plan has no `version`", at: mapping.location,

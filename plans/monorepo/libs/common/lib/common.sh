@@ -1,0 +1,2 @@
+# Shared helpers for every service.
+log() { echo "[$SERVICE] $*"; }

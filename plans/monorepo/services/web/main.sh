@@ -1,0 +1,4 @@
+# The web service.
+main() {
+  log "web service listening on port ${PORT:-8080}"
+}
