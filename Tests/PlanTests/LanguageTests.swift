@@ -116,3 +116,13 @@ import Testing
         #expect(DiagnosticCode.lookup("root-target") == .rootTarget)
     }
 }
+
+/// The reference documents every diagnostic code the compiler can report.
+@Suite struct ReferenceTests {
+    @Test func languageReferenceListsEveryCode() throws {
+        let reference = try TestSupport.read(TestSupport.repoRoot + "/docs/language.md")
+        for code in DiagnosticCode.all {
+            #expect(reference.contains("| \(code.id) | \(code.name) |"), "docs/language.md lacks \(code.id) \(code.name)")
+        }
+    }
+}

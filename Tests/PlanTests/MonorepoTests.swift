@@ -2,8 +2,8 @@ import Foundation
 import Testing
 
 /// The monorepo example through every output: Dockerfile, bake file, graph, affected targets, and a real
-/// build of every target with buildah.
-@Suite struct MonorepoTests {
+/// build of every target with buildah. Serialized: several tests write the same output folder.
+@Suite(.serialized) struct MonorepoTests {
     static let outDirectory = ".build/plan-golden/monorepo"
 
     func compileOutDirectory(_ extra: [String] = [], in directory: String? = nil) throws -> TestSupport.ProcessResult {
