@@ -89,15 +89,21 @@ public struct Compiler: Sendable {
         return PosixPath.isAbsolute(context) ? context : PosixPath.normalize(folder + "/" + context).path
     }
 
-    /// A diagnostic inside a template instance also names the instance and the `expand` entry that made it.
+    /// A diagnostic inside a template instance also names the instance and the `expand` entry that made it;
+    /// a note that points into an instance is followed by the same.
     static func attributing(_ diagnostic: Diagnostic, to instances: [TemplateInstance]) -> Diagnostic {
-        var result = diagnostic
-        var seen = Set<Int>()
-        for index in [diagnostic.location?.instance].compactMap({ $0 }) + diagnostic.notes.compactMap(\.location?.instance)
-        where instances.indices.contains(index) && seen.insert(index).inserted {
+        func note(for location: SourceLocation?, prefix: String) -> Diagnostic.Note? {
+            guard let index = location?.instance, instances.indices.contains(index) else { return nil }
             let instance = instances[index]
-            result.notes.append(.init(
-                "in instance \(instance.parameterSummary) of template `\(instance.template)`", at: instance.location))
+            return .init("\(prefix)in instance \(instance.parameterSummary) of template `\(instance.template)`",
+                         at: instance.location)
+        }
+        var result = diagnostic
+        result.notes = []
+        if let own = note(for: diagnostic.location, prefix: "") { result.notes.append(own) }
+        for item in diagnostic.notes {
+            result.notes.append(item)
+            if let own = note(for: item.location, prefix: "that place is ") { result.notes.append(own) }
         }
         return result
     }

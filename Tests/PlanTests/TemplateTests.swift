@@ -151,4 +151,30 @@ import Testing
         #expect(codes.filter { $0 == "E0101" }.count == 2)
         #expect(result.diagnostics.first?.help?.contains("an included file contributes only") == true)
     }
+
+    @Test func aStageMadeTwiceByInstancesNamesBothInstances() throws {
+        let plan = """
+            version: 1
+            allow: [root-target]
+            templates:
+              svc:
+                params: [service]
+                stages:
+                  ${{ service }}:
+                    from: alpine:3.20
+            expand:
+              - template: svc
+                for: {service: [api, web]}
+              - template: svc
+                with: {service: api}
+            """
+        let result = try compile(["plan.yaml": plan])
+        let duplicate = try #require(result.diagnostics.first { $0.code == .duplicateStage })
+        #expect(duplicate.location?.line == 7)
+        #expect(duplicate.notes.map(\.message) == [
+            "in instance service=api of template `svc`", "first defined here",
+            "that place is in instance service=api of template `svc`",
+        ])
+        #expect(duplicate.notes.map { $0.location?.line } == [12, 7, 10])
+    }
 }
