@@ -22,16 +22,7 @@ extension Checker {
                       help: "rename one of them")
                 facts.isValid = false
             }
-            for code in syntax.allow {
-                if let known = DiagnosticCode.lookup(code.value), known.isWarning {
-                    facts.allow.insert(known.id)
-                } else {
-                    let names = DiagnosticCode.all.filter(\.isWarning).flatMap { [$0.id, $0.name] }
-                    diagnostics.append(.warning(
-                        .unknownAllowCode, "`allow` names `\(code.value)`, which is no warning", at: code.location,
-                        help: Suggestion.didYouMean(code.value, in: names)))
-                }
-            }
+            facts.allow = allowedCodes(syntax.allow)
             if stageIndex[name.value] == nil { stageIndex[name.value] = stages.count }
             stages.append(facts)
         }
@@ -274,12 +265,7 @@ extension Checker {
                           at: path.location, help: "write the path out; artifacts are checked before anything is built")
                     continue
                 }
-                let resolved: (path: String, climbsOut: Bool)
-                if PosixPath.isAbsolute(path.value) {
-                    resolved = PosixPath.normalize(path.value)
-                } else if let workdir = stages[index].finalWorkdir {
-                    resolved = PosixPath.resolve(path.value, against: workdir)
-                } else {
+                guard let resolved = PosixPath.resolve(path.value, workdir: stages[index].finalWorkdir) else {
                     error(.relativeArtifactWithoutWorkdir,
                           "artifact `\(name.value)` has the relative path `\(path.value)`, but stage `\(stages[index].name)` has no workdir",
                           at: path.location,

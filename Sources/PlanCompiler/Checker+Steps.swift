@@ -415,12 +415,7 @@ extension Checker {
                       at: path.location, help: "write the path out, so it can be checked against the stage's artifacts")
                 continue
             }
-            let absolute: (path: String, climbsOut: Bool)
-            if PosixPath.isAbsolute(path.value) {
-                absolute = PosixPath.normalize(path.value)
-            } else if let workdir = sourceFacts.finalWorkdir {
-                absolute = PosixPath.resolve(path.value, against: workdir)
-            } else {
+            guard let absolute = PosixPath.resolve(path.value, workdir: sourceFacts.finalWorkdir) else {
                 error(.relativePathWithoutWorkdir,
                       "`\(path.value)` is relative, but stage `\(sourceFacts.name)` has no workdir to resolve it against",
                       at: path.location, help: "write the absolute path inside stage `\(sourceFacts.name)`")

@@ -60,6 +60,23 @@ struct Checker {
         diagnostics.append(.warning(code, message, at: location, notes: notes, help: help))
     }
 
+    /// The warning codes an `allow` list names; an entry that names no warning is itself a warning.
+    mutating func allowedCodes(_ entries: [Located<String>]) -> Set<String> {
+        var codes = Set<String>()
+        let warnings = DiagnosticCode.all.filter(\.isWarning)
+        for entry in entries {
+            if let known = DiagnosticCode.lookup(entry.value), known.isWarning {
+                codes.insert(known.id)
+            } else {
+                diagnostics.append(.warning(
+                    .unknownAllowCode, "`allow` names `\(entry.value)`, which is no warning", at: entry.location,
+                    help: Suggestion.didYouMean(entry.value, in: warnings.flatMap { [$0.id, $0.name] })
+                        ?? "allow takes warning codes like W0104 or names like root-target"))
+            }
+        }
+        return codes
+    }
+
     static func matches(_ text: String, _ pattern: String) -> Bool {
         RegexCache.matches(text, pattern)
     }
@@ -82,16 +99,7 @@ struct Checker {
     // MARK: Plan level
 
     mutating func checkPlanLevel() {
-        for code in plan.allow {
-            if let known = DiagnosticCode.lookup(code.value), known.isWarning {
-                planAllow.insert(known.id)
-            } else {
-                let names = DiagnosticCode.all.filter(\.isWarning).flatMap { [$0.id, $0.name] }
-                diagnostics.append(.warning(
-                    .unknownAllowCode, "`allow` names `\(code.value)`, which is no warning", at: code.location,
-                    help: Suggestion.didYouMean(code.value, in: names) ?? "allow takes warning codes like W0104 or names like root-target"))
-            }
-        }
+        planAllow = allowedCodes(plan.allow)
 
         if let name = plan.name, !Self.matches(name.value, "^[a-z0-9][a-z0-9._-]*$") {
             error(.badName, "plan name `\(name.value)` cannot name images", at: name.location,

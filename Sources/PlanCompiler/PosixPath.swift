@@ -27,6 +27,14 @@ public enum PosixPath {
         return normalize(base + "/" + relative)
     }
 
+    /// A path inside a stage: absolute as written, or relative to the stage's workdir; nil when it is
+    /// relative and the workdir is unknown.
+    public static func resolve(_ path: String, workdir: String?) -> (path: String, climbsOut: Bool)? {
+        if isAbsolute(path) { return normalize(path) }
+        guard let workdir else { return nil }
+        return resolve(path, against: workdir)
+    }
+
     /// True when `path` is `directory` or lies beneath it. Both must be normalised.
     public static func isInside(_ path: String, _ directory: String) -> Bool {
         if directory == "/" { return isAbsolute(path) }

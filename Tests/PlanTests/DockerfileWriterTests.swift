@@ -7,11 +7,9 @@ import Testing
 @Suite struct DockerfileWriterTests {
     /// Compiles plan text in a scratch folder with a small context.
     func compile(_ text: String, dialect: Dialect = .buildkit, files: [String] = []) throws -> (String?, [String]) {
-        let folder = try TestSupport.temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        for file in files { try TestSupport.write("x\n", to: folder + "/" + file) }
-        try TestSupport.write(text, to: folder + "/plan.yaml")
-        let result = Compiler().compile(planAt: folder + "/plan.yaml")
+        var contents = ["plan.yaml": text]
+        for file in files { contents[file] = "x\n" }
+        let result = try TestSupport.compile(contents)
         let codes = result.diagnostics.map(\.code.id)
         guard let graph = result.graph else { return (nil, codes) }
         let unsupported = dialect.unsupportedFeatures(in: graph)

@@ -7,11 +7,7 @@ import Testing
 /// template line and the `expand` entry.
 @Suite struct TemplateTests {
     func compile(_ files: [String: String], dirs: [String] = []) throws -> CompileResult {
-        let folder = try TestSupport.temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        for dir in dirs { try FileManager.default.createDirectory(atPath: folder + "/" + dir, withIntermediateDirectories: true) }
-        for (name, text) in files { try TestSupport.write(text, to: folder + "/" + name) }
-        return Compiler().compile(planAt: folder + "/plan.yaml")
+        try TestSupport.compile(files, folders: dirs)
     }
 
     @Test func crossProductWithFixedValuesAndDefaults() throws {

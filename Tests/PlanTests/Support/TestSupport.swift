@@ -1,4 +1,5 @@
 import Foundation
+import PlanCompiler
 import Testing
 
 /// Paths and process helpers shared by the tests.
@@ -128,5 +129,16 @@ enum TestSupport {
     static func examplePlans() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: plans)) ?? []
         return names.sorted().filter { FileManager.default.fileExists(atPath: plans + "/" + $0 + "/plan.yaml") }
+    }
+
+    /// Compiles `plan.yaml` from `files` (path → text) laid out in a scratch folder with empty `folders`.
+    static func compile(_ files: [String: String], folders: [String] = []) throws -> CompileResult {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for name in folders {
+            try FileManager.default.createDirectory(atPath: folder + "/" + name, withIntermediateDirectories: true)
+        }
+        for (name, text) in files { try write(text, to: folder + "/" + name) }
+        return Compiler().compile(planAt: folder + "/plan.yaml")
     }
 }
