@@ -11,10 +11,14 @@ let package = Package(
         .library(name: "PlanDockerfile", targets: ["PlanDockerfile"]),
         .library(name: "PlanBake", targets: ["PlanBake"]),
         .library(name: "PlanGraph", targets: ["PlanGraph"]),
+        .library(name: "PlanOCI", targets: ["PlanOCI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Source text, locations and the diagnostics engine shared by every stage of the pipeline.
@@ -41,6 +45,29 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
+        // OCI images: layers (tar, apply, diff) and, from another branch, images and registries.
+        // Depends on no other plan module.
+        .target(
+            name: "PlanOCI",
+            dependencies: [
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/PlanOCI"
+        ),
+        // Unpacks a layer file into a directory; used by bench/unpack.sh.
+        .executableTarget(
+            name: "plan-layer-bench",
+            dependencies: ["PlanOCI"],
+            path: "Sources/PlanOCIBench"
+        ),
+        .testTarget(
+            name: "PlanOCITests",
+            dependencies: ["PlanOCI"],
+            path: "Tests/PlanOCITests",
+            exclude: ["Fixtures"]
+        ),
         .testTarget(
             name: "PlanTests",
             dependencies: [

@@ -1,0 +1,308 @@
+/// Reads a tar stream entry by entry: ustar, PAX (local headers applied, global headers read and
+/// ignored), GNU long names and long links, v7.
+///
+/// Reading is streaming with a fixed buffer: an entry's content is handed out in chunks by
+/// `readContent(_:)`, and whatever a caller does not read is skipped by the next `next()`. Every
+/// header is validated (checksum, numbers, sizes); input that lies ends in a `LayerError`, never a
+/// trap and never a read past the stream.
+///
+/// ```swift
+/// let reader = TarReader(try LayerSource.open(path: "layer.tar.gz"))
+/// while let entry = try reader.next() {
+///     try reader.readContent { chunk in ... }
+/// }
+/// ```
+public final class TarReader {
+    private let source: ByteSource
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var start = 0
+    private var end = 0
+    private var sourceEnded = false
+    /// Bytes consumed from the stream so far (for error offsets).
+    private var offset: Int64 = 0
+    /// Content bytes of the current entry not yet read, and the padding after them.
+    private var contentLeft: Int64 = 0
+    private var paddingLeft: Int64 = 0
+    private var currentName: String?
+    private var atEnd = false
+
+    /// Largest PAX header or GNU long name accepted.
+    public static let maximumMetadataSize: Int64 = 1 << 20
+
+    /// Reads tar from `source` (use `LayerSource` for gzip detection).
+    public init(_ source: ByteSource, bufferSize: Int = 1 << 20) {
+        self.source = source
+        let size = max(bufferSize, TarHeader.blockSize * 4)
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Makes sure at least `count` bytes are buffered; returns false if the stream ends first.
+    private func ensure(_ count: Int) throws -> Bool {
+        if end - start >= count { return true }
+        if start > 0 {
+            let live = end - start
+            if live > 0, let base = buffer.baseAddress { base.copyMemory(from: base + start, byteCount: live) }
+            start = 0
+            end = live
+        }
+        while end - start < count && !sourceEnded {
+            let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]))
+            if n == 0 { sourceEnded = true } else { end += n }
+        }
+        return end - start >= count
+    }
+
+    /// Refills when empty; returns the number of buffered bytes (0 at the end of the stream).
+    private func available() throws -> Int {
+        if end == start {
+            start = 0
+            end = 0
+            while end == 0 && !sourceEnded {
+                let n = try source.read(into: buffer)
+                if n == 0 { sourceEnded = true } else { end = n }
+            }
+        }
+        return end - start
+    }
+
+    private func consume(_ count: Int) {
+        start += count
+        offset += Int64(count)
+    }
+
+    /// Skips `count` bytes of the stream.
+    private func skip(_ count: Int64) throws {
+        var left = count
+        while left > 0 {
+            let n = try available()
+            guard n > 0 else { throw LayerError.truncated(entry: currentName) }
+            let step = Int(min(Int64(n), left))
+            consume(step)
+            left -= Int64(step)
+        }
+    }
+
+    /// Hands the rest of the current entry's content to `body` in chunks (views into the reader's
+    /// buffer, valid only during the call).
+    public func readContent(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        while contentLeft > 0 {
+            let n = try available()
+            guard n > 0 else { throw LayerError.truncated(entry: currentName) }
+            let step = Int(min(Int64(n), contentLeft))
+            try body(UnsafeRawBufferPointer(rebasing: buffer[start..<(start + step)]))
+            consume(step)
+            contentLeft -= Int64(step)
+        }
+    }
+
+    /// Reads the rest of the current entry's content into memory.
+    public func readAllContent() throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(min(contentLeft, 1 << 24)))
+        try readContent { out.append(contentsOf: $0) }
+        return out
+    }
+
+    private func finishEntry() throws {
+        try skip(contentLeft)
+        contentLeft = 0
+        try skip(paddingLeft)
+        paddingLeft = 0
+    }
+
+    private static func padding(_ size: Int64) -> Int64 {
+        let rest = size % Int64(TarHeader.blockSize)
+        return rest == 0 ? 0 : Int64(TarHeader.blockSize) - rest
+    }
+
+    /// Reads a metadata entry's body (PAX records, GNU long name) of `size` bytes.
+    private func readMetadata(size: Int64) throws -> [UInt8] {
+        guard size <= Self.maximumMetadataSize else { throw LayerError.extendedHeaderTooLarge(size: size) }
+        contentLeft = size
+        paddingLeft = Self.padding(size)
+        let data = try readAllContent()
+        try finishEntry()
+        return data
+    }
+
+    /// Advances to the next entry; `nil` at the end of the archive.
+    public func next() throws -> TarEntry? {
+        if atEnd { return nil }
+        try finishEntry()
+        currentName = nil
+        var pax: [(String, [UInt8])] = []
+        var longName: [UInt8]?
+        var longLink: [UInt8]?
+        while true {
+            let blockOffset = offset
+            guard try ensure(TarHeader.blockSize) else {
+                // A stream that simply stops after whole entries (no end marker) is accepted as
+                // GNU tar accepts it, unless an extended header announced an entry that never came.
+                if end == start && pax.isEmpty && longName == nil && longLink == nil {
+                    atEnd = true
+                    return nil
+                }
+                throw LayerError.truncated(entry: currentName)
+            }
+            let block = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + TarHeader.blockSize)])
+            if TarHeader.isZero(block) {
+                guard pax.isEmpty && longName == nil && longLink == nil else {
+                    throw LayerError.truncated(entry: currentName)
+                }
+                consume(TarHeader.blockSize)
+                atEnd = true
+                try drain()
+                return nil
+            }
+            guard TarHeader.checksumMatches(block) else { throw LayerError.badChecksum(offset: blockOffset) }
+            let format = TarHeader.format(block)
+            let rawName = TarHeader.bytes(block, TarHeader.Field.name)
+            let prefix = format == .ustar ? TarHeader.bytes(block, TarHeader.Field.prefix) : []
+            let headerName = prefix.isEmpty ? rawName : prefix + [UInt8(ascii: "/")] + rawName
+            currentName = String(decoding: longName ?? headerName, as: UTF8.self)
+            let typeFlag = block[TarHeader.Field.typeFlag]
+
+            func number(_ field: String, _ range: Range<Int>) throws -> Int64 {
+                do { return try TarHeader.parseNumber(block, range) } catch {
+                    throw LayerError.badNumber(field: field, entry: currentName)
+                }
+            }
+            var size = try number("size", TarHeader.Field.size)
+            guard size >= 0 else { throw LayerError.badNumber(field: "size", entry: currentName) }
+
+            switch typeFlag {
+            case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
+                consume(TarHeader.blockSize)
+                let data = try readMetadata(size: size)
+                switch typeFlag {
+                case UInt8(ascii: "x"): pax += try TarHeader.parsePaxRecords(data, entry: currentName)
+                case UInt8(ascii: "g"): _ = try TarHeader.parsePaxRecords(data, entry: currentName)
+                case UInt8(ascii: "L"): longName = Self.trimNul(data)
+                default: longLink = Self.trimNul(data)
+                }
+                continue
+            default:
+                break
+            }
+
+            let kind: TarEntryKind
+            switch typeFlag {
+            case UInt8(ascii: "0"), 0, UInt8(ascii: "7"): kind = .regular
+            case UInt8(ascii: "1"): kind = .hardLink
+            case UInt8(ascii: "2"): kind = .symlink
+            case UInt8(ascii: "3"): kind = .characterDevice
+            case UInt8(ascii: "4"): kind = .blockDevice
+            case UInt8(ascii: "5"): kind = .directory
+            case UInt8(ascii: "6"): kind = .fifo
+            default: throw LayerError.unsupportedEntryType(typeFlag, entry: currentName ?? "")
+            }
+            var nameBytes = longName ?? headerName
+            // v7 archives mark directories by a trailing slash on a regular entry.
+            var finalKind = kind
+            if kind == .regular && typeFlag == 0 && nameBytes.last == UInt8(ascii: "/") { finalKind = .directory }
+            var linkBytes = longLink ?? TarHeader.bytes(block, TarHeader.Field.linkName)
+            var entry = TarEntry(path: "", kind: finalKind)
+            entry.mode = UInt32(truncatingIfNeeded: try number("mode", TarHeader.Field.mode) & 0o7777)
+            entry.uid = try number("uid", TarHeader.Field.uid)
+            entry.gid = try number("gid", TarHeader.Field.gid)
+            entry.modificationTime = try number("mtime", TarHeader.Field.mtime)
+            if format != .v7 {
+                entry.userName = String(decoding: TarHeader.bytes(block, TarHeader.Field.userName), as: UTF8.self)
+                entry.groupName = String(decoding: TarHeader.bytes(block, TarHeader.Field.groupName), as: UTF8.self)
+                if finalKind == .characterDevice || finalKind == .blockDevice {
+                    let major = try number("devmajor", TarHeader.Field.deviceMajor)
+                    let minor = try number("devminor", TarHeader.Field.deviceMinor)
+                    guard let mj = UInt32(exactly: major), let mn = UInt32(exactly: minor) else {
+                        throw LayerError.badNumber(field: "devmajor/devminor", entry: currentName)
+                    }
+                    entry.deviceMajor = mj
+                    entry.deviceMinor = mn
+                }
+            }
+            for (key, value) in pax {
+                let text = String(decoding: value, as: UTF8.self)
+                switch key {
+                case "path": nameBytes = value
+                case "linkpath": linkBytes = value
+                case "size": size = try Self.paxInteger(text, key, currentName)
+                case "uid": entry.uid = try Self.paxInteger(text, key, currentName)
+                case "gid": entry.gid = try Self.paxInteger(text, key, currentName)
+                case "uname": entry.userName = text
+                case "gname": entry.groupName = text
+                case "mtime":
+                    (entry.modificationTime, entry.modificationNanoseconds) = try Self.paxTime(text, currentName)
+                default:
+                    if key.hasPrefix("SCHILY.xattr.") {
+                        entry.extendedAttributes[String(key.dropFirst("SCHILY.xattr.".count))] = value
+                    }
+                }
+            }
+            guard let path = String(validating: nameBytes, as: UTF8.self), !path.isEmpty, !nameBytes.contains(0) else {
+                throw LayerError.invalidName(String(decoding: nameBytes, as: UTF8.self))
+            }
+            guard let link = String(validating: linkBytes, as: UTF8.self), !linkBytes.contains(0) else {
+                throw LayerError.invalidName(path + " -> " + String(decoding: linkBytes, as: UTF8.self))
+            }
+            entry.path = path
+            entry.linkTarget = link
+            currentName = path
+            // Only regular files carry content; for the other kinds a size is data to skip.
+            consume(TarHeader.blockSize)
+            contentLeft = size
+            paddingLeft = Self.padding(size)
+            entry.size = finalKind == .regular ? size : 0
+            if finalKind != .regular { try finishEntry() }
+            if (finalKind == .symlink || finalKind == .hardLink) && link.isEmpty {
+                throw LayerError.invalidName("\(path): empty link target")
+            }
+            return entry
+        }
+    }
+
+    /// After the end marker: read the rest of the stream so that a compressed stream's trailer
+    /// (and its checksum) is verified.
+    private func drain() throws {
+        start = end
+        while try available() > 0 { start = end }
+    }
+
+    private static func trimNul(_ bytes: [UInt8]) -> [UInt8] {
+        if let nul = bytes.firstIndex(of: 0) { return Array(bytes[..<nul]) }
+        return bytes
+    }
+
+    private static func paxInteger(_ text: String, _ key: String, _ entry: String?) throws -> Int64 {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let value = Int64(text)
+        else { throw LayerError.badExtendedHeader("bad \(key) \(text)", entry: entry) }
+        return value
+    }
+
+    private static func paxTime(_ text: String, _ entry: String?) throws -> (Int64, UInt32) {
+        var body = Substring(text)
+        var negative = false
+        if body.hasPrefix("-") { negative = true; body = body.dropFirst() }
+        let parts = body.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let secondsText = parts.first, !secondsText.isEmpty,
+              secondsText.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let seconds = Int64(secondsText)
+        else { throw LayerError.badExtendedHeader("bad mtime \(text)", entry: entry) }
+        var nanos: UInt32 = 0
+        if parts.count == 2 {
+            let fraction = parts[1]
+            guard fraction.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+                throw LayerError.badExtendedHeader("bad mtime \(text)", entry: entry)
+            }
+            let digits = String((fraction + "000000000").prefix(9))
+            nanos = UInt32(digits) ?? 0
+        }
+        if negative {
+            // -1.25 is 1.25 s before the epoch: seconds -2, nanoseconds 0.75e9.
+            if nanos > 0 { return (-seconds - 1, 1_000_000_000 - nanos) }
+            return (-seconds, 0)
+        }
+        return (seconds, nanos)
+    }
+}
