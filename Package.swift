@@ -9,10 +9,14 @@ let package = Package(
         .library(name: "PlanLanguage", targets: ["PlanLanguage"]),
         .library(name: "PlanCompiler", targets: ["PlanCompiler"]),
         .library(name: "PlanDockerfile", targets: ["PlanDockerfile"]),
+        .library(name: "PlanOCI", targets: ["PlanOCI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Source text, locations and the diagnostics engine shared by every stage of the pipeline.
@@ -35,6 +39,23 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
+        // OCI images: references, models, content store, image layout, registry client, layers.
+        // Usable on its own: depends on no other plan module.
+        .target(
+            name: "PlanOCI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/PlanOCI"
+        ),
+        .testTarget(
+            name: "PlanOCITests",
+            dependencies: ["PlanOCI"],
+            path: "Tests/PlanOCITests"
+        ),
         .testTarget(
             name: "PlanTests",
             dependencies: ["PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanCLI", "plan"],
