@@ -54,7 +54,8 @@ let package = Package(
         .testTarget(
             name: "PlanOCITests",
             dependencies: ["PlanOCI"],
-            path: "Tests/PlanOCITests"
+            path: "Tests/PlanOCITests",
+            exclude: ["Registry/Fixtures"]
         ),
         .testTarget(
             name: "PlanTests",
