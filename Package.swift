@@ -17,8 +17,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Source text, locations and the diagnostics engine shared by every stage of the pipeline.
@@ -45,14 +46,16 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
-        // OCI images: layers (tar, apply, diff) and, from another branch, images and registries.
-        // Depends on no other plan module.
+        // OCI images: references, models, content store, image layout, registry client, and layers
+        // (tar, apply, diff). Usable on its own: depends on no other plan module.
         .target(
             name: "PlanOCI",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Sources/PlanOCI"
         ),
@@ -66,7 +69,7 @@ let package = Package(
             name: "PlanOCITests",
             dependencies: ["PlanOCI"],
             path: "Tests/PlanOCITests",
-            exclude: ["Fixtures"]
+            exclude: ["Fixtures", "Registry/Fixtures"]
         ),
         .testTarget(
             name: "PlanTests",

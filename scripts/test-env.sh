@@ -7,6 +7,10 @@
 
 export PLAN_TEST_STATE="${PLAN_TEST_STATE:-/var/tmp/plan-test}"
 export PLAN_TEST_REGISTRY="${PLAN_TEST_REGISTRY:-127.0.0.1:5555}"
+# The same images behind htpasswd basic auth (a test-only account, not a secret).
+export PLAN_TEST_AUTH_REGISTRY="${PLAN_TEST_AUTH_REGISTRY:-127.0.0.1:5556}"
+export PLAN_TEST_AUTH_USER="${PLAN_TEST_AUTH_USER:-plan-test}"
+export PLAN_TEST_AUTH_PASSWORD="${PLAN_TEST_AUTH_PASSWORD:-plan-test-password}"
 export PLAN_TEST_BASE_IMAGE="${PLAN_TEST_BASE_IMAGE:-$PLAN_TEST_REGISTRY/plan-test/busybox:stable}"
 
 # buildah as root in this VM: OCI isolation (crun) fails with
@@ -37,6 +41,10 @@ short-name-mode = "enforcing"
 
 [[registry]]
 location = "$PLAN_TEST_REGISTRY"
+insecure = true
+
+[[registry]]
+location = "$PLAN_TEST_AUTH_REGISTRY"
 insecure = true
 EOF
 mv -f "$CONTAINERS_REGISTRIES_CONF.tmp" "$CONTAINERS_REGISTRIES_CONF"

@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The platform an image runs on: OS, CPU architecture and variant (as in an image index).
+public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// CPU architecture in Go's spelling: `amd64`, `arm64`, `arm`, `386`, `ppc64le`, `s390x`, `riscv64`, …
+    public var architecture: String
+    /// Operating system in Go's spelling: `linux`, `windows`, …
+    public var os: String
+    /// CPU variant, e.g. `v7` for arm, `v8` for arm64.
+    public var variant: String?
+    /// OS version (Windows).
+    public var osVersion: String?
+    /// Required OS features (Windows).
+    public var osFeatures: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case architecture, os, variant
+        case osVersion = "os.version"
+        case osFeatures = "os.features"
+    }
+
+    /// Makes a platform. Nothing is normalised here; see ``normalized``.
+    public init(os: String = "linux", architecture: String, variant: String? = nil, osVersion: String? = nil, osFeatures: [String]? = nil) {
+        self.os = os
+        self.architecture = architecture
+        self.variant = variant
+        self.osVersion = osVersion
+        self.osFeatures = osFeatures
+    }
+
+    /// Parses `os/arch[/variant]`, e.g. `linux/arm64/v8`, or just `arch` (OS linux), normalised.
+    public init(parsing text: String) throws(PlatformError) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard !parts.contains(where: \.isEmpty), (1...3).contains(parts.count) else {
+            throw PlatformError(text: text)
+        }
+        guard parts.allSatisfy({ $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-" } }) else {
+            throw PlatformError(text: text)
+        }
+        if parts.count == 1 {
+            self.init(os: "linux", architecture: parts[0])
+        } else {
+            self.init(os: parts[0].lowercased(), architecture: parts[1], variant: parts.count == 3 ? parts[2] : nil)
+        }
+        self = normalized
+    }
+
+    /// The platform of the running program: `linux/amd64` on x86_64, `linux/arm64/v8` on aarch64, ….
+    public static var host: Platform {
+        #if os(Linux)
+        let os = "linux"
+        #elseif os(macOS)
+        let os = "darwin"
+        #else
+        let os = "unknown"
+        #endif
+        #if arch(x86_64)
+        return Platform(os: os, architecture: "amd64")
+        #elseif arch(arm64)
+        return Platform(os: os, architecture: "arm64", variant: "v8")
+        #elseif arch(arm)
+        return Platform(os: os, architecture: "arm", variant: "v7")
+        #elseif arch(i386)
+        return Platform(os: os, architecture: "386")
+        #elseif arch(powerpc64le)
+        return Platform(os: os, architecture: "ppc64le")
+        #elseif arch(s390x)
+        return Platform(os: os, architecture: "s390x")
+        #else
+        return Platform(os: os, architecture: "unknown")
+        #endif
+    }
+
+    /// The platform with architecture aliases resolved (`x86_64`→`amd64`, `aarch64`→`arm64`,
+    /// `armhf`→`arm/v7`, `armel`→`arm/v6`, `i386`→`386`) and the default variants made explicit
+    /// (`arm64`→`v8`, `arm`→`v7`), as containerd normalises them.
+    public var normalized: Platform {
+        var p = self
+        p.os = os.lowercased()
+        let arch = architecture.lowercased()
+        var variant = self.variant?.lowercased()
+        switch arch {
+        case "x86_64", "x86-64", "amd64":
+            p.architecture = "amd64"
+            if variant == "v1" { variant = nil }
+        case "aarch64", "arm64":
+            p.architecture = "arm64"
+            if variant == nil || variant == "8" { variant = "v8" }
+        case "armhf":
+            p.architecture = "arm"
+            variant = "v7"
+        case "armel":
+            p.architecture = "arm"
+            variant = "v6"
+        case "arm":
+            p.architecture = "arm"
+            switch variant {
+            case nil, "7": variant = "v7"
+            case "5", "6", "8": variant = "v" + (variant ?? "")
+            default: break
+            }
+        case "i386", "i686", "386":
+            p.architecture = "386"
+        default:
+            p.architecture = arch
+        }
+        p.variant = variant
+        return p
+    }
+
+    /// Whether an image for `candidate` runs where `self` is wanted: same OS and architecture
+    /// after normalisation, and the same variant when `self` names one.
+    public func matches(_ candidate: Platform) -> Bool {
+        let want = normalized
+        let have = candidate.normalized
+        guard want.os == have.os, want.architecture == have.architecture else { return false }
+        if self.variant == nil && want.architecture != "arm64" { return true }
+        return want.variant == have.variant
+    }
+
+    /// `os/arch[/variant]`.
+    public var description: String {
+        [os, architecture, variant].compactMap { $0 }.joined(separator: "/")
+    }
+}
+
+/// A platform string that is not `os/arch[/variant]`.
+public struct PlatformError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The text that was parsed.
+    public let text: String
+    public var description: String {
+        "invalid platform \"\(text)\": expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8"
+    }
+}

@@ -1,0 +1,190 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// `Authorization` header values by registry and repository, shared by a client's requests.
+actor AuthorizationCache {
+    private var values: [String: String] = [:]
+
+    func value(for key: String) -> String? { values[key] }
+    func set(_ value: String, for key: String) { values[key] = value }
+}
+
+extension RegistryClient {
+    static func cacheKey(_ reference: ImageReference) -> String { "\(reference.registry)/\(reference.repository)" }
+
+    /// Sends a request and hands a 2xx–4xx response (other than 401 and retryable statuses) to
+    /// `handle`, after any authentication. On 401 with `WWW-Authenticate`, authenticates once
+    /// (Bearer token or Basic) and sends again. Retries with backoff on 429, 5xx and transport
+    /// failures — including failures while `handle` reads the body — within the retry policy.
+    func perform<T: Sendable>(
+        _ method: HTTPMethod, url: String, reference: ImageReference, accept: [MediaType],
+        _ handle: (HTTPClientResponse) async throws -> T
+    ) async throws -> T {
+        let policy = configuration.retry
+        var attempt = 0
+        var authenticated = false
+        let key = Self.cacheKey(reference)
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: url)
+            request.method = method
+            request.headers.add(name: "User-Agent", value: configuration.userAgent)
+            if !accept.isEmpty {
+                request.headers.add(name: "Accept", value: accept.map(\.rawValue).joined(separator: ", "))
+            }
+            if let auth = await authCache.value(for: key) {
+                request.headers.add(name: "Authorization", value: auth)
+            }
+            let failure: String
+            var retryAfter: Int?
+            do {
+                let response = try await http.execute(request, timeout: .hours(1))
+                let status = Int(response.status.code)
+                if status == 401 {
+                    let body = await Self.excerpt(response)
+                    if authenticated {
+                        throw RegistryError.unauthorized(
+                            reference.registry, refusal(reference, status: status, body: body))
+                    }
+                    guard let header = response.headers.first(name: "WWW-Authenticate"),
+                          let challenge = AuthChallenge(header: header)
+                    else {
+                        throw RegistryError.unauthorized(reference.registry, "HTTP 401 without a WWW-Authenticate challenge")
+                    }
+                    let value = try await authorize(challenge, reference: reference, header: header)
+                    await authCache.set(value, for: key)
+                    authenticated = true
+                    attempt -= 1  // authenticating is not a retry
+                    continue
+                }
+                if RetryPolicy.isRetryable(status: status) {
+                    retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }
+                    let body = await Self.excerpt(response)
+                    failure = "HTTP \(status)" + (body.isEmpty ? "" : ": \(body)")
+                } else if status >= 400 && status != 404 {
+                    let body = await Self.excerpt(response)
+                    throw RegistryError.unexpectedStatus(method.rawValue, url, status, body)
+                } else {
+                    return try await handle(response)
+                }
+            } catch let error as RegistryError {
+                throw error
+            } catch let error as ContentStoreError {
+                throw RegistryError.store(error)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                // Connection refused, reset or closed mid-body, read time-out, …
+                failure = String(describing: error)
+            }
+            guard attempt < policy.maxAttempts else {
+                throw RegistryError.retriesExhausted(url, attempt, failure)
+            }
+            try await Task.sleep(for: policy.delay(beforeRetry: attempt, retryAfterSeconds: retryAfter))
+        }
+    }
+
+    private func refusal(_ reference: ImageReference, status: Int, body: String) -> String {
+        let who: String
+        if let c = configuration.credentials.credential(for: reference.registry) {
+            who = "the registry refused the credentials of user \"\(c.username)\""
+                + (configuration.credentials.source.map { " from \($0)" } ?? "")
+        } else {
+            who = "the registry refused anonymous access"
+        }
+        return "\(who) (HTTP \(status)\(body.isEmpty ? "" : ": \(body)"))"
+    }
+
+    /// The `Authorization` value that answers a challenge.
+    func authorize(_ challenge: AuthChallenge, reference: ImageReference, header: String) async throws -> String {
+        let credential = configuration.credentials.credential(for: reference.registry)
+        switch challenge.scheme {
+        case "basic":
+            guard let credential else { throw RegistryError.credentialsRequired(reference.registry, "Basic") }
+            return credential.basicAuthorization
+        case "bearer":
+            guard let realm = challenge.parameters["realm"], !realm.isEmpty else {
+                throw RegistryError.unsupportedChallenge(header)
+            }
+            let token = try await fetchToken(
+                realm: realm, service: challenge.parameters["service"],
+                scope: challenge.parameters["scope"] ?? "repository:\(reference.repository):pull",
+                credential: credential, reference: reference)
+            return "Bearer \(token)"
+        default:
+            throw RegistryError.unsupportedChallenge(header)
+        }
+    }
+
+    /// Asks a token server for a Bearer token (GET realm?service=…&scope=…), anonymously or with
+    /// basic credentials; retries like any other request.
+    func fetchToken(
+        realm: String, service: String?, scope: String, credential: RegistryCredential?, reference: ImageReference
+    ) async throws -> String {
+        guard var components = URLComponents(string: realm), components.scheme == "https" || components.scheme == "http" else {
+            throw RegistryError.tokenRequestFailed(realm, "realm is not an http(s) URL")
+        }
+        var items = components.queryItems ?? []
+        if let service { items.append(URLQueryItem(name: "service", value: service)) }
+        items.append(URLQueryItem(name: "scope", value: scope))
+        components.queryItems = items
+        guard let url = components.string else { throw RegistryError.tokenRequestFailed(realm, "cannot build the token URL") }
+        let policy = configuration.retry
+        var attempt = 0
+        while true {
+            attempt += 1
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "User-Agent", value: configuration.userAgent)
+            if let credential { request.headers.add(name: "Authorization", value: credential.basicAuthorization) }
+            let failure: String
+            do {
+                let response = try await http.execute(request, timeout: .minutes(2))
+                let status = Int(response.status.code)
+                if status == 200 {
+                    let data = try await Self.collect(response, limit: configuration.maxDocumentSize, url: url)
+                    struct TokenResponse: Decodable {
+                        var token: String?
+                        var access_token: String?
+                    }
+                    guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: data),
+                          let token = decoded.token ?? decoded.access_token, !token.isEmpty
+                    else {
+                        throw RegistryError.tokenRequestFailed(realm, "the response has no token")
+                    }
+                    return token
+                }
+                let body = await Self.excerpt(response)
+                if status == 401 || status == 403 {
+                    let who = credential.map { "credentials of user \"\($0.username)\" refused" } ?? "anonymous token refused"
+                    throw RegistryError.unauthorized(reference.registry, "\(who) by \(realm) (HTTP \(status)\(body.isEmpty ? "" : ": \(body)"))")
+                }
+                guard RetryPolicy.isRetryable(status: status) else {
+                    throw RegistryError.tokenRequestFailed(realm, "HTTP \(status)\(body.isEmpty ? "" : ": \(body)")")
+                }
+                failure = "HTTP \(status)"
+            } catch let error as RegistryError {
+                throw error
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                failure = String(describing: error)
+            }
+            guard attempt < policy.maxAttempts else { throw RegistryError.retriesExhausted(url, attempt, failure) }
+            try await Task.sleep(for: policy.delay(beforeRetry: attempt, retryAfterSeconds: nil))
+        }
+    }
+
+    /// Reads (and so releases) a response body, keeping its start for error messages.
+    static func excerpt(_ response: HTTPClientResponse) async -> String {
+        var data = Data()
+        do {
+            for try await buffer in response.body where data.count < 64 << 10 {
+                buffer.withUnsafeReadableBytes { data.append(contentsOf: $0) }
+            }
+        } catch {}
+        let text = String(decoding: data.prefix(300), as: UTF8.self)
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+    }
+}

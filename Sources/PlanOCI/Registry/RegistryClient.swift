@@ -1,0 +1,224 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// A client of the OCI distribution API (Docker registry v2) on async-http-client: manifest and
+/// blob requests with Bearer or Basic authentication, retries with backoff, digest-verified
+/// downloads into a ``ContentStore``, and ``pull(_:platform:into:)``.
+public final class RegistryClient: Sendable {
+    /// Settings of a client.
+    public struct Configuration: Sendable {
+        /// Registries (`host:port`, as in references) spoken to over plain HTTP instead of HTTPS.
+        public var insecureRegistries: Set<String>
+        /// Credentials by registry, e.g. from ``RegistryCredentials/fromDockerConfig(environment:)``.
+        public var credentials: RegistryCredentials
+        /// Retries on 429, 5xx and dropped connections.
+        public var retry: RetryPolicy
+        /// Time to connect.
+        public var connectTimeout: Duration
+        /// Longest silence while reading a response.
+        public var readTimeout: Duration
+        /// Longest a manifest, index or token response may be.
+        public var maxDocumentSize: Int
+        /// Sent as `User-Agent`.
+        public var userAgent: String
+
+        /// Makes a configuration.
+        public init(
+            insecureRegistries: Set<String> = [], credentials: RegistryCredentials = .none, retry: RetryPolicy = .default,
+            connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60),
+            maxDocumentSize: Int = 4 << 20, userAgent: String = "plan-oci/1"
+        ) {
+            self.insecureRegistries = insecureRegistries
+            self.credentials = credentials
+            self.retry = retry
+            self.connectTimeout = connectTimeout
+            self.readTimeout = readTimeout
+            self.maxDocumentSize = maxDocumentSize
+            self.userAgent = userAgent
+        }
+    }
+
+    /// The client's settings.
+    public let configuration: Configuration
+    let http: HTTPClient
+    let authCache = AuthorizationCache()
+
+    /// Makes a client with its own HTTP client; call ``shutdown()`` when done.
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        var httpConfig = HTTPClient.Configuration(
+            redirectConfiguration: .follow(max: 5, allowCycles: false),
+            timeout: .init(connect: TimeAmount(configuration.connectTimeout), read: TimeAmount(configuration.readTimeout))
+        )
+        httpConfig.decompression = .disabled
+        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfig)
+    }
+
+    /// Shuts the HTTP client down.
+    public func shutdown() async throws {
+        try await http.shutdown()
+    }
+
+    // MARK: URLs
+
+    /// `http` for insecure registries, `https` otherwise.
+    func scheme(for reference: ImageReference) -> String {
+        configuration.insecureRegistries.contains(reference.registry) || configuration.insecureRegistries.contains(reference.apiHost)
+            ? "http" : "https"
+    }
+
+    func baseURL(_ reference: ImageReference) -> String {
+        "\(scheme(for: reference))://\(reference.apiHost)/v2/\(reference.repository)"
+    }
+
+    func manifestURL(_ reference: ImageReference, _ tagOrDigest: String) -> String {
+        "\(baseURL(reference))/manifests/\(tagOrDigest)"
+    }
+
+    func blobURL(_ reference: ImageReference, _ digest: Digest) -> String {
+        "\(baseURL(reference))/blobs/\(digest)"
+    }
+
+    // MARK: manifests
+
+    /// A manifest or index as the registry sent it, digest-checked.
+    public struct FetchedManifest: Sendable {
+        /// The exact bytes.
+        public var data: Data
+        /// Its media type (from `Content-Type`, else from the document's `mediaType`).
+        public var mediaType: MediaType
+        /// SHA-256 of ``data``.
+        public var digest: Digest
+
+        /// A descriptor of it.
+        public var descriptor: Descriptor { Descriptor(mediaType: mediaType, digest: digest, size: Int64(data.count)) }
+    }
+
+    /// `HEAD` a manifest: its descriptor from `Docker-Content-Digest`, `Content-Type` and
+    /// `Content-Length`, or nil when the registry does not send the digest.
+    public func headManifest(_ reference: ImageReference, _ tagOrDigest: String? = nil) async throws -> Descriptor? {
+        let url = manifestURL(reference, tagOrDigest ?? reference.manifestReference)
+        return try await perform(.HEAD, url: url, reference: reference, accept: MediaType.manifestAccept) { response in
+            try Self.check(response, method: "HEAD", url: url, what: "manifest \(reference)")
+            guard let digestText = response.headers.first(name: "Docker-Content-Digest"),
+                  let digest = try? Digest(parsing: digestText)
+            else { return nil }
+            let type = response.headers.first(name: "Content-Type").map(Self.mediaType(fromContentType:)) ?? .ociManifest
+            let size = response.headers.first(name: "Content-Length").flatMap { Int64($0) } ?? 0
+            return Descriptor(mediaType: type, digest: digest, size: size)
+        }
+    }
+
+    /// `GET` a manifest or index by tag or digest. Fetched by digest, or when the registry sends
+    /// `Docker-Content-Digest`, the bytes must hash to that digest.
+    public func fetchManifest(_ reference: ImageReference, _ tagOrDigest: String? = nil) async throws -> FetchedManifest {
+        let ref = tagOrDigest ?? reference.manifestReference
+        let url = manifestURL(reference, ref)
+        let limit = configuration.maxDocumentSize
+        return try await perform(.GET, url: url, reference: reference, accept: MediaType.manifestAccept) { response in
+            try Self.check(response, method: "GET", url: url, what: "manifest \(reference)")
+            let data = try await Self.collect(response, limit: limit, url: url)
+            let actual = Digest.sha256(of: data)
+            if let wanted = try? Digest(parsing: ref), wanted.algorithm == "sha256", wanted != actual {
+                throw RegistryError.digestMismatch("manifest \(reference.name)@\(wanted)", wanted, actual)
+            }
+            if let header = response.headers.first(name: "Docker-Content-Digest"),
+               let announced = try? Digest(parsing: header), announced.algorithm == "sha256", announced != actual {
+                throw RegistryError.digestMismatch("manifest \(reference)", announced, actual)
+            }
+            var type = response.headers.first(name: "Content-Type").map(Self.mediaType(fromContentType:))
+            if type == nil || !(type?.isIndex ?? false || type?.isManifest ?? false) {
+                type = Self.sniffMediaType(data) ?? type
+            }
+            guard let mediaType = type, mediaType.isIndex || mediaType.isManifest else {
+                throw RegistryError.unsupportedMediaType(type?.rawValue ?? "(none)", url)
+            }
+            return FetchedManifest(data: data, mediaType: mediaType, digest: actual)
+        }
+    }
+
+    // MARK: blobs
+
+    /// Streams a blob into `store` unless it is there already; its SHA-256 (and size) are checked
+    /// before it becomes visible. A mismatch throws ``RegistryError/digestMismatch(_:_:_:)`` and
+    /// leaves nothing in the store. Returns whether a download happened.
+    @discardableResult
+    public func fetchBlob(_ descriptor: Descriptor, of reference: ImageReference, into store: ContentStore) async throws -> Bool {
+        if store.contains(descriptor.digest) { return false }
+        let url = blobURL(reference, descriptor.digest)
+        let expectedSize: Int64? = descriptor.size > 0 ? descriptor.size : nil
+        try await perform(.GET, url: url, reference: reference, accept: []) { response in
+            try Self.check(response, method: "GET", url: url, what: "blob \(descriptor.digest) of \(reference.name)")
+            let writer: BlobWriter
+            do throws(ContentStoreError) {
+                writer = try store.writer(expecting: descriptor.digest, size: expectedSize)
+            } catch {
+                throw RegistryError.store(error)
+            }
+            do {
+                for try await buffer in response.body {
+                    try buffer.withUnsafeReadableBytes { bytes in try writer.write(bytes) }
+                }
+                try writer.commit()
+            } catch let error as ContentStoreError {
+                writer.abort()
+                switch error {
+                case .digestMismatch(let expected, let actual):
+                    throw RegistryError.digestMismatch("blob from \(url)", expected, actual)
+                default:
+                    throw RegistryError.store(error)
+                }
+            } catch {
+                writer.abort()
+                throw error
+            }
+        }
+        return true
+    }
+
+    // MARK: helpers
+
+    static func check(_ response: HTTPClientResponse, method: String, url: String, what: String) throws {
+        switch response.status.code {
+        case 200..<300: return
+        case 404: throw RegistryError.notFound(what, url)
+        default: throw RegistryError.unexpectedStatus(method, url, Int(response.status.code), "")
+        }
+    }
+
+    static func collect(_ response: HTTPClientResponse, limit: Int, url: String) async throws -> Data {
+        var data = Data()
+        for try await buffer in response.body {
+            if data.count + buffer.readableBytes > limit { throw RegistryError.tooLarge(url, limit) }
+            buffer.withUnsafeReadableBytes { data.append(contentsOf: $0) }
+        }
+        return data
+    }
+
+    static func mediaType(fromContentType value: String) -> MediaType {
+        MediaType(value.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? value)
+    }
+
+    /// The media type a document declares, or what its shape says (`manifests` → index, `config` → manifest).
+    static func sniffMediaType(_ data: Data) -> MediaType? {
+        struct Probe: Decodable {
+            var mediaType: String?
+            var manifests: [Descriptor]?
+            var config: Descriptor?
+        }
+        guard let probe = try? JSONDecoder().decode(Probe.self, from: data) else { return nil }
+        if let t = probe.mediaType { return MediaType(t) }
+        if probe.manifests != nil { return .ociIndex }
+        if probe.config != nil { return .ociManifest }
+        return nil
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,58 @@
+/// Errors of registry access and pulls.
+public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The registry said 401 even after authenticating (registry, detail).
+    case unauthorized(String, String)
+    /// The registry wants credentials and none are configured for it (registry, scheme).
+    case credentialsRequired(String, String)
+    /// The token endpoint refused or answered badly (realm URL, detail).
+    case tokenRequestFailed(String, String)
+    /// An authentication challenge this client does not understand.
+    case unsupportedChallenge(String)
+    /// The registry does not have it (what, URL).
+    case notFound(String, String)
+    /// The registry answered with an unexpected status (method, URL, status, body excerpt).
+    case unexpectedStatus(String, String, Int, String)
+    /// Still failing after the retry budget was used (URL, attempts, last failure).
+    case retriesExhausted(String, Int, String)
+    /// The connection failed (URL, error).
+    case transport(String, String)
+    /// Content whose digest is not what was asked for (what, expected, actual); nothing was stored.
+    case digestMismatch(String, Digest, Digest)
+    /// A manifest or index with an unexpected or unsupported media type (media type, URL).
+    case unsupportedMediaType(String, String)
+    /// No manifest for the platform in the image index (reference, wanted, available).
+    case noMatchingPlatform(String, Platform, [Platform])
+    /// A document could not be decoded (what, why).
+    case invalidDocument(String, String)
+    /// `config.json` with credentials could not be read (path, why).
+    case credentials(String, String)
+    /// The local content store failed.
+    case store(ContentStoreError)
+    /// A response was larger than allowed (URL, limit).
+    case tooLarge(String, Int)
+
+    public var description: String {
+        switch self {
+        case .unauthorized(let r, let d): return "authentication to \(r) failed: \(d)"
+        case .credentialsRequired(let r, let s):
+            return "\(r) requires \(s) authentication and no credentials for it were found (docker config.json auths)"
+        case .tokenRequestFailed(let realm, let d): return "token request to \(realm) failed: \(d)"
+        case .unsupportedChallenge(let c): return "unsupported WWW-Authenticate challenge: \(c)"
+        case .notFound(let what, let url): return "\(what) not found (\(url))"
+        case .unexpectedStatus(let m, let url, let s, let body):
+            return "\(m) \(url): HTTP \(s)" + (body.isEmpty ? "" : ": \(body)")
+        case .retriesExhausted(let url, let n, let last): return "\(url): giving up after \(n) attempts; last: \(last)"
+        case .transport(let url, let e): return "\(url): \(e)"
+        case .digestMismatch(let what, let e, let a):
+            return "\(what): digest mismatch: expected \(e), got \(a); nothing was stored"
+        case .unsupportedMediaType(let t, let url): return "unsupported media type \"\(t)\" from \(url)"
+        case .noMatchingPlatform(let ref, let want, let have):
+            let list = have.isEmpty ? "none" : have.map(\.description).joined(separator: ", ")
+            return "\(ref): no manifest for platform \(want) (the index has: \(list))"
+        case .invalidDocument(let what, let why): return "invalid \(what): \(why)"
+        case .credentials(let path, let why): return "cannot use registry credentials from \(path): \(why)"
+        case .store(let e): return e.description
+        case .tooLarge(let url, let limit): return "\(url): response larger than \(limit) bytes"
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+
+@testable import PlanOCI
+
+@Suite("Content store")
+struct ContentStoreTests {
+    @Test("write, read, path, and an idempotent second write")
+    func roundTrip() throws {
+        let dir = try OCITestKit.temporaryDirectory()
+        defer { OCITestKit.remove(dir) }
+        let store = try ContentStore(root: dir)
+        let data = Data("hello blob".utf8)
+        let d = try store.write(data)
+        #expect(d == Digest.sha256(of: data))
+        #expect(store.path(for: d).path == dir.standardizedFileURL.path + "/blobs/sha256/" + d.encoded)
+        #expect(try store.data(for: d, verify: true) == data)
+        #expect(try store.write(data, expecting: d) == d)
+        #expect(store.digests() == [d])
+        #expect(store.temporaryFiles().isEmpty)
+        #expect(throws: ContentStoreError.notFound(Digest.sha256(of: Data("x".utf8)))) {
+            try store.data(for: Digest.sha256(of: Data("x".utf8)))
+        }
+    }
+
+    @Test("a digest mismatch is an error and leaves nothing behind")
+    func mismatch() throws {
+        let dir = try OCITestKit.temporaryDirectory()
+        defer { OCITestKit.remove(dir) }
+        let store = try ContentStore(root: dir)
+        let claimed = Digest.sha256(of: Data("the real thing".utf8))
+        let writer = try store.writer(expecting: claimed, size: 14)
+        try writer.write(Data("a fake thing!!".utf8))
+        #expect(throws: ContentStoreError.digestMismatch(expected: claimed, actual: Digest.sha256(of: Data("a fake thing!!".utf8)))) {
+            try writer.commit()
+        }
+        #expect(!store.contains(claimed))
+        #expect(store.digests().isEmpty)
+        #expect(store.temporaryFiles().isEmpty)
+
+        // Too many bytes fails at once; too few at commit.
+        let w2 = try store.writer(expecting: claimed, size: 3)
+        #expect(throws: ContentStoreError.self) { try w2.write(Data("four".utf8)) }
+        let w3 = try store.writer(expecting: claimed, size: 100)
+        try w3.write(Data("the real thing".utf8))
+        #expect(throws: ContentStoreError.sizeMismatch(expected: 100, actual: 14, digest: claimed)) { try w3.commit() }
+        #expect(store.digests().isEmpty && store.temporaryFiles().isEmpty)
+    }
+
+    @Test("a writer dropped before commit leaves nothing; an entry appears only when complete")
+    func atomicVisibility() throws {
+        let dir = try OCITestKit.temporaryDirectory()
+        defer { OCITestKit.remove(dir) }
+        let store = try ContentStore(root: dir)
+        let data = Data(repeating: 7, count: 3 << 20)
+        let digest = Digest.sha256(of: data)
+        do {
+            let w = try store.writer(expecting: digest)
+            try w.write(data.prefix(1 << 20))
+            #expect(!store.contains(digest))
+            #expect(store.temporaryFiles().count == 1)
+        }
+        #expect(store.temporaryFiles().isEmpty)
+        let w = try store.writer(expecting: digest, size: Int64(data.count))
+        try w.write(data.prefix(2 << 20))
+        #expect(!store.contains(digest))
+        try w.write(data.suffix(from: 2 << 20))
+        #expect(!store.contains(digest))
+        try w.commit()
+        #expect(store.contains(digest) && store.size(of: digest) == Int64(data.count))
+    }
+
+    /// A second process that writes blobs and references the way the store does (temp file in
+    /// tmp/, fsync, rename; refs.json rewritten under flock(refs.lock)).
+    static let pythonWriter = #"""
+        import fcntl, hashlib, json, os, sys
+        root, blob_path, prefix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+        data = open(blob_path, "rb").read()
+        hexd = hashlib.sha256(data).hexdigest()
+        for i in range(20):
+            tmp = os.path.join(root, "tmp", f".py-{os.getpid()}-{i}")
+            with open(tmp, "wb") as f:
+                f.write(data); f.flush(); os.fsync(f.fileno())
+            os.rename(tmp, os.path.join(root, "blobs", "sha256", hexd))
+        for i in range(n):
+            with open(os.path.join(root, "refs.lock"), "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                path = os.path.join(root, "refs.json")
+                refs = json.load(open(path)) if os.path.exists(path) else {}
+                refs[f"example.com/{prefix}:{i}"] = "sha256:" + hexd
+                tmp = os.path.join(root, f".refs-{os.getpid()}")
+                with open(tmp, "w") as f:
+                    json.dump(refs, f, sort_keys=True); f.flush(); os.fsync(f.fileno())
+                os.rename(tmp, path)
+        print(hexd)
+        """#
+
+    @Test("two tasks and a second process write the same blob and references at once")
+    func concurrentWriters() async throws {
+        let dir = try OCITestKit.temporaryDirectory()
+        defer { OCITestKit.remove(dir) }
+        let store = try ContentStore(root: dir)
+        var bytes = Data(count: 8 << 20)
+        for i in 0..<bytes.count where i % 4093 == 0 { bytes[i] = UInt8(i % 251) }
+        let data = bytes
+        let digest = Digest.sha256(of: data)
+        let blobFile = dir.appendingPathComponent("source.bin")
+        try data.write(to: blobFile)
+        let script = dir.appendingPathComponent("writer.py")
+        try Self.pythonWriter.write(to: script, atomically: true, encoding: .utf8)
+        let python = try OCITestKit.tool("python3")
+        let root = dir.standardizedFileURL.path
+
+        let refCount = 30
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script.path, root, blobFile.path, "py", String(refCount)]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<2 {
+                group.addTask {
+                    for i in 0..<10 {
+                        let w = try store.writer(expecting: digest, size: Int64(data.count))
+                        for chunk in stride(from: 0, to: data.count, by: 1 << 20) {
+                            try w.write(data[chunk..<min(chunk + (1 << 20), data.count)])
+                        }
+                        #expect(try w.commit() == digest)
+                        try store.setReference(try ImageReference(parsing: "example.com/task\(t):\(i)"), to: digest)
+                        for j in 0..<2 {
+                            try store.setReference(try ImageReference(parsing: "example.com/task\(t)x\(j):\(i)"), to: digest)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let pythonOut = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(String(decoding: pythonOut, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == digest.encoded)
+
+        #expect(store.digests() == [digest])
+        #expect(try store.data(for: digest, verify: true).count == data.count)
+        #expect(store.temporaryFiles().isEmpty)
+        let refs = try store.references()
+        // No update was lost: 2 tasks × 10 × 3 references, and the other process's 30.
+        #expect(refs.count == 2 * 10 * 3 + refCount)
+        #expect(Set(refs.values) == [digest])
+    }
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""A tiny registry (OCI distribution API, read side) for the PlanOCI tests.
+
+Serves the images of an OCI image layout directory on 127.0.0.1 (a free port,
+printed as the first line on stdout), logs every request as "METHOD PATH STATUS"
+to --log, and misbehaves on request:
+
+  --lie DIGEST               serve other bytes (same length) for that blob
+  --fail N:STATUS:SUBSTR     answer STATUS to the first N requests whose path contains SUBSTR
+  --drop N:SUBSTR            close the connection mid-body on the first N such requests
+  --bearer USER:PASS         require a Bearer token from /token (basic USER:PASS; "-" = anonymous)
+
+Stops by itself after --lifetime seconds (default 300).
+"""
+import argparse, base64, hashlib, json, os, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+p = argparse.ArgumentParser()
+p.add_argument("--layout", required=True)
+p.add_argument("--repo", required=True)
+p.add_argument("--log", required=True)
+p.add_argument("--lie", action="append", default=[])
+p.add_argument("--fail", action="append", default=[])
+p.add_argument("--drop", action="append", default=[])
+p.add_argument("--bearer")
+p.add_argument("--lifetime", type=float, default=300)
+a = p.parse_args()
+
+lock = threading.Lock()
+fails = []
+for f in a.fail:
+    n, status, sub = f.split(":", 2)
+    fails.append([int(n), int(status), sub])
+drops = []
+for d in a.drop:
+    n, sub = d.split(":", 1)
+    drops.append([int(n), sub])
+TOKEN = "fake-token-" + hashlib.sha256(os.urandom(16)).hexdigest()[:16]
+
+def blob_path(digest):
+    alg, _, hexpart = digest.partition(":")
+    if alg != "sha256" or len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
+        return None
+    return os.path.join(a.layout, "blobs", alg, hexpart)
+
+def media_type(data):
+    try:
+        doc = json.loads(data)
+    except Exception:
+        return "application/octet-stream"
+    if "mediaType" in doc:
+        return doc["mediaType"]
+    return "application/vnd.oci.image.index.v1+json" if "manifests" in doc else "application/vnd.oci.image.manifest.v1+json"
+
+def resolve_tag(tag):
+    with open(os.path.join(a.layout, "index.json")) as f:
+        index = json.load(f)
+    for m in index.get("manifests", []):
+        if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag:
+            return m["digest"]
+    return None
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def record(self, status):
+        with lock, open(a.log, "a") as f:
+            f.write(f"{self.command} {self.path} {status}\n")
+
+    def reply(self, status, body=b"", headers=None, send_body=True):
+        self.record(status)
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def do_HEAD(self):
+        self.handle_request(send_body=False)
+
+    def do_GET(self):
+        self.handle_request(send_body=True)
+
+    def handle_request(self, send_body):
+        path = self.path
+        if path.startswith("/token"):
+            if a.bearer and a.bearer != "-":
+                want = "Basic " + base64.b64encode(a.bearer.encode()).decode()
+                if self.headers.get("Authorization") != want:
+                    return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+            return self.reply(200, json.dumps({"token": TOKEN}).encode(), {"Content-Type": "application/json"})
+        if a.bearer and self.headers.get("Authorization") != "Bearer " + TOKEN:
+            port = self.server.server_address[1]
+            challenge = (f'Bearer realm="http://127.0.0.1:{port}/token",service="fake",'
+                         f'scope="repository:{a.repo}:pull"')
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"WWW-Authenticate": challenge})
+        with lock:
+            for f in fails:
+                if f[0] > 0 and f[2] in path:
+                    f[0] -= 1
+                    status = f[1]
+                    break
+            else:
+                status = None
+        if status is not None:
+            return self.reply(status, b'{"errors":[{"code":"TOOMANYREQUESTS"}]}', {"Retry-After": "0"} if status == 429 else {}, send_body)
+        if path == "/v2/" or path == "/v2":
+            return self.reply(200, b"{}", {"Content-Type": "application/json"}, send_body)
+        prefix = f"/v2/{a.repo}/"
+        if not path.startswith(prefix):
+            return self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN"}]}', {}, send_body)
+        kind, _, ref = path[len(prefix):].partition("/")
+        if kind == "manifests":
+            digest = ref if ref.startswith("sha256:") else resolve_tag(ref)
+        elif kind == "blobs":
+            digest = ref
+        else:
+            digest = None
+        fp = blob_path(digest) if digest else None
+        if not fp or not os.path.exists(fp):
+            return self.reply(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}', {}, send_body)
+        with open(fp, "rb") as f:
+            data = f.read()
+        headers = {"Docker-Content-Digest": digest}
+        headers["Content-Type"] = media_type(data) if kind == "manifests" else "application/octet-stream"
+        if kind == "blobs" and digest in a.lie:
+            data = bytes(b ^ 0x5A for b in data)  # same length, other bytes
+        with lock:
+            drop = False
+            for d in drops:
+                if d[0] > 0 and d[1] in path:
+                    d[0] -= 1
+                    drop = True
+                    break
+        if drop and send_body:
+            self.record("dropped")
+            self.send_response(200)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        self.reply(200, data, headers, send_body)
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+threading.Timer(a.lifetime, server.shutdown).start()
+print(server.server_address[1], flush=True)
+server.serve_forever()
