@@ -126,10 +126,11 @@ public final class TarWriter {
         let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false)
         let base = parts.last.map(String.init) ?? trimmed
         let dir = parts.dropLast().joined(separator: "/")
-        let name = (dir.isEmpty ? "" : dir + "/") + "PaxHeaders/" + base
-        // Keep it ASCII and within the 100-byte name field.
-        let ascii = name.unicodeScalars.map { $0.isASCII ? Character($0) : "_" }
-        return String(String(ascii).suffix(99))
+        func ascii(_ s: String) -> String { String(s.unicodeScalars.map { $0.isASCII ? Character($0) : "_" }) }
+        // ASCII, within the 100-byte name field; when too long, the directory goes and the base is cut.
+        let full = ascii((dir.isEmpty ? "" : dir + "/") + "PaxHeaders/" + base)
+        if full.utf8.count <= 99 { return full }
+        return "PaxHeaders/" + String(ascii(base).suffix(88))
     }
 
     private static func isASCII(_ s: String) -> Bool { s.utf8.allSatisfy { $0 < 0x80 } }
