@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "PlanCLI",
             dependencies: [
-                "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph",
+                "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanOCI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -18,12 +18,13 @@ public struct PlanCommand: ParsableCommand {
               plan compile plans/monorepo --out-dir build      # Dockerfile + docker-bake.json
               plan graph plans/monorepo --format dot | dot -Tsvg > graph.svg
               plan affected plans/monorepo --since origin/main
+              plan image unpack alpine:3.20 rootfs/
 
             Shell completions: plan --generate-completion-script bash|zsh|fish
             Exit status: 0 success, 1 errors in the plan, 2 usage errors.
             """,
         version: "0.1.0",
-        subcommands: [CheckCommand.self, CompileCommand.self, GraphCommand.self, AffectedCommand.self]
+        subcommands: [CheckCommand.self, CompileCommand.self, GraphCommand.self, AffectedCommand.self, ImageCommand.self]
     )
 
     public init() {}
@@ -32,7 +33,11 @@ public struct PlanCommand: ParsableCommand {
     public static func run(_ arguments: [String]? = nil) async -> Never {
         do {
             var command = try parseAsRoot(arguments)
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
             Foundation.exit(0)
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)

@@ -63,9 +63,7 @@ public struct ContentStore: Sendable {
 
     /// Every stored blob's digest, sorted.
     public func digests() -> [Digest] {
-        let dir = (blobs.blobsDirectory as NSString).appendingPathComponent("sha256")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.compactMap { try? Digest(algorithm: "sha256", encoded: $0) }.sorted()
+        blobs.digests()
     }
 
     /// Names of files in `tmp/` (writes in progress or left by a crash).

@@ -9,6 +9,17 @@ extension RegistryClient {
     /// digest); by digest, none for documents already stored; blobs only when missing. So a
     /// second pull of a stored image sends no blob request.
     public func pull(_ reference: ImageReference, platform: Platform = .host, into store: ContentStore) async throws -> PulledImage {
+        try await pull(reference, platform: platform, into: store, layers: true)
+    }
+
+    /// Fetches what describes an image — the manifest and config for `platform` — but no layer, as
+    /// `plan image inspect` needs. The reference is not recorded, since the image is not complete.
+    public func pullConfiguration(_ reference: ImageReference, platform: Platform = .host,
+                                  into store: ContentStore) async throws -> PulledImage {
+        try await pull(reference, platform: platform, into: store, layers: false)
+    }
+
+    func pull(_ reference: ImageReference, platform: Platform, into store: ContentStore, layers: Bool) async throws -> PulledImage {
         let top = try await resolve(reference, into: store)
         var index: ImageIndex?
         var manifestDescriptor = top.descriptor
@@ -45,13 +56,15 @@ extension RegistryClient {
             // A single-platform image for another platform: say so rather than run it wrongly.
             throw RegistryError.noMatchingPlatform(reference.description, platform, [configuration.platform])
         }
-        for layer in manifest.layers {
-            if try await fetchBlob(layer, of: reference, into: store) { downloaded += 1 }
-        }
-        do throws(ContentStoreError) {
-            try store.setReference(reference, to: top.descriptor.digest)
-        } catch {
-            throw RegistryError.store(error)
+        if layers {
+            for layer in manifest.layers {
+                if try await fetchBlob(layer, of: reference, into: store) { downloaded += 1 }
+            }
+            do throws(ContentStoreError) {
+                try store.setReference(reference, to: top.descriptor.digest)
+            } catch {
+                throw RegistryError.store(error)
+            }
         }
         return PulledImage(
             reference: reference, resolvedDescriptor: top.descriptor, index: index, manifestDescriptor: manifestDescriptor,

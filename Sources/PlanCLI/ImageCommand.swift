@@ -1,0 +1,311 @@
+import ArgumentParser
+import Foundation
+import PlanOCI
+
+/// `plan image …`: pull, inspect and unpack OCI images without a Docker daemon.
+struct ImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Pull, inspect and unpack OCI images (no Docker daemon needed).",
+        discussion: """
+            An image is a registry reference (`alpine:3.20`, `127.0.0.1:5555/team/app@sha256:…`), an OCI \
+            layout folder (`oci:PATH[:NAME]`), an OCI archive (`oci-archive:PATH[:NAME]`) or a docker \
+            archive (`docker-archive:PATH[:TAG]`). Pulled images live in a content-addressed store under \
+            the cache folder: --cache-dir, else $PLAN_CACHE_DIR, else $XDG_CACHE_HOME/plan, else ~/.cache/plan.
+
+            Examples:
+              plan image pull 127.0.0.1:5555/plan-test/busybox:stable --insecure-registry 127.0.0.1:5555
+              plan image inspect docker-archive:busybox.tar
+              plan image unpack alpine:3.20 rootfs/ --platform linux/arm64
+            """,
+        subcommands: [ImagePullCommand.self, ImageInspectCommand.self, ImageUnpackCommand.self])
+}
+
+/// Options every image command shares.
+struct ImageOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The platform to choose from a multi-platform image (default: this machine's).",
+                               valueName: "os/arch[/variant]"))
+    var platform: String?
+
+    @Option(name: .customLong("insecure-registry"), help: ArgumentHelp(
+        "Talk plain HTTP to this registry (repeatable).", valueName: "host:port"))
+    var insecureRegistries: [String] = []
+
+    @Option(name: .customLong("cache-dir"), help: ArgumentHelp("Where the image store lives.", valueName: "dir"),
+            completion: .directory)
+    var cacheDirectory: String?
+
+    func chosenPlatform() throws -> Platform {
+        guard let platform else { return .host }
+        do {
+            return try Platform(parsing: platform)
+        } catch {
+            throw ValidationError("--platform \(platform): \(error)")
+        }
+    }
+
+    var storeDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        let cache = cacheDirectory ?? environment["PLAN_CACHE_DIR"]
+            ?? environment["XDG_CACHE_HOME"].map { $0 + "/plan" }
+            ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache/plan")
+        return cache + "/images"
+    }
+
+    func store() throws -> ContentStore {
+        do {
+            return try ContentStore(root: URL(fileURLWithPath: storeDirectory))
+        } catch {
+            throw ImageFailure("cannot open the image store at \(storeDirectory): \(error)")
+        }
+    }
+
+    func client() throws -> RegistryClient {
+        let credentials: RegistryCredentials
+        do {
+            credentials = try RegistryCredentials.fromDockerConfig()
+        } catch {
+            throw ImageFailure("\(error)")
+        }
+        return RegistryClient(configuration: .init(insecureRegistries: Set(insecureRegistries), credentials: credentials))
+    }
+}
+
+/// An image command's failure: printed as one `error:` line, exit 1.
+struct ImageFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Where an image comes from, as the user wrote it.
+enum ImageLocation {
+    case registry(ImageReference)
+    case layout(path: String, name: String?)
+    case ociArchive(path: String, name: String?)
+    case dockerArchive(path: String, tag: String?)
+
+    init(_ text: String) throws {
+        func split(_ rest: Substring) -> (String, String?) {
+            // PATH[:NAME]: a name never holds a slash, so the last colon after the last slash splits.
+            let lastSlash = rest.lastIndex(of: "/") ?? rest.startIndex
+            if let colon = rest[lastSlash...].lastIndex(of: ":"), colon != rest.startIndex {
+                return (String(rest[..<colon]), String(rest[rest.index(after: colon)...]))
+            }
+            return (String(rest), nil)
+        }
+        for (prefix, make) in [
+            ("oci:", { (p: String, n: String?) in ImageLocation.layout(path: p, name: n) }),
+            ("oci-archive:", { ImageLocation.ociArchive(path: $0, name: $1) }),
+            ("docker-archive:", { ImageLocation.dockerArchive(path: $0, tag: $1) }),
+        ] where text.hasPrefix(prefix) {
+            let (path, name) = split(text.dropFirst(prefix.count))
+            guard !path.isEmpty else { throw ValidationError("`\(text)` names no path") }
+            self = make(path, name)
+            return
+        }
+        do {
+            self = .registry(try ImageReference(parsing: text))
+        } catch {
+            throw ValidationError("`\(text)` is not an image reference: \(error)")
+        }
+    }
+}
+
+/// A resolved image: its manifest, config, and where its blobs can be read.
+struct LoadedImage {
+    var name: String
+    var descriptor: Descriptor
+    var manifest: Manifest
+    var configuration: ImageConfiguration
+    /// The file holding a blob, for streaming layers.
+    var blobPath: (Digest) -> String
+    /// Removes temporary files made to read an archive.
+    var cleanUp: () -> Void = {}
+}
+
+enum ImageLoader {
+    /// Loads an image; registry images are pulled into the store first (`layers: false` fetches only the
+    /// manifest and config).
+    static func load(_ location: ImageLocation, options: ImageOptions, layers: Bool) async throws -> LoadedImage {
+        let platform = try options.chosenPlatform()
+        switch location {
+        case .registry(let reference):
+            let store = try options.store()
+            let client = try options.client()
+            defer { Task { try? await client.shutdown() } }
+            do {
+                let pulled: PulledImage
+                if layers {
+                    pulled = try await client.pull(reference, platform: platform, into: store)
+                } else {
+                    pulled = try await client.pullConfiguration(reference, platform: platform, into: store)
+                }
+                try await client.shutdown()
+                return LoadedImage(
+                    name: pulled.pinnedReference.description, descriptor: pulled.manifestDescriptor,
+                    manifest: pulled.manifest, configuration: pulled.configuration,
+                    blobPath: { store.path(for: $0).path })
+            } catch {
+                try? await client.shutdown()
+                throw ImageFailure("\(error)")
+            }
+        case .layout(let path, let name):
+            let layout = try OCILayout.open(at: URL(fileURLWithPath: path))
+            return try image(in: layout, name: name, platform: platform, label: "oci:\(path)")
+        case .ociArchive(let path, let name):
+            let staging = NSTemporaryDirectory() + "plan-oci-archive-" + UUID().uuidString
+            do {
+                let layout = try OCIArchive.extract(path, to: URL(fileURLWithPath: staging))
+                var image = try image(in: layout, name: name, platform: platform, label: "oci-archive:\(path)")
+                image.cleanUp = { try? FileManager.default.removeItem(atPath: staging) }
+                return image
+            } catch {
+                try? FileManager.default.removeItem(atPath: staging)
+                throw error
+            }
+        case .dockerArchive(let path, let tag):
+            let staging = NSTemporaryDirectory() + "plan-docker-archive-" + UUID().uuidString
+            do {
+                let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
+                let descriptor = try DockerArchive.read(path, tag: tag, into: layout)
+                try layout.add(descriptor, name: nil)
+                var image = try image(in: layout, name: nil, platform: platform, label: "docker-archive:\(path)")
+                image.cleanUp = { try? FileManager.default.removeItem(atPath: staging) }
+                return image
+            } catch {
+                try? FileManager.default.removeItem(atPath: staging)
+                throw error
+            }
+        }
+    }
+
+    static func image(in layout: OCILayout, name: String?, platform: Platform, label: String) throws -> LoadedImage {
+        let (descriptor, manifest, configuration) = try layout.image(named: name, platform: platform)
+        return LoadedImage(
+            name: label + (name.map { ":" + $0 } ?? ""), descriptor: descriptor, manifest: manifest,
+            configuration: configuration,
+            blobPath: { layout.root.appendingPathComponent("blobs/\($0.algorithm)/\($0.encoded)").path })
+    }
+}
+
+struct ImagePullCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pull", abstract: "Pull an image from a registry into the store.")
+
+    @Argument(help: ArgumentHelp("The image reference.", valueName: "ref"))
+    var reference: String
+
+    @OptionGroup var options: ImageOptions
+
+    func run() async throws {
+        guard case .registry(let reference) = try ImageLocation(reference) else {
+            throw ValidationError("`pull` takes a registry reference")
+        }
+        let store = try options.store()
+        let client = try options.client()
+        do {
+            let pulled = try await client.pull(reference, platform: try options.chosenPlatform(), into: store)
+            try await client.shutdown()
+            Output.standardOutput(
+                "\(pulled.pinnedReference) (\(pulled.configuration.platform), \(pulled.manifest.layers.count) layers, "
+                    + "\(pulled.downloadedBlobs) blobs downloaded)\n")
+        } catch let error as ValidationError {
+            try? await client.shutdown()
+            throw error
+        } catch {
+            try? await client.shutdown()
+            Output.standardError("error: \(error)\n")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct ImageInspectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Show an image's manifest digest, platform, configuration and layers as JSON.")
+
+    @Argument(help: ArgumentHelp("A reference, oci:PATH, oci-archive:PATH or docker-archive:PATH.", valueName: "image"))
+    var image: String
+
+    @OptionGroup var options: ImageOptions
+
+    struct Report: Encodable {
+        struct Layer: Encodable {
+            var digest: String
+            var mediaType: String
+            var size: Int64
+        }
+        var name: String
+        var digest: String
+        var mediaType: String
+        var platform: String
+        var config: ContainerConfiguration?
+        var layers: [Layer]
+        var diffIDs: [String]
+    }
+
+    func run() async throws {
+        let location = try ImageLocation(image)
+        do {
+            let loaded = try await ImageLoader.load(location, options: options, layers: false)
+            defer { loaded.cleanUp() }
+            let report = Report(
+                name: loaded.name, digest: loaded.descriptor.digest.description,
+                mediaType: loaded.descriptor.mediaType.rawValue, platform: loaded.configuration.platform.description,
+                config: loaded.configuration.config,
+                layers: loaded.manifest.layers.map {
+                    Report.Layer(digest: $0.digest.description, mediaType: $0.mediaType.rawValue, size: $0.size)
+                },
+                diffIDs: loaded.configuration.rootfs.diffIDs.map(\.description))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            Output.standardOutput(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            Output.standardError("error: \(error)\n")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct ImageUnpackCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unpack",
+        abstract: "Unpack an image's layers into a folder, safely: nothing is written outside it.")
+
+    @Argument(help: ArgumentHelp("A reference, oci:PATH, oci-archive:PATH or docker-archive:PATH.", valueName: "image"))
+    var image: String
+
+    @Argument(help: ArgumentHelp("An empty or new folder.", valueName: "dir"), completion: .directory)
+    var directory: String
+
+    @OptionGroup var options: ImageOptions
+
+    func run() async throws {
+        let location = try ImageLocation(image)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw ValidationError("`\(directory)` is not a folder") }
+            let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            guard contents.isEmpty else { throw ValidationError("`\(directory)` is not empty") }
+        }
+        do {
+            let loaded = try await ImageLoader.load(location, options: options, layers: true)
+            defer { loaded.cleanUp() }
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var warnings: [String] = []
+            for layer in loaded.manifest.layers {
+                let report = try LayerApplier().apply(layerAt: loaded.blobPath(layer.digest), to: directory)
+                warnings += report.warnings
+            }
+            for warning in warnings { Output.standardError("warning: \(warning)\n") }
+            Output.standardOutput("\(loaded.name): \(loaded.manifest.layers.count) layers unpacked into \(directory)\n")
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            Output.standardError("error: \(error)\n")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// The regular files of a small tar archive (an image archive's JSON and blobs), by normalised path.
+///
+/// Only plain names are accepted: no absolute paths and no `..`. Symbolic links are kept as aliases
+/// between files of the archive (skopeo's docker archives link `ID/layer.tar` to `HEX.tar`); a link
+/// that leaves the archive resolves to nothing. Devices and other kinds are refused.
+struct ArchiveFiles {
+    private(set) var files: [String: [UInt8]] = [:]
+    private(set) var links: [String: String] = [:]
+
+    static func read(_ path: String) throws -> ArchiveFiles {
+        let reader = TarReader(try LayerSource.open(path: path))
+        var result = ArchiveFiles()
+        while let entry = try reader.next() {
+            let name = try normalised(entry.path, archive: path)
+            switch entry.kind {
+            case .directory:
+                continue
+            case .regular:
+                if result.files[name] != nil || result.links[name] != nil {
+                    throw ImageError.invalid("archive \(path)", "`\(name)` appears twice")
+                }
+                result.files[name] = try reader.readAllContent()
+            case .symlink:
+                if result.files[name] != nil || result.links[name] != nil {
+                    throw ImageError.invalid("archive \(path)", "`\(name)` appears twice")
+                }
+                result.links[name] = entry.linkTarget
+            default:
+                throw ImageError.invalid("archive \(path)", "`\(name)` is not a regular file or folder")
+            }
+        }
+        return result
+    }
+
+    static func normalised(_ raw: String, archive: String) throws -> String {
+        var parts: [Substring] = []
+        for part in raw.split(separator: "/", omittingEmptySubsequences: true) where part != "." {
+            guard part != ".." else { throw ImageError.invalid("archive \(archive)", "`\(raw)` climbs out with `..`") }
+            parts.append(part)
+        }
+        guard !raw.hasPrefix("/"), !parts.isEmpty else {
+            throw ImageError.invalid("archive \(archive)", "`\(raw)` is not a relative file name")
+        }
+        return parts.joined(separator: "/")
+    }
+
+    subscript(name: String) -> [UInt8]? {
+        guard var current = try? Self.normalised(name, archive: "") else { return nil }
+        // Follow links between archive members, a few hops at most; a link may not climb out.
+        for _ in 0..<8 {
+            if let bytes = files[current] { return bytes }
+            guard let target = links[current] else { return nil }
+            let folder = current.split(separator: "/").dropLast().joined(separator: "/")
+            var parts: [Substring] = target.hasPrefix("/") ? [] : folder.split(separator: "/")
+            for part in target.split(separator: "/") where part != "." {
+                if part == ".." {
+                    guard !parts.isEmpty else { return nil }
+                    parts.removeLast()
+                } else {
+                    parts.append(part)
+                }
+            }
+            current = parts.joined(separator: "/")
+        }
+        return nil
+    }
+
+    /// Names of the archive's files and links, sorted.
+    var names: [String] { (Array(files.keys) + Array(links.keys)).sorted() }
+}
+
+/// Writes a deterministic tar of named byte strings: sorted, owned by 0:0, time 0, mode 0644
+/// (folders 0755), the way image archives should be so the same image gives the same archive.
+struct ArchiveWriter {
+    static func write(_ files: [(name: String, bytes: [UInt8])], to path: String) throws {
+        let temporary = path + ".plan-\(getpid()).tmp"
+        do {
+            let sink = try FileByteSink(path: temporary)
+            let writer = TarWriter(sink, options: TarWriter.Options(fixedModificationTime: 0))
+            var folders = Set<String>()
+            for file in files.sorted(by: { $0.name < $1.name }) {
+                let components = file.name.split(separator: "/")
+                for depth in 1..<max(1, components.count) {
+                    let folder = components.prefix(depth).joined(separator: "/") + "/"
+                    if folders.insert(folder).inserted {
+                        try writer.append(TarEntry(path: folder, kind: .directory, mode: 0o755), content: [])
+                    }
+                }
+                try writer.append(TarEntry(path: file.name, kind: .regular, mode: 0o644, size: Int64(file.bytes.count)),
+                                  content: file.bytes)
+            }
+            try writer.finish()
+            try sink.finish()
+            guard rename(temporary, path) == 0 else {
+                throw ImageError.layout(path, "cannot rename the archive into place: \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+}

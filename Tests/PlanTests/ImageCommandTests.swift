@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+
+/// `plan image pull|inspect|unpack` against the reference registry, skopeo and umoci.
+@Suite struct ImageCommandTests {
+    static var registry: String { ProcessInfo.processInfo.environment["PLAN_TEST_REGISTRY"] ?? "127.0.0.1:5555" }
+    static var busybox: String { "\(registry)/plan-test/busybox:stable" }
+
+    func image(_ arguments: [String], cache: String) throws -> TestSupport.ProcessResult {
+        try TestSupport.plan(["image"] + arguments + ["--insecure-registry", Self.registry, "--cache-dir", cache])
+    }
+
+    @Test func pullStoresTheImageAndASecondPullDownloadsNothing() throws {
+        let cache = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: cache) }
+        let first = try image(["pull", Self.busybox], cache: cache)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.hasPrefix("\(Self.registry)/plan-test/busybox@sha256:"))
+        #expect(!first.stdout.contains(" 0 blobs downloaded"))
+        let second = try image(["pull", Self.busybox], cache: cache)
+        #expect(second.stdout.contains(" 0 blobs downloaded"), "\(second.stdout)")
+    }
+
+    struct Report: Decodable {
+        struct Config: Decodable {
+            var Cmd: [String]?
+            var Env: [String]?
+        }
+        var digest: String
+        var platform: String
+        var config: Config?
+        struct Layer: Decodable {
+            var digest: String
+            var mediaType: String
+            var size: Int
+        }
+        var layers: [Layer]
+        var diffIDs: [String]
+    }
+
+    @Test func inspectReadsRegistriesLayoutsAndArchivesAlike() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let skopeo = try TestSupport.tool("skopeo")
+        let remote = try image(["inspect", Self.busybox], cache: folder + "/cache")
+        #expect(remote.status == 0, "\(remote.stderr)")
+        let report = try JSONDecoder().decode(Report.self, from: Data(remote.stdout.utf8))
+        #expect(report.config?.Cmd == ["sh"])
+        #expect(report.platform.hasPrefix("linux/"))
+        // inspect fetched no layer blob
+        let blobs = try FileManager.default.contentsOfDirectory(atPath: folder + "/cache/images/blobs/sha256")
+        #expect(blobs.count == 2, "manifest and config only: \(blobs)")
+
+        for (form, location) in [("oci", "oci:\(folder)/layout:bb"), ("docker-archive", "docker-archive:\(folder)/bb.tar"),
+                                 ("oci-archive", "oci-archive:\(folder)/bb-oci.tar:bb")] {
+            let copy = try TestSupport.run(skopeo, ["copy", "--src-tls-verify=false", "docker://\(Self.busybox)", location])
+            #expect(copy.status == 0, "\(form): \(copy.stderr)")
+            let local = try image(["inspect", location], cache: folder + "/cache")
+            #expect(local.status == 0, "\(form): \(local.stderr)")
+            let localReport = try JSONDecoder().decode(Report.self, from: Data(local.stdout.utf8))
+            #expect(localReport.diffIDs == report.diffIDs, "\(form)")
+            #expect(localReport.config?.Cmd == ["sh"], "\(form)")
+        }
+    }
+
+    @Test func unpackMatchesUmoci() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let unpack = try image(["unpack", Self.busybox, folder + "/ours"], cache: folder + "/cache")
+        #expect(unpack.status == 0, "\(unpack.stderr)")
+        let skopeo = try TestSupport.tool("skopeo")
+        let umoci = try TestSupport.tool("umoci")
+        #expect(try TestSupport.run(skopeo, ["copy", "--src-tls-verify=false", "docker://\(Self.busybox)",
+                                             "oci:\(folder)/layout:bb"]).status == 0)
+        let reference = try TestSupport.run(umoci, ["unpack", "--image", "\(folder)/layout:bb", folder + "/bundle"])
+        #expect(reference.status == 0, "\(reference.stderr)")
+        #expect(try Self.tree(folder + "/ours") == (try Self.tree(folder + "/bundle/rootfs")))
+
+        let again = try image(["unpack", Self.busybox, folder + "/ours"], cache: folder + "/cache")
+        #expect(again.status == 2)
+        #expect(again.stderr.contains("is not empty"))
+    }
+
+    @Test func badInputIsAClearError() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let bad = try image(["inspect", "Not A Reference"], cache: folder)
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("is not an image reference"))
+        let missing = try image(["inspect", "docker-archive:\(folder)/none.tar"], cache: folder)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.hasPrefix("error: "))
+        let unknown = try image(["pull", "\(Self.registry)/plan-test/no-such-image:1"], cache: folder)
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.hasPrefix("error: "))
+    }
+
+    /// Every path with its type, mode, owner, size, link target and content hash.
+    static func tree(_ root: String) throws -> [String] {
+        let find = try TestSupport.run("/usr/bin/find", [".", "-printf", "%p %y %m %U:%G %s %l\\n"], in: root)
+        let lines = find.stdout.split(separator: "\n").map(String.init).map { line -> String in
+            // Folder sizes depend on the file system, not the image.
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count >= 5, parts[1] == "d" else { return line }
+            return parts.enumerated().map { $0.offset == 4 ? "-" : String($0.element) }.joined(separator: " ")
+        }
+        let sums = try TestSupport.run("/bin/sh", ["-c", "find . -type f -print0 | sort -z | xargs -0 -r sha256sum"], in: root)
+        return lines.sorted() + sums.stdout.split(separator: "\n").map(String.init)
+    }
+}
