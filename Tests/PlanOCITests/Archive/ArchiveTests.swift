@@ -113,4 +113,28 @@ import Testing
         }
         #expect(error?.description.contains("but the config says") == true, "\(String(describing: error))")
     }
+
+    @Test func anImageWeWriteSurvivesSkopeoThroughADockerArchiveAndBack() throws {
+        let folder = try OCITestKit.temporaryDirectory()
+        defer { OCITestKit.remove(folder) }
+        let layout = try OCILayout.create(at: folder.appendingPathComponent("ours"))
+        let layer = try OCITestKit.makeLayer(["app/hello.txt": "hello\n", "app/bin/run": "#!/bin/sh\necho run\n"],
+                                             in: folder, sink: layout)
+        let written = try ImageWriter(platform: .host, config: OCITestKit.sampleConfig(), layers: [layer]).write(to: layout)
+        try layout.add(written.manifestDescriptor, name: "ours")
+        let archive = folder.appendingPathComponent("ours.tar").path
+        try OCITestKit.run("skopeo", ["copy", "oci:\(layout.root.path):ours", "docker-archive:\(archive):plan/ours:1"])
+        let back = folder.appendingPathComponent("back").path
+        try OCITestKit.run("skopeo", ["copy", "docker-archive:\(archive)", "oci:\(back):again"])
+        let again = try OCILayout.open(at: URL(fileURLWithPath: back)).image(named: "again")
+        #expect(again.configuration.rootfs.diffIDs == written.configuration.rootfs.diffIDs)
+        #expect(again.configuration.config == written.configuration.config)
+        // And through our own docker archive writer and reader, the config comes back byte for byte.
+        let ourArchive = folder.appendingPathComponent("ours-docker.tar").path
+        try DockerArchive.write(manifest: written.manifestDescriptor, from: layout, repoTags: ["plan/ours:1"], to: ourArchive)
+        let reread = try OCILayout.create(at: folder.appendingPathComponent("reread"))
+        let descriptor = try DockerArchive.read(ourArchive, tag: "plan/ours:1", into: reread)
+        try reread.add(descriptor, name: "x")
+        #expect(try reread.image(named: "x").manifest.config.digest == written.configDescriptor.digest)
+    }
 }
