@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "PlanBake", targets: ["PlanBake"]),
         .library(name: "PlanGraph", targets: ["PlanGraph"]),
         .library(name: "PlanOCI", targets: ["PlanOCI"]),
+        .library(name: "PlanExecutor", targets: ["PlanExecutor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -37,6 +38,8 @@ let package = Package(
         .target(name: "PlanBake", dependencies: ["PlanCompiler"]),
         // BuildGraph → a picture of the stages (Mermaid, Graphviz dot).
         .target(name: "PlanGraph", dependencies: ["PlanCompiler"]),
+        // `plan run`: builds the BuildGraph itself — root filesystems, sandboxed steps, artifacts, outputs.
+        .target(name: "PlanExecutor", dependencies: ["PlanCompiler", "PlanOCI"]),
         // The command-line interface: thin, parses flags, calls the libraries, prints.
         .target(
             name: "PlanCLI",
@@ -75,7 +78,7 @@ let package = Package(
             name: "PlanTests",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
-                "plan",
+                "PlanExecutor", "plan",
             ],
             exclude: ["Fixtures", "Snapshots"]
         ),
