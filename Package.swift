@@ -39,12 +39,13 @@ let package = Package(
         // BuildGraph → a picture of the stages (Mermaid, Graphviz dot).
         .target(name: "PlanGraph", dependencies: ["PlanCompiler"]),
         // `plan run`: builds the BuildGraph itself — root filesystems, sandboxed steps, artifacts, outputs.
-        .target(name: "PlanExecutor", dependencies: ["PlanCompiler", "PlanOCI"]),
+        .target(name: "PlanExecutor", dependencies: ["PlanDiagnostics", "PlanCompiler", "PlanOCI"]),
         // The command-line interface: thin, parses flags, calls the libraries, prints.
         .target(
             name: "PlanCLI",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanOCI",
+                "PlanExecutor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,0 +1,205 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import PlanCompiler
+import PlanExecutor
+
+/// `plan run PLAN`: build the plan with the built-in executor, no Docker daemon.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Build a plan with the built-in multi-stage executor (no Docker daemon).",
+        discussion: """
+            Stages run sandboxed (new mount, pid, ipc and uts namespaces; a network namespace for \
+            `network: none`) on overlayfs where the kernel allows it; independent stages run in parallel. \
+            Needs root.
+
+            Outputs (repeatable --output): type=oci,dest=DIR|FILE.tar  type=docker,dest=FILE.tar  \
+            type=local,dest=DIR  type=artifacts,dest=DIR
+
+            Examples:
+              plan run plans/registry --insecure-registry 127.0.0.1:5555 --output type=oci,dest=app.tar
+              plan run plans/monorepo --target api --output type=local,dest=rootfs
+              plan run plans/go-static --output type=artifacts,dest=dist --secret id=token,src=token.txt
+            """)
+
+    enum Progress: String, CaseIterable, ExpressibleByArgument {
+        case auto, tty, plain, json
+    }
+
+    @OptionGroup var options: PlanOptions
+
+    @Option(name: .customLong("secret"), help: ArgumentHelp(
+        "A secret for `secrets:` steps: id=ID,src=FILE or id=ID,env=VARIABLE (repeatable).", valueName: "spec"))
+    var secrets: [String] = []
+
+    @Option(help: "How many stages may run at once (default: the number of cores).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .customLong("output"), help: ArgumentHelp("Where results go (repeatable); see below.", valueName: "spec"))
+    var outputs: [String] = []
+
+    @Option(help: "auto, tty, plain or json.")
+    var progress: Progress = .auto
+
+    @Option(name: .customLong("insecure-registry"), help: ArgumentHelp(
+        "Talk plain HTTP to this registry (repeatable).", valueName: "host:port"))
+    var insecureRegistries: [String] = []
+
+    @Flag(name: .customLong("keep-going"), help: "After a failure, let independent stages finish.")
+    var keepGoing = false
+
+    @Option(name: .customLong("cache-dir"), help: ArgumentHelp("Where images and caches live.", valueName: "dir"),
+            completion: .directory)
+    var cacheDirectory: String?
+
+    func validate() throws {
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        for output in outputs {
+            do { _ = try OutputSpec(parsing: output) } catch { throw ValidationError("\(error)") }
+        }
+    }
+
+    /// `id=ID,src=FILE` or `id=ID,env=VAR` → the secret's id and a file holding its value.
+    func secretFiles(in directory: String) throws -> [String: String] {
+        var files: [String: String] = [:]
+        for spec in secrets {
+            var fields: [String: String] = [:]
+            for part in spec.split(separator: ",") {
+                let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+                guard pair.count == 2 else { throw ValidationError("--secret \(spec): `\(part)` is not KEY=VALUE") }
+                fields[pair[0]] = pair[1]
+            }
+            guard let id = fields["id"] else { throw ValidationError("--secret \(spec) needs id=") }
+            if let source = fields["src"] ?? fields["source"] {
+                guard FileManager.default.isReadableFile(atPath: source) else {
+                    throw ValidationError("--secret \(spec): cannot read \(source)")
+                }
+                files[id] = source
+            } else if let variable = fields["env"] {
+                guard let value = ProcessInfo.processInfo.environment[variable] else {
+                    throw ValidationError("--secret \(spec): the environment has no \(variable)")
+                }
+                let path = directory + "/" + id
+                FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o400])
+                files[id] = path
+            } else {
+                throw ValidationError("--secret \(spec) needs src=FILE or env=VARIABLE")
+            }
+        }
+        return files
+    }
+
+    func run() async throws {
+        let result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
+        Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+        guard let graph = result.graph else { throw ExitCode(isUsageProblem(result) ? 2 : 1) }
+        guard getuid() == 0 else {
+            Output.standardError("error: plan run needs root (it mounts file systems and enters namespaces)\n")
+            throw ExitCode(2)
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let cache = cacheDirectory ?? environment["PLAN_CACHE_DIR"]
+            ?? environment["XDG_CACHE_HOME"].map { $0 + "/plan" } ?? ((environment["HOME"] ?? "/root") + "/.cache/plan")
+        let secretDirectory = NSTemporaryDirectory() + "plan-secrets-\(getpid())"
+        try FileManager.default.createDirectory(atPath: secretDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: secretDirectory) }
+
+        var runOptions = RunOptions(cacheDirectory: cache, contextDirectory: graph.contextPath)
+        runOptions.targets = options.targets
+        runOptions.secrets = try secretFiles(in: secretDirectory)
+        runOptions.jobs = jobs
+        runOptions.outputs = try outputs.map(OutputSpec.init(parsing:))
+        runOptions.insecureRegistries = Set(insecureRegistries)
+        runOptions.keepGoing = keepGoing
+
+        let reporter = ProgressReporter(json: progress == .json)
+        let executor = Executor(graph: graph, options: runOptions, events: { reporter.handle($0) })
+        let task = Task { try await executor.run() }
+        // Ctrl-C stops every sandbox (the task's cancellation kills them), cleans up, and exits 130.
+        signal(SIGINT, SIG_IGN)
+        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT)
+        let interrupted = InterruptFlag()
+        interrupt.setEventHandler {
+            interrupted.set()
+            task.cancel()
+        }
+        interrupt.resume()
+        defer { interrupt.cancel() }
+        let summary: RunSummary
+        do {
+            summary = try await task.value
+        } catch {
+            if interrupted.isSet { throw ExitCode(130) }
+            Output.standardError("error: \(error)\n")
+            throw ExitCode(1)
+        }
+        if interrupted.isSet {
+            Output.standardError("interrupted\n")
+            throw ExitCode(130)
+        }
+        for (stage, seconds) in summary.stageSeconds {
+            reporter.summary(stage: stage, seconds: seconds)
+        }
+        if !summary.failures.isEmpty {
+            for failure in summary.failures where failure.message != "stopped" {
+                Output.standardError("error: \(failure)\n")
+            }
+            throw ExitCode(1)
+        }
+    }
+}
+
+final class InterruptFlag: @unchecked Sendable {
+    private var value = false
+    private let lock = NSLock()
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// Prints run events: prefixed lines for people and CI, or one JSON object per line for tools.
+final class ProgressReporter: @unchecked Sendable {
+    let json: Bool
+    private let lock = NSLock()
+    private var partial: [String: String] = [:]
+
+    init(json: Bool) { self.json = json }
+
+    func handle(_ event: ExecutionEvent) {
+        lock.lock()
+        defer { lock.unlock() }
+        switch event {
+        case .stageStarted(let stage): line(["event": "stage-started", "stage": stage], text: "[\(stage)] started")
+        case .stepStarted(let stage, _, let description):
+            line(["event": "step", "stage": stage, "step": description], text: "[\(stage)] \(description)")
+        case .output(let stage, _, let data):
+            let text = (partial[stage] ?? "") + String(decoding: data, as: UTF8.self)
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            partial[stage] = lines.removeLast()
+            for output in lines { line(["event": "output", "stage": stage, "line": output], text: "[\(stage)] \(output)") }
+        case .stageFinished(let stage, let seconds):
+            line(["event": "stage-finished", "stage": stage, "seconds": String(format: "%.2f", seconds)],
+                 text: "[\(stage)] done in \(String(format: "%.1f", seconds)) s")
+        case .stageFailed(let stage, let message):
+            line(["event": "stage-failed", "stage": stage, "message": message], text: "[\(stage)] FAILED: \(message)")
+        }
+    }
+
+    func summary(stage: String, seconds: Double) {
+        lock.lock()
+        defer { lock.unlock() }
+        line(["event": "summary", "stage": stage, "seconds": String(format: "%.2f", seconds)],
+             text: String(format: "%-24@ %6.1f s", stage as NSString, seconds))
+    }
+
+    private func line(_ fields: [String: String], text: String) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            if let data = try? encoder.encode(fields) { Output.standardError(String(decoding: data, as: UTF8.self) + "\n") }
+        } else {
+            Output.standardError(text + "\n")
+        }
+    }
+}

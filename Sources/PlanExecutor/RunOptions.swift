@@ -1,0 +1,90 @@
+import Foundation
+
+/// Where `plan run` puts its results (`--output`, repeatable).
+public enum OutputSpec: Hashable, Sendable {
+    /// An OCI image: a layout folder, or an archive when `dest` ends in `.tar`.
+    case oci(destination: String)
+    /// A `docker load` archive.
+    case docker(destination: String)
+    /// The target's root filesystem.
+    case local(destination: String)
+    /// The declared artifacts of the built stages, as `DEST/STAGE/ARTIFACT`.
+    case artifacts(destination: String)
+
+    public struct ParseError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Parses `type=oci,dest=image.tar`.
+    public init(parsing text: String) throws {
+        var fields: [String: String] = [:]
+        for part in text.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard pair.count == 2, !pair[1].isEmpty else {
+                throw ParseError(description: "`\(part)` in --output \(text) is not KEY=VALUE")
+            }
+            fields[pair[0]] = pair[1]
+        }
+        guard let type = fields.removeValue(forKey: "type"), let destination = fields.removeValue(forKey: "dest") else {
+            throw ParseError(description: "--output \(text) needs type= and dest=")
+        }
+        if let unknown = fields.keys.sorted().first {
+            throw ParseError(description: "--output \(text): unknown key `\(unknown)`")
+        }
+        switch type {
+        case "oci": self = .oci(destination: destination)
+        case "docker": self = .docker(destination: destination)
+        case "local": self = .local(destination: destination)
+        case "artifacts": self = .artifacts(destination: destination)
+        default:
+            throw ParseError(description: "--output type `\(type)` is not one of oci, docker, local, artifacts")
+        }
+    }
+}
+
+/// Everything `plan run` takes besides the graph.
+public struct RunOptions: Sendable {
+    /// Stages to build (with what they need); empty: the plan's targets.
+    public var targets: [String] = []
+    /// Secret id → a file holding its value.
+    public var secrets: [String: String] = [:]
+    public var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    public var outputs: [OutputSpec] = []
+    public var insecureRegistries: Set<String> = []
+    /// Let independent stages finish after a failure.
+    public var keepGoing = false
+    /// Base images, their unpacked root filesystems and cache mounts live here.
+    public var cacheDirectory: String
+    /// The build context folder.
+    public var contextDirectory: String
+
+    public init(cacheDirectory: String, contextDirectory: String) {
+        self.cacheDirectory = cacheDirectory
+        self.contextDirectory = contextDirectory
+    }
+}
+
+/// What happens during a run, for progress displays.
+public enum ExecutionEvent: Sendable {
+    case stageStarted(stage: String)
+    case stepStarted(stage: String, step: Int, description: String)
+    case output(stage: String, step: Int, data: Data)
+    case stageFinished(stage: String, seconds: Double)
+    case stageFailed(stage: String, message: String)
+}
+
+/// Why a run failed: the stage and step, located in the plan, with the end of the step's output.
+public struct ExecutionFailure: Error, CustomStringConvertible, Sendable {
+    public var stage: String
+    public var step: String
+    public var location: String?
+    public var message: String
+    public var lastOutput: [String] = []
+
+    public var description: String {
+        var text = (location.map { "\($0): " } ?? "") + "stage '\(stage)': \(message)"
+        if !step.isEmpty { text += "\n  step: \(step)" }
+        if !lastOutput.isEmpty { text += "\n  last output:\n" + lastOutput.map { "    " + $0 }.joined(separator: "\n") }
+        return text
+    }
+}

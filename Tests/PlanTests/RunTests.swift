@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+
+/// `plan run` against a real builder: the same plan built by plan's executor and by buildah (from
+/// `plan compile --dialect portable`) gives the same files, modes, owners, links and image config.
+/// Needs root, the test registry and buildah, as scripts/test provides.
+@Suite(.serialized) struct RunTests {
+    static var registry: String { ProcessInfo.processInfo.environment["PLAN_TEST_REGISTRY"] ?? "127.0.0.1:5555" }
+    static let runFixtures = TestSupport.fixtures + "/run"
+
+    /// Differences buildah adds that are not part of the plan's meaning.
+    static let ignoredLabels: Set<String> = ["io.buildah.version"]
+
+    struct Built {
+        var tree: [String]
+        var config: [String: Any]
+    }
+
+    static func tree(_ root: String) throws -> [String] {
+        let find = try TestSupport.run("/usr/bin/find", [".", "-printf", "%p %y %m %U:%G %l\\n"], in: root)
+        let sums = try TestSupport.run("/bin/sh", ["-c", "find . -type f -print0 | sort -z | xargs -0 -r sha256sum"], in: root)
+        return find.stdout.split(separator: "\n").map(String.init).sorted() + sums.stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// The unpacked tree and `config` object of the image in an OCI layout.
+    static func unpack(layout: String, name: String, into folder: String) throws -> Built {
+        let umoci = try TestSupport.tool("umoci")
+        let result = try TestSupport.run(umoci, ["unpack", "--image", "\(layout):\(name)", folder])
+        guard result.status == 0 else { throw TestSupport.ToolMissing(name: "umoci unpack: \(result.stderr)") }
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json"))) as? [String: Any]
+        let manifests = index?["manifests"] as? [[String: Any]] ?? []
+        let digest = ((manifests.first?["digest"] as? String) ?? "").replacingOccurrences(of: "sha256:", with: "")
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + digest))) as? [String: Any]
+        let configDigest = (((manifest?["config"] as? [String: Any])?["digest"] as? String) ?? "").replacingOccurrences(of: "sha256:", with: "")
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/blobs/sha256/" + configDigest))) as? [String: Any]
+        return Built(tree: try tree(folder + "/rootfs"), config: config?["config"] as? [String: Any] ?? [:])
+    }
+
+    func run(_ arguments: [String]) throws -> TestSupport.ProcessResult {
+        try TestSupport.plan(["run"] + arguments + ["--insecure-registry", Self.registry])
+    }
+
+    func differential(_ plan: String, target: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let buildah = try TestSupport.tool("buildah")
+        let skopeo = try TestSupport.tool("skopeo")
+        let ours = try run([plan, "--target", target, "--cache-dir", folder + "/cache", "--arg", "REGISTRY=\(Self.registry)",
+                            "--output", "type=oci,dest=\(folder)/ours-layout"])
+        #expect(ours.status == 0, "plan run: \(ours.stderr)", sourceLocation: sourceLocation)
+        guard ours.status == 0 else { return }
+
+        let context = folder + "/context"
+        try FileManager.default.copyItem(atPath: plan, toPath: context)
+        let compile = try TestSupport.plan(["compile", context, "--target", target, "--dialect", "portable",
+                                            "--arg", "REGISTRY=\(Self.registry)", "-o", context + "/Containerfile"])
+        #expect(compile.status == 0, "\(compile.stderr)", sourceLocation: sourceLocation)
+        let tag = "localhost/plan-run-diff-\(target):\(UUID().uuidString.lowercased().prefix(8))"
+        let build = try TestSupport.run(buildah, ["bud", "--isolation", "chroot", "--tls-verify=false", "--layers=false",
+                                                  "--target", target, "-f", context + "/Containerfile", "-t", tag, context])
+        #expect(build.status == 0, "buildah: \(build.stderr.suffix(2000))", sourceLocation: sourceLocation)
+        defer { _ = try? TestSupport.run(buildah, ["rmi", "-f", tag]) }
+        let copy = try TestSupport.run(skopeo, ["copy", "containers-storage:\(tag)", "oci:\(folder)/theirs-layout:t"])
+        #expect(copy.status == 0, "\(copy.stderr)", sourceLocation: sourceLocation)
+
+        let mine = try Self.unpack(layout: folder + "/ours-layout", name: "latest", into: folder + "/ours")
+        let theirs = try Self.unpack(layout: folder + "/theirs-layout", name: "t", into: folder + "/theirs")
+        #expect(mine.tree == theirs.tree, "trees differ:\n\(Set(mine.tree).symmetricDifference(theirs.tree).sorted().joined(separator: "\n"))",
+                sourceLocation: sourceLocation)
+        func canonical(_ value: Any?) -> String {
+            guard let value else { return "-" }
+            let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys])
+            return data.map { String(decoding: $0, as: UTF8.self) } ?? "\(value)"
+        }
+        for key in ["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "StopSignal", "Volumes"] {
+            let a = canonical(mine.config[key])
+            let b = canonical(theirs.config[key])
+            #expect(a == b, "\(key): \(a) vs \(b)", sourceLocation: sourceLocation)
+        }
+        var theirLabels = theirs.config["Labels"] as? [String: String] ?? [:]
+        for label in Self.ignoredLabels { theirLabels.removeValue(forKey: label) }
+        #expect((mine.config["Labels"] as? [String: String] ?? [:]) == theirLabels, sourceLocation: sourceLocation)
+    }
+
+    @Test func registryExampleEqualsBuildah() throws {
+        try differential(TestSupport.plans + "/registry", target: "app")
+    }
+
+    @Test func monorepoTargetsEqualBuildah() throws {
+        try differential(TestSupport.plans + "/monorepo", target: "api")
+        try differential(TestSupport.plans + "/monorepo", target: "docs")
+    }
+
+    @Test func envWorkdirUserChownChmodLinksAndDeletionsEqualBuildah() throws {
+        try differential(Self.runFixtures + "/features", target: "app")
+    }
+
+    @Test func localAndArtifactOutputs() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try run([TestSupport.plans + "/registry", "--cache-dir", folder + "/cache",
+                              "--output", "type=local,dest=\(folder)/rootfs", "--output", "type=artifacts,dest=\(folder)/artifacts"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try TestSupport.read(folder + "/rootfs/usr/share/registry-demo/BUILD") == "registry-demo 1.0.0\n")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: folder + "/artifacts/build/bin/hello") == "greet")
+        #expect(FileManager.default.fileExists(atPath: folder + "/artifacts/build/share/docs/README.md"))
+        #expect(result.stderr.contains("[build] started"))
+        // The run folder is gone: no mounts or stage trees stay behind.
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/cache/runs")) ?? []
+        #expect(runs.isEmpty, "\(runs)")
+    }
+
+    @Test func aFailingRunNamesItsStepExitCodeAndLastLines() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let plan = Self.runFixtures + "/failing/plan.yaml"
+        let result = try run([plan, "--target", "broken", "--cache-dir", folder + "/cache"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("error: \(plan):11:9: stage 'broken': `run` exited with status 3"), "\(result.stderr)")
+        #expect(result.stderr.contains("    first line\n    the problem is here"))
+    }
+
+    @Test func aMissingArtifactFailsTheRun() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try run([Self.runFixtures + "/failing", "--target", "missing", "--cache-dir", folder + "/cache"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("stage 'missing' declares artifact 'bin' at /out/app, but the stage did not produce it"),
+                "\(result.stderr)")
+    }
+
+    @Test func keepGoingLetsIndependentStagesFinish() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try run([Self.runFixtures + "/failing", "--target", "broken", "--target", "missing", "--keep-going",
+                              "--jobs", "1", "--cache-dir", folder + "/cache"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("status 3") && result.stderr.contains("did not produce it"), "\(result.stderr)")
+    }
+
+    @Test func aSecretReachesNoByteOfAnyOutputLayerOrCache() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let secret = "plan-secret-\(UUID().uuidString)"
+        try secret.write(toFile: folder + "/token.txt", atomically: true, encoding: .utf8)
+        let result = try run([Self.runFixtures + "/failing", "--target", "secretive", "--cache-dir", folder + "/cache",
+                              "--secret", "id=token,src=\(folder)/token.txt",
+                              "--output", "type=oci,dest=\(folder)/out/image.tar", "--output", "type=local,dest=\(folder)/out/rootfs",
+                              "--progress", "json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try TestSupport.read(folder + "/out/rootfs/w/length").trimmingCharacters(in: .whitespacesAndNewlines)
+                == "\(secret.utf8.count)")
+        #expect(try TestSupport.read(folder + "/out/rootfs/w/env-length").trimmingCharacters(in: .whitespacesAndNewlines)
+                == "\(secret.utf8.count + 1)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/out/rootfs/run/secrets"))
+        let grep = try TestSupport.run("/bin/grep", ["-r", "-a", "-l", secret, folder + "/out", folder + "/cache"])
+        #expect(grep.stdout.isEmpty, "the secret is in: \(grep.stdout)")
+        #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret))
+    }
+
+    @Test func ctrlCStopsTheSandboxesAndExits130() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestSupport.planBinary)
+        process.arguments = ["run", Self.runFixtures + "/failing", "--target", "slow", "--cache-dir", folder + "/cache",
+                             "--insecure-registry", Self.registry, "--progress", "plain"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait until the step is running, then interrupt.
+        let deadline = Date().addingTimeInterval(60)
+        var seen = ""
+        while Date() < deadline, !seen.contains("[slow] started") {
+            let data = errors.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            seen += String(decoding: data, as: UTF8.self)
+        }
+        Thread.sleep(forTimeInterval: 1)
+        let started = Date()
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        #expect(Date().timeIntervalSince(started) < 10)
+        let runs = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/cache/runs")) ?? []
+        #expect(runs.isEmpty, "leftover run state: \(runs)")
+        let sleeping = try TestSupport.run("/bin/sh", ["-c", "pgrep -f 'slee[p] 30' || true"])
+        #expect(sleeping.stdout.isEmpty, "a sandboxed process survived: \(sleeping.stdout)")
+    }
+}
