@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import PlanCompiler
 import PlanDiagnostics
 import PlanOCI
@@ -173,9 +176,9 @@ struct StageRunner {
         case .run(let run):
             try await runStep(run, index: index, state: state, root: root)
         case .copy(let copy):
-            try copyStep(copy, state: state, root: root, dependencies: dependencies)
+            try await copyStep(copy, state: state, root: root, dependencies: dependencies)
         case .add(let add):
-            throw failure("`add` is not supported by plan run yet", step: "add \(add.url)", location: add.location)
+            try await addStep(add, state: state, root: root)
         }
     }
 
@@ -235,7 +238,7 @@ struct StageRunner {
         }
     }
 
-    func copyStep(_ copy: GraphCopy, state: StageState, root: String, dependencies: [String: StageResult]) throws {
+    func copyStep(_ copy: GraphCopy, state: StageState, root: String, dependencies: [String: StageResult]) async throws {
         let values = state.envDictionary.merging(argumentValues) { env, _ in env }
         let description = "copy " + copy.sources.joined(separator: " ")
         emit(.stepStarted(stage: stage.name, step: 0, description: description))
@@ -260,8 +263,12 @@ struct StageRunner {
             guard let result = dependencies[name] else { throw failure("stage `\(name)` did not finish") }
             sourceRoot = result.rootfs
         case .image(let reference):
-            throw failure("copying out of an image (`image: \(reference)`) is not supported by plan run yet",
-                          step: description, location: copy.location)
+            let expanded = VariableExpansion.expand(reference, values)
+            do {
+                sourceRoot = try await images.image(expanded).rootfs
+            } catch {
+                throw failure("cannot get image `\(expanded)`: \(error)", step: description, location: copy.location)
+            }
         }
         var sources: [(host: String, relative: String)] = []
         for pattern in copy.sources {
@@ -290,6 +297,54 @@ struct StageRunner {
                                 + (copy.destination.hasSuffix("/") ? "/" : ""), in: root)
         } catch {
             throw failure("\(error)", step: description, location: copy.location)
+        }
+    }
+
+    /// `add`: downloads the URL, checks it against its checksum, and writes it like Docker's ADD
+    /// (mode 0600 unless `chmod` says otherwise; a destination ending in `/` takes the URL's file name).
+    func addStep(_ add: GraphAdd, state: StageState, root: String) async throws {
+        let values = state.envDictionary.merging(argumentValues) { env, _ in env }
+        let text = VariableExpansion.expand(add.url, values)
+        let description = "add \(text)"
+        emit(.stepStarted(stage: stage.name, step: 0, description: description))
+        guard let url = URL(string: text) else { throw failure("`\(text)` is not a URL", step: description, location: add.location) }
+        let data: Data
+        do {
+            let (body, response) = try await URLSession.shared.data(from: url)
+            if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
+                throw failure("downloading \(text) answered HTTP \(http.statusCode)", step: description, location: add.location)
+            }
+            data = body
+        } catch let error as ExecutionFailure {
+            throw error
+        } catch {
+            throw failure("cannot download \(text): \(error.localizedDescription)", step: description, location: add.location)
+        }
+        let digest = Digest.sha256(of: data).description
+        guard digest == add.checksum else {
+            throw failure("\(text) has checksum \(digest), not \(add.checksum) as the plan says", step: description,
+                          location: add.location)
+        }
+        var destination = VariableExpansion.expand(add.destination, values)
+        if destination.hasSuffix("/") { destination += url.lastPathComponent }
+        if !PosixPath.isAbsolute(destination) { destination = state.workdir + "/" + destination }
+        let staging = runDirectory + "/downloads/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: (staging as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        guard FileManager.default.createFile(atPath: staging, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw failure("cannot store the download of \(text)", step: description, location: add.location)
+        }
+        var copier = FileCopier()
+        do {
+            if let chown = add.chown {
+                let owner = try UserDatabase(root: root).resolve(VariableExpansion.expand(chown, values))
+                copier.owner = (owner.uid, owner.gid)
+            }
+            copier.mode = add.chmod.flatMap { mode_t($0, radix: 8) } ?? 0o600
+            try copier.copy([(staging, ".")], to: destination, in: root)
+        } catch {
+            throw failure("\(error)", step: description, location: add.location)
         }
     }
 

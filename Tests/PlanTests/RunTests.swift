@@ -188,4 +188,79 @@ import Testing
         let sleeping = try TestSupport.run("/bin/sh", ["-c", "pgrep -f 'slee[p] 30' || true"])
         #expect(sleeping.stdout.isEmpty, "a sandboxed process survived: \(sleeping.stdout)")
     }
+
+    /// A static HTTP server on 127.0.0.1 serving `folder`, stopped by the caller.
+    static func httpServer(_ folder: String) throws -> (Process, Int) {
+        let python = try TestSupport.tool("python3", environment: "PLAN_TEST_PYTHON")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", """
+            import http.server, socketserver, sys, os
+            os.chdir(sys.argv[1])
+            server = socketserver.TCPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+            print(server.server_address[1], flush=True)
+            server.serve_forever()
+            """, folder]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+        return (process, Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+    }
+
+    @Test func addDownloadsAndChecksAndImageCopiesReadOtherImages() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder + "/served", withIntermediateDirectories: true)
+        let payload = "downloaded payload\n"
+        try payload.write(toFile: folder + "/served/payload.txt", atomically: true, encoding: .utf8)
+        let (server, port) = try Self.httpServer(folder + "/served")
+        defer { server.terminate() }
+        let sum = try TestSupport.run("/usr/bin/sha256sum", [folder + "/served/payload.txt"]).stdout.prefix(64)
+        func plan(checksum: String) -> String {
+            """
+            version: 1
+            allow: [root-target]
+            args:
+              REGISTRY: "\(Self.registry)"
+            stages:
+              app:
+                from: scratch
+                steps:
+                  - add: http://127.0.0.1:\(port)/payload.txt
+                    checksum: sha256:\(checksum)
+                    to: /data/
+                  - copy: /bin/busybox
+                    image: ${REGISTRY}/plan-test/busybox:stable
+                    to: /bin/busybox
+            """
+        }
+        try TestSupport.write(plan(checksum: String(sum)), to: folder + "/good/plan.yaml")
+        let good = try run([folder + "/good", "--cache-dir", folder + "/cache", "--output", "type=local,dest=\(folder)/out"])
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(try TestSupport.read(folder + "/out/data/payload.txt") == payload)
+        let attributes = try FileManager.default.attributesOfItem(atPath: folder + "/out/data/payload.txt")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(FileManager.default.isExecutableFile(atPath: folder + "/out/bin/busybox"))
+
+        try TestSupport.write(plan(checksum: String(repeating: "0", count: 64)), to: folder + "/bad/plan.yaml")
+        let bad = try run([folder + "/bad", "--cache-dir", folder + "/cache"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("has checksum sha256:\(sum), not sha256:000"), "\(bad.stderr)")
+    }
+
+    @Test func dockerOutputIsReadBySkopeo() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try run([TestSupport.plans + "/registry", "--cache-dir", folder + "/cache",
+                              "--output", "type=docker,dest=\(folder)/image.tar"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let skopeo = try TestSupport.tool("skopeo")
+        let inspect = try TestSupport.run(skopeo, ["inspect", "docker-archive:\(folder)/image.tar"])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(inspect.stdout.contains("\"Layers\""))
+        let manifest = try TestSupport.run("/bin/tar", ["-xOf", folder + "/image.tar", "manifest.json"])
+        #expect(manifest.stdout.contains("\"RepoTags\":[\"registry-demo/app:latest\"]"), "\(manifest.stdout)")
+    }
 }
