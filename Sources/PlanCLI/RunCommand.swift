@@ -12,7 +12,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             Stages run sandboxed (new mount, pid, ipc and uts namespaces; a network namespace for \
             `network: none`) on overlayfs where the kernel allows it; independent stages run in parallel. \
-            Needs root.
+            As root, steps run as their user through namespaces and chroot; without root, through \
+            bubblewrap in a user namespace (files then belong to the invoking user).
 
             Outputs (repeatable --output): type=oci,dest=DIR|FILE.tar  type=docker,dest=FILE.tar  \
             type=local,dest=DIR  type=artifacts,dest=DIR
@@ -94,8 +95,8 @@ struct RunCommand: AsyncParsableCommand {
         let result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
         Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
         guard let graph = result.graph else { throw ExitCode(isUsageProblem(result) ? 2 : 1) }
-        guard getuid() == 0 else {
-            Output.standardError("error: plan run needs root (it mounts file systems and enters namespaces)\n")
+        guard getuid() == 0 || BubblewrapSandbox.find() != nil else {
+            Output.standardError("error: plan run needs root, or bubblewrap (bwrap) for runs in a user namespace\n")
             throw ExitCode(2)
         }
         let environment = ProcessInfo.processInfo.environment

@@ -118,8 +118,13 @@ struct FileCopier {
         try finish(destination, like: info)
     }
 
+    /// Without root, files keep the invoking user as owner (a run in a user namespace).
+    static let canChangeOwners = getuid() == 0
+
     func finish(_ path: String, like info: stat) throws {
-        guard lchown(path, owner.uid, owner.gid) == 0 else { throw Failure.io(path, String(cString: strerror(errno))) }
+        if Self.canChangeOwners, lchown(path, owner.uid, owner.gid) != 0 {
+            throw Failure.io(path, String(cString: strerror(errno)))
+        }
         let permissions = mode ?? (info.st_mode & 0o7777)
         guard chmod(path, permissions) == 0 else { throw Failure.io(path, String(cString: strerror(errno))) }
         var times = [info.st_atim, info.st_mtim]

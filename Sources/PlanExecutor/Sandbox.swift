@@ -125,39 +125,10 @@ public struct NamespaceSandbox: Sendable {
     public func run(_ request: SandboxRequest, output: @escaping @Sendable (Data) -> Void) async throws -> Int32 {
         let stubs = try Self.createStubs(request)
         defer { Self.removeStubs(stubs) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
         var flags = ["--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
         if !request.network { flags.append("--net") }
-        process.arguments = flags + ["--", "/bin/sh", "-c", Self.script(request)]
-        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        process.standardInput = FileHandle.nullDevice
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { output(data) }
-        }
-        let status: Int32 = try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                process.terminationHandler = { finished in
-                    continuation.resume(returning: finished.terminationReason == .uncaughtSignal
-                                        ? 128 + finished.terminationStatus : finished.terminationStatus)
-                }
-                do {
-                    try process.run()
-                } catch {
-                    process.terminationHandler = nil
-                    continuation.resume(throwing: SandboxError.cannotStart("\(error)"))
-                }
-            }
-        } onCancel: {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
-        pipe.fileHandleForReading.readabilityHandler = nil
-        let rest = pipe.fileHandleForReading.readDataToEndOfFile()
-        if !rest.isEmpty { output(rest) }
-        return status
+        return try await ProcessRunner.run(
+            executable: "/usr/bin/unshare", arguments: flags + ["--", "/bin/sh", "-c", Self.script(request)],
+            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], output: output)
     }
 }

@@ -225,14 +225,22 @@ struct StageRunner {
         let tail = OutputTail()
         let stageName = stage.name
         let emit = self.emit
-        let status = try await NamespaceSandbox().run(
-            SandboxRequest(rootfs: root, arguments: state.shell + [String(run.command.trimmingTrailingNewlinesForRun)],
-                           environment: environment.map { "\($0.name)=\($0.value)" }, workingDirectory: state.workdir,
-                           user: user, network: run.network != "none", mounts: mounts),
-            output: { data in
-                tail.add(data)
-                emit(.output(stage: stageName, step: index, data: data))
-            })
+        let request = SandboxRequest(
+            rootfs: root, arguments: state.shell + [String(run.command.trimmingTrailingNewlinesForRun)],
+            environment: environment.map { "\($0.name)=\($0.value)" }, workingDirectory: state.workdir,
+            user: user, network: run.network != "none", mounts: mounts)
+        let onOutput: @Sendable (Data) -> Void = { data in
+            tail.add(data)
+            emit(.output(stage: stageName, step: index, data: data))
+        }
+        let status: Int32
+        if getuid() == 0 {
+            status = try await NamespaceSandbox().run(request, output: onOutput)
+        } else if let bubblewrap = BubblewrapSandbox.find() {
+            status = try await bubblewrap.run(request, output: onOutput)
+        } else {
+            throw failure("running steps without root needs bubblewrap (bwrap)", step: description, location: run.location)
+        }
         if status != 0 {
             throw failure("`run` exited with status \(status)", step: run.command, location: run.location, output: tail.lines)
         }

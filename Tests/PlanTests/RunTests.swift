@@ -263,4 +263,23 @@ import Testing
         let manifest = try TestSupport.run("/bin/tar", ["-xOf", folder + "/image.tar", "manifest.json"])
         #expect(manifest.stdout.contains("\"RepoTags\":[\"registry-demo/app:latest\"]"), "\(manifest.stdout)")
     }
+
+    @Test func anUnprivilegedUserRunsThePlanInAUserNamespace() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // The folder belongs to `nobody`, who runs plan through bubblewrap.
+        #expect(chown(folder, 65534, 65534) == 0)
+        chmod(folder, 0o755)
+        let setpriv = try TestSupport.tool("setpriv")
+        _ = try TestSupport.tool("bwrap")
+        let result = try TestSupport.run(setpriv, [
+            "--reuid", "65534", "--regid", "65534", "--clear-groups", TestSupport.planBinary, "run",
+            TestSupport.plans + "/registry", "--insecure-registry", Self.registry, "--cache-dir", folder + "/cache",
+            "--output", "type=local,dest=\(folder)/rootfs",
+        ], environment: ["HOME": folder])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try TestSupport.read(folder + "/rootfs/usr/share/registry-demo/BUILD") == "registry-demo 1.0.0\n")
+        var info = stat()
+        #expect(lstat(folder + "/rootfs/app/bin/greet", &info) == 0 && info.st_uid == 65534)
+    }
 }
