@@ -12,6 +12,7 @@ struct StageState: Sendable {
     var labels: [String: String] = [:]
     var volumes: Set<String> = []
     var stopSignal: String?
+    var healthcheck: HealthConfiguration?
 
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -31,6 +32,7 @@ struct StageState: Sendable {
         labels = config.labels ?? [:]
         volumes = config.volumes ?? []
         stopSignal = config.stopSignal
+        healthcheck = config.healthcheck
     }
 
     mutating func setEnv(_ name: String, _ value: String) {
@@ -56,6 +58,7 @@ struct StageState: Sendable {
         config.labels = labels.isEmpty ? nil : labels
         config.volumes = volumes.isEmpty ? nil : volumes
         config.stopSignal = stopSignal
+        config.healthcheck = healthcheck
         return config
     }
 }

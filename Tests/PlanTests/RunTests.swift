@@ -282,4 +282,31 @@ import Testing
         var info = stat()
         #expect(lstat(folder + "/rootfs/app/bin/greet", &info) == 0 && info.st_uid == 65534)
     }
+
+    @Test func theImageConfigurationCarriesTheHealthcheck() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try TestSupport.write("""
+            version: 1
+            allow: [root-target]
+            stages:
+              app:
+                from: scratch
+                healthcheck:
+                  cmd: ["/bin/check", "--quick"]
+                  interval: 1m30s
+                  timeout: 500ms
+                  retries: 4
+                entrypoint: ["/bin/app"]
+            """, to: folder + "/plan/plan.yaml")
+        let result = try run([folder + "/plan", "--cache-dir", folder + "/cache", "--output", "type=oci,dest=\(folder)/layout"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let built = try Self.unpack(layout: folder + "/layout", name: "latest", into: folder + "/unpacked")
+        let health = built.config["Healthcheck"] as? [String: Any]
+        #expect(health?["Test"] as? [String] == ["CMD", "/bin/check", "--quick"])
+        #expect((health?["Interval"] as? NSNumber)?.int64Value == 90_000_000_000)
+        #expect((health?["Timeout"] as? NSNumber)?.int64Value == 500_000_000)
+        #expect((health?["Retries"] as? NSNumber)?.intValue == 4)
+        #expect(built.config["Entrypoint"] as? [String] == ["/bin/app"])
+    }
 }

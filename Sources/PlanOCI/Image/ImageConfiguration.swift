@@ -122,6 +122,8 @@ public struct ContainerConfiguration: Hashable, Sendable, Codable {
     public var stopSignal: String?
     /// Windows only: whether the command line is already escaped.
     public var argsEscaped: Bool?
+    /// Docker's health check (not part of the OCI spec; Docker and podman read it).
+    public var healthcheck: HealthConfiguration?
 
     enum CodingKeys: String, CodingKey {
         case user = "User"
@@ -134,6 +136,7 @@ public struct ContainerConfiguration: Hashable, Sendable, Codable {
         case labels = "Labels"
         case stopSignal = "StopSignal"
         case argsEscaped = "ArgsEscaped"
+        case healthcheck = "Healthcheck"
     }
 
     /// Makes a container configuration.
@@ -165,6 +168,7 @@ public struct ContainerConfiguration: Hashable, Sendable, Codable {
         labels = try c.decodeIfPresent([String: String].self, forKey: .labels)
         stopSignal = try c.decodeIfPresent(String.self, forKey: .stopSignal)
         argsEscaped = try c.decodeIfPresent(Bool.self, forKey: .argsEscaped)
+        healthcheck = try c.decodeIfPresent(HealthConfiguration.self, forKey: .healthcheck)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -179,6 +183,37 @@ public struct ContainerConfiguration: Hashable, Sendable, Codable {
         try c.encodeIfPresent(labels, forKey: .labels)
         try c.encodeIfPresent(stopSignal, forKey: .stopSignal)
         try c.encodeIfPresent(argsEscaped, forKey: .argsEscaped)
+        try c.encodeIfPresent(healthcheck, forKey: .healthcheck)
+    }
+}
+
+/// A container health check as Docker stores it: `Test` is `["CMD", …]`, `["CMD-SHELL", "…"]` or
+/// `["NONE"]`; durations are nanoseconds.
+public struct HealthConfiguration: Hashable, Sendable, Codable {
+    public var test: [String]
+    public var interval: Int64?
+    public var timeout: Int64?
+    public var startPeriod: Int64?
+    public var startInterval: Int64?
+    public var retries: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case test = "Test"
+        case interval = "Interval"
+        case timeout = "Timeout"
+        case startPeriod = "StartPeriod"
+        case startInterval = "StartInterval"
+        case retries = "Retries"
+    }
+
+    public init(test: [String], interval: Int64? = nil, timeout: Int64? = nil, startPeriod: Int64? = nil,
+                startInterval: Int64? = nil, retries: Int? = nil) {
+        self.test = test
+        self.interval = interval
+        self.timeout = timeout
+        self.startPeriod = startPeriod
+        self.startInterval = startInterval
+        self.retries = retries
     }
 }
 
