@@ -115,7 +115,9 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.insecureRegistries = Set(insecureRegistries)
         runOptions.keepGoing = keepGoing
 
-        let reporter = ProgressReporter(json: progress == .json)
+        let live = progress == .tty || (progress == .auto && isatty(STDERR_FILENO) == 1)
+        let reporter = ProgressReporter(json: progress == .json, live: live)
+        defer { reporter.stop() }
         let executor = Executor(graph: graph, options: runOptions, events: { reporter.handle($0) })
         let task = Task { try await executor.run() }
         // Ctrl-C stops every sandbox (the task's cancellation kills them), cleans up, and exits 130.
@@ -159,26 +161,53 @@ final class InterruptFlag: @unchecked Sendable {
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }
 
-/// Prints run events: prefixed lines for people and CI, or one JSON object per line for tools.
+/// Prints run events: a live view on a terminal (a line per running step with its elapsed time,
+/// folded into one line per stage when it finishes), prefixed lines for CI, or JSON lines for tools.
 final class ProgressReporter: @unchecked Sendable {
     let json: Bool
+    let live: Bool
     private let lock = NSLock()
     private var partial: [String: String] = [:]
+    /// Running stages: their current step, when it started, and the last line it printed.
+    private var running: [(stage: String, step: String, since: Date, last: String)] = []
+    private var drawnLines = 0
+    private var timer: DispatchSourceTimer?
 
-    init(json: Bool) { self.json = json }
+    init(json: Bool, live: Bool = false) {
+        self.json = json
+        self.live = live && !json
+        if self.live {
+            let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global())
+            timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
+            timer.setEventHandler { [weak self] in self?.redraw() }
+            timer.resume()
+            self.timer = timer
+        }
+    }
+
+    func stop() {
+        timer?.cancel()
+        timer = nil
+        lock.lock()
+        clearLive()
+        lock.unlock()
+    }
 
     func handle(_ event: ExecutionEvent) {
         lock.lock()
         defer { lock.unlock() }
+        if live {
+            handleLive(event)
+            return
+        }
         switch event {
         case .stageStarted(let stage): line(["event": "stage-started", "stage": stage], text: "[\(stage)] started")
         case .stepStarted(let stage, _, let description):
             line(["event": "step", "stage": stage, "step": description], text: "[\(stage)] \(description)")
         case .output(let stage, _, let data):
-            let text = (partial[stage] ?? "") + String(decoding: data, as: UTF8.self)
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            partial[stage] = lines.removeLast()
-            for output in lines { line(["event": "output", "stage": stage, "line": output], text: "[\(stage)] \(output)") }
+            for output in completeLines(stage, data) {
+                line(["event": "output", "stage": stage, "line": output], text: "[\(stage)] \(output)")
+            }
         case .stageFinished(let stage, let seconds):
             line(["event": "stage-finished", "stage": stage, "seconds": String(format: "%.2f", seconds)],
                  text: "[\(stage)] done in \(String(format: "%.1f", seconds)) s")
@@ -187,11 +216,78 @@ final class ProgressReporter: @unchecked Sendable {
         }
     }
 
+    private func completeLines(_ stage: String, _ data: Data) -> [String] {
+        let text = (partial[stage] ?? "") + String(decoding: data, as: UTF8.self)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        partial[stage] = lines.removeLast()
+        return lines
+    }
+
+    // MARK: Live view
+
+    private func handleLive(_ event: ExecutionEvent) {
+        switch event {
+        case .stageStarted(let stage):
+            running.append((stage, "starting", Date(), ""))
+        case .stepStarted(let stage, _, let description):
+            if let index = running.firstIndex(where: { $0.stage == stage }) {
+                running[index].step = description
+                running[index].since = Date()
+                running[index].last = ""
+            }
+        case .output(let stage, _, let data):
+            if let last = completeLines(stage, data).last(where: { !$0.isEmpty }),
+               let index = running.firstIndex(where: { $0.stage == stage }) {
+                running[index].last = last
+            }
+        case .stageFinished(let stage, let seconds):
+            running.removeAll { $0.stage == stage }
+            printAbove("\u{1B}[32m✔\u{1B}[0m \(stage) \(String(format: "%.1f", seconds)) s")
+        case .stageFailed(let stage, let message):
+            running.removeAll { $0.stage == stage }
+            printAbove("\u{1B}[31m✘\u{1B}[0m \(stage): \(message)")
+        }
+        drawLive()
+    }
+
+    private func redraw() {
+        lock.lock()
+        defer { lock.unlock() }
+        drawLive()
+    }
+
+    private func clearLive() {
+        guard drawnLines > 0 else { return }
+        Output.standardError("\u{1B}[\(drawnLines)F\u{1B}[J")
+        drawnLines = 0
+    }
+
+    private func printAbove(_ text: String) {
+        clearLive()
+        Output.standardError(text + "\n")
+    }
+
+    private func drawLive() {
+        clearLive()
+        var out = ""
+        for item in running {
+            let elapsed = String(format: "%5.1fs", Date().timeIntervalSince(item.since))
+            var text = " => [\(item.stage)] \(item.step)"
+            if !item.last.isEmpty { text += "  \u{1B}[2m\(item.last)\u{1B}[0m" }
+            out += "\(elapsed)\(String(text.prefix(160)))\n"
+        }
+        drawnLines = running.count
+        if !out.isEmpty { Output.standardError(out) }
+    }
+
+    // MARK: Lines
+
     func summary(stage: String, seconds: Double) {
         lock.lock()
         defer { lock.unlock() }
         line(["event": "summary", "stage": stage, "seconds": String(format: "%.2f", seconds)],
-             text: String(format: "%-24@ %6.1f s", stage as NSString, seconds))
+             text: stage.padding(toLength: max(24, stage.count), withPad: " ", startingAt: 0)
+                + String(format: " %6.1f s", seconds))
     }
 
     private func line(_ fields: [String: String], text: String) {

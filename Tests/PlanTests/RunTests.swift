@@ -309,4 +309,21 @@ import Testing
         #expect((health?["Retries"] as? NSNumber)?.intValue == 4)
         #expect(built.config["Entrypoint"] as? [String] == ["/bin/app"])
     }
+
+    @Test func onATerminalProgressIsALiveViewThatFoldsFinishedStages() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let script = try TestSupport.tool("script")
+        let command = [TestSupport.planBinary, "run", TestSupport.plans + "/monorepo", "--target", "docs",
+                       "--insecure-registry", Self.registry, "--cache-dir", folder + "/cache"].joined(separator: " ")
+        let result = try TestSupport.run(script, ["-qec", command, folder + "/typescript"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let screen = try TestSupport.read(folder + "/typescript")
+        #expect(screen.contains("\u{1B}[J"), "the view redraws in place")
+        for stage in ["api-build", "web-build", "worker-build", "docs"] {
+            #expect(screen.contains("✔\u{1B}[0m \(stage) "), "\(stage) folds into one line")
+        }
+        #expect(screen.contains("=> [docs] copy /out/docs"))
+        #expect(screen.contains("docs                        "))
+    }
 }
