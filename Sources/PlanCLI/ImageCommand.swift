@@ -75,6 +75,35 @@ struct ImageOptions: ParsableArguments {
 struct ImageFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+
+    /// Runs a command's work: a usage error stays one (exit 2); anything else is one `error:` line, exit 1.
+    static func reporting(_ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ValidationError {
+            throw error
+        } catch let code as ExitCode {
+            throw code
+        } catch {
+            Output.standardError("error: \(error)\n")
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension ImageOptions {
+    /// A registry client for `body`, shut down afterwards whatever happens.
+    func withClient<T>(_ body: (RegistryClient) async throws -> T) async throws -> T {
+        let client = try client()
+        do {
+            let result = try await body(client)
+            try? await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
 }
 
 /// Where an image comes from, as the user wrote it.
@@ -131,24 +160,14 @@ enum ImageLoader {
         switch location {
         case .registry(let reference):
             let store = try options.store()
-            let client = try options.client()
-            defer { Task { try? await client.shutdown() } }
-            do {
-                let pulled: PulledImage
-                if layers {
-                    pulled = try await client.pull(reference, platform: platform, into: store)
-                } else {
-                    pulled = try await client.pullConfiguration(reference, platform: platform, into: store)
-                }
-                try await client.shutdown()
-                return LoadedImage(
-                    name: pulled.pinnedReference.description, descriptor: pulled.manifestDescriptor,
-                    manifest: pulled.manifest, configuration: pulled.configuration,
-                    blobPath: { store.path(for: $0).path })
-            } catch {
-                try? await client.shutdown()
-                throw ImageFailure("\(error)")
+            let pulled = try await options.withClient { client in
+                layers ? try await client.pull(reference, platform: platform, into: store)
+                    : try await client.pullConfiguration(reference, platform: platform, into: store)
             }
+            return LoadedImage(
+                name: pulled.pinnedReference.description, descriptor: pulled.manifestDescriptor,
+                manifest: pulled.manifest, configuration: pulled.configuration,
+                blobPath: { store.path(for: $0).path })
         case .layout(let path, let name):
             let layout = try OCILayout.open(at: URL(fileURLWithPath: path))
             return try image(in: layout, name: name, platform: platform, label: "oci:\(path)")
@@ -201,21 +220,13 @@ struct ImagePullCommand: AsyncParsableCommand {
         guard case .registry(let reference) = try ImageLocation(reference) else {
             throw ValidationError("`pull` takes a registry reference")
         }
-        let store = try options.store()
-        let client = try options.client()
-        do {
-            let pulled = try await client.pull(reference, platform: try options.chosenPlatform(), into: store)
-            try await client.shutdown()
+        try await ImageFailure.reporting {
+            let store = try options.store()
+            let platform = try options.chosenPlatform()
+            let pulled = try await options.withClient { try await $0.pull(reference, platform: platform, into: store) }
             Output.standardOutput(
                 "\(pulled.pinnedReference) (\(pulled.configuration.platform), \(pulled.manifest.layers.count) layers, "
                     + "\(pulled.downloadedBlobs) blobs downloaded)\n")
-        } catch let error as ValidationError {
-            try? await client.shutdown()
-            throw error
-        } catch {
-            try? await client.shutdown()
-            Output.standardError("error: \(error)\n")
-            throw ExitCode(1)
         }
     }
 }
@@ -246,7 +257,7 @@ struct ImageInspectCommand: AsyncParsableCommand {
 
     func run() async throws {
         let location = try ImageLocation(image)
-        do {
+        try await ImageFailure.reporting {
             let loaded = try await ImageLoader.load(location, options: options, layers: false)
             defer { loaded.cleanUp() }
             let report = Report(
@@ -260,11 +271,6 @@ struct ImageInspectCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             Output.standardOutput(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            Output.standardError("error: \(error)\n")
-            throw ExitCode(1)
         }
     }
 }
@@ -290,7 +296,7 @@ struct ImageUnpackCommand: AsyncParsableCommand {
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             guard contents.isEmpty else { throw ValidationError("`\(directory)` is not empty") }
         }
-        do {
+        try await ImageFailure.reporting {
             let loaded = try await ImageLoader.load(location, options: options, layers: true)
             defer { loaded.cleanUp() }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -301,11 +307,6 @@ struct ImageUnpackCommand: AsyncParsableCommand {
             }
             for warning in warnings { Output.standardError("warning: \(warning)\n") }
             Output.standardOutput("\(loaded.name): \(loaded.manifest.layers.count) layers unpacked into \(directory)\n")
-        } catch let error as ValidationError {
-            throw error
-        } catch {
-            Output.standardError("error: \(error)\n")
-            throw ExitCode(1)
         }
     }
 }
