@@ -115,8 +115,10 @@ struct ContentStoreTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [script.path, root, blobFile.path, "py", String(refCount)]
-        let out = Pipe()
-        process.standardOutput = out
+        let outFile = dir.appendingPathComponent("python.out")
+        FileManager.default.createFile(atPath: outFile.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: outFile)
+        process.standardInput = FileHandle.nullDevice
         try process.run()
 
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -137,8 +139,8 @@ struct ContentStoreTests {
             }
             try await group.waitForAll()
         }
-        let pythonOut = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let pythonOut = try Data(contentsOf: outFile)
         #expect(process.terminationStatus == 0)
         #expect(String(decoding: pythonOut, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == digest.encoded)
 
