@@ -170,4 +170,21 @@ struct RegistryPullTests {
             }
         }
     }
+
+    @Test("a pulled image exported from the store as an OCI layout: skopeo and umoci read it")
+    func exportToLayout() async throws {
+        let work = try OCITestKit.temporaryDirectory("export")
+        defer { OCITestKit.remove(work) }
+        let store = try ContentStore(root: work.appendingPathComponent("store"))
+        let ref = try ImageReference(parsing: "\(OCITestKit.registry)/plan-test/multi:1")
+        let pulled = try await Self.client().pull(ref, platform: try Platform(parsing: "linux/amd64"), into: store)
+        let layout = try OCILayout.create(at: work.appendingPathComponent("layout"))
+        try layout.copyImage(pulled.manifestDescriptor, from: store, name: "busybox")
+        let raw = try OCITestKit.run("skopeo", ["inspect", "--raw", "oci:\(layout.root.path):busybox"])
+        #expect(Digest.sha256(of: Data(raw.utf8)) == pulled.manifestDescriptor.digest)
+        let bundle = work.appendingPathComponent("bundle")
+        try OCITestKit.run("umoci", ["unpack", "--rootless", "--image", "\(layout.root.path):busybox", bundle.path])
+        #expect(FileManager.default.isExecutableFile(atPath: bundle.appendingPathComponent("rootfs/bin/busybox").path))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: bundle.appendingPathComponent("rootfs/bin/sh").path) == "/bin/busybox")
+    }
 }
