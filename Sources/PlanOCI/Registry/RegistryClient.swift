@@ -15,6 +15,8 @@ public final class RegistryClient: Sendable {
         public var credentials: RegistryCredentials
         /// Retries on 429, 5xx and dropped connections.
         public var retry: RetryPolicy
+        /// How many layers a pull downloads at once.
+        public var maxConcurrentDownloads: Int
         /// Longest a manifest, index or token response may be.
         public var maxDocumentSize: Int
         /// Sent as `User-Agent`.
@@ -23,8 +25,9 @@ public final class RegistryClient: Sendable {
         /// Makes a configuration.
         public init(
             insecureRegistries: Set<String> = [], credentials: RegistryCredentials = .none, retry: RetryPolicy = .default,
-            maxDocumentSize: Int = 4 << 20, userAgent: String = "plan-oci/1"
+            maxConcurrentDownloads: Int = 3, maxDocumentSize: Int = 4 << 20, userAgent: String = "plan-oci/1"
         ) {
+            self.maxConcurrentDownloads = maxConcurrentDownloads
             self.insecureRegistries = insecureRegistries
             self.credentials = credentials
             self.retry = retry

@@ -112,14 +112,10 @@ struct ContentStoreTests {
         let root = dir.standardizedFileURL.path
 
         let refCount = 30
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script.path, root, blobFile.path, "py", String(refCount)]
         let outFile = dir.appendingPathComponent("python.out")
-        FileManager.default.createFile(atPath: outFile.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: outFile)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let pid = try ChildProcess.spawn(
+            python, [script.path, root, blobFile.path, "py", String(refCount)], environment: OCITestKit.environment,
+            stdout: outFile.path, stderr: nil)
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             for t in 0..<2 {
@@ -139,9 +135,8 @@ struct ContentStoreTests {
             }
             try await group.waitForAll()
         }
-        process.waitUntilExit()
+        #expect(ChildProcess.wait(pid) == 0)
         let pythonOut = try Data(contentsOf: outFile)
-        #expect(process.terminationStatus == 0)
         #expect(String(decoding: pythonOut, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == digest.encoded)
 
         #expect(store.digests() == [digest])

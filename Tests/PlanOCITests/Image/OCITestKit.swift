@@ -68,28 +68,18 @@ enum OCITestKit {
 
     /// Runs a tool to completion; returns its status and output.
     static func runStatus(_ name: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try tool(name))
-        process.arguments = arguments
-        process.environment = environment.merging(extra) { $1 }
         // Output goes to files, not pipes: a pipe's write end can leak into another child
         // started at the same time by a parallel test, and reading it to EOF would then wait
         // for that child to exit.
         let outFile = try temporaryFile("stdout")
         let errFile = try temporaryFile("stderr")
         defer { try? FileManager.default.removeItem(at: outFile); try? FileManager.default.removeItem(at: errFile) }
-        let out = try FileHandle(forWritingTo: outFile)
-        let err = try FileHandle(forWritingTo: errFile)
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try out.close()
-        try err.close()
+        let pid = try ChildProcess.spawn(
+            try tool(name), arguments, environment: environment.merging(extra) { $1 }, stdout: outFile.path, stderr: errFile.path)
+        let status = ChildProcess.wait(pid)
         let outData = try Data(contentsOf: outFile)
         let errData = try Data(contentsOf: errFile)
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return (status, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
     /// A real gzip layer made by GNU tar from `files` (path → content), deterministic

@@ -7,7 +7,7 @@ import Testing
 /// OCI layout the test writes; it logs each request so tests can count them, and misbehaves
 /// on request (wrong blob bytes, error statuses, dropped connections, Bearer tokens).
 final class FakeRegistry {
-    let process: Process
+    let pid: pid_t
     let port: Int
     let logFile: URL
     let repository = "test/app"
@@ -19,23 +19,21 @@ final class FakeRegistry {
     init(layout: URL, options: [String] = [], work: URL) throws {
         logFile = work.appendingPathComponent("requests-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: try OCITestKit.tool("python3"))
-        process.arguments = [Self.script.path, "--layout", layout.path, "--repo", repository, "--log", logFile.path, "--lifetime", "120"] + options
         // The port comes back through a file, not a pipe (see OCITestKit.runStatus).
         let portFile = work.appendingPathComponent("port-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: portFile.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: portFile)
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        // The lifetime is only a safety net (stop() ends it): long enough that a test starved of
+        // threads by a busy parallel test run still finds its server.
+        pid = try ChildProcess.spawn(
+            try OCITestKit.tool("python3"),
+            [Self.script.path, "--layout", layout.path, "--repo", repository, "--log", logFile.path, "--lifetime", "1200"] + options,
+            environment: OCITestKit.environment, stdout: portFile.path, stderr: nil)
         var port: Int?
         for _ in 0..<200 where port == nil {  // up to 10 s
             let text = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
             if text.hasSuffix("\n") { port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) } else { usleep(50_000) }
         }
         guard let port else {
-            process.terminate()
+            ChildProcess.stop(pid)
             throw OCITestKit.ToolFailed(command: ["python3", Self.script.path], status: -1, stderr: "no port printed within 10 s")
         }
         self.port = port
@@ -44,13 +42,7 @@ final class FakeRegistry {
     deinit { stop() }
 
     /// Stops the server: SIGTERM, then SIGKILL if it is still there after 2 s.
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        for _ in 0..<40 where process.isRunning { usleep(50_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
+    func stop() { ChildProcess.stop(pid) }
 
     var host: String { "127.0.0.1:\(port)" }
 

@@ -28,7 +28,8 @@ struct FakeRegistryTests {
         }
         #expect(!store.contains(image.layers[0].digest))
         #expect(store.temporaryFiles().isEmpty)
-        #expect(!store.contains(image.layers[1].digest))  // the pull stopped at the bad layer
+        // Whatever else was fetched (layers download in parallel) is complete and verified.
+        for digest in store.digests() { #expect(try store.data(for: digest, verify: true).count > 0) }
         #expect(try store.references().isEmpty)
         // Not retried: a lie is not a transient failure.
         #expect(server.blobRequests().filter { $0.contains(image.layers[0].digest.encoded) }.count == 1)

@@ -15,6 +15,10 @@ Stops by itself after --lifetime seconds (default 300).
 import argparse, base64, hashlib, json, os, signal, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# Close whatever descriptors were inherited (pipes of other tests' children started at the same
+# moment), so that nobody waits for this long-lived server to close their pipe.
+os.closerange(3, 65536)
+
 # A parent that blocks signals in its threads (the Swift test runner does) passes that mask on:
 # unblock SIGTERM so that stopping the server works.
 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
