@@ -14,10 +14,12 @@ actor AuthorizationCache {
 extension RegistryClient {
     static func cacheKey(_ reference: ImageReference) -> String { "\(reference.registry)/\(reference.repository)" }
 
-    /// Sends a request and hands a 2xx–4xx response (other than 401 and retryable statuses) to
-    /// `handle`, after any authentication. On 401 with `WWW-Authenticate`, authenticates once
-    /// (Bearer token or Basic) and sends again. Retries with backoff on 429, 5xx and transport
-    /// failures — including failures while `handle` reads the body — within the retry policy.
+    /// Sends a request and hands a 2xx, 3xx or 404 response to `handle`; other 4xx statuses
+    /// throw ``RegistryError/unexpectedStatus(_:_:_:_:)`` with the start of the body. On 401 with
+    /// `WWW-Authenticate`, authenticates once (Bearer token or Basic) and sends again. Retries
+    /// with backoff on 429, 408, 5xx and transport failures — including failures while `handle`
+    /// reads the body — within the retry policy. `RegistryError`s and `ContentStoreError`s (a
+    /// digest mismatch, say) are not retried.
     func perform<T: Sendable>(
         _ method: HTTPMethod, url: String, reference: ImageReference, accept: [MediaType],
         _ handle: (HTTPClientResponse) async throws -> T

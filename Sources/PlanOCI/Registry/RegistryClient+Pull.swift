@@ -3,7 +3,8 @@ import Foundation
 extension RegistryClient {
     /// Pulls an image into `store`: resolves the reference (an index or manifest list → the
     /// manifest for `platform`), then fetches the config and layers that the store lacks, each
-    /// verified before it becomes visible, and records the reference in the store.
+    /// verified before it becomes visible (layers a few at a time), and records the reference in
+    /// the store.
     ///
     /// Requests: by tag, one manifest `HEAD` (then a `GET` only if the store lacks that
     /// digest); by digest, none for documents already stored; blobs only when missing. So a
@@ -57,9 +58,7 @@ extension RegistryClient {
             throw RegistryError.noMatchingPlatform(reference.description, platform, [configuration.platform])
         }
         if layers {
-            for layer in manifest.layers {
-                if try await fetchBlob(layer, of: reference, into: store) { downloaded += 1 }
-            }
+            downloaded += try await fetchBlobs(manifest.layers, of: reference, into: store)
             do throws(ContentStoreError) {
                 try store.setReference(reference, to: top.descriptor.digest)
             } catch {
@@ -69,6 +68,31 @@ extension RegistryClient {
         return PulledImage(
             reference: reference, resolvedDescriptor: top.descriptor, index: index, manifestDescriptor: manifestDescriptor,
             manifest: manifest, configuration: configuration, downloadedBlobs: downloaded)
+    }
+
+    /// Fetches the blobs the store lacks, at most ``Configuration/maxConcurrentDownloads`` at a
+    /// time; the first failure cancels the rest. Returns how many were downloaded.
+    func fetchBlobs(_ blobs: [Descriptor], of reference: ImageReference, into store: ContentStore) async throws -> Int {
+        let missing = blobs.filter { !store.contains($0.digest) }
+        let width = max(1, configuration.maxConcurrentDownloads)
+        return try await withThrowingTaskGroup(of: Bool.self) { group in
+            var next = 0
+            var downloaded = 0
+            while next < missing.count && next < width {
+                let blob = missing[next]
+                group.addTask { try await self.fetchBlob(blob, of: reference, into: store) }
+                next += 1
+            }
+            while let fetched = try await group.next() {
+                if fetched { downloaded += 1 }
+                if next < missing.count {
+                    let blob = missing[next]
+                    group.addTask { try await self.fetchBlob(blob, of: reference, into: store) }
+                    next += 1
+                }
+            }
+            return downloaded
+        }
     }
 
     /// The top-level document a reference names, from the store when it has it.

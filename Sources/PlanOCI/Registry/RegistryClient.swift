@@ -15,10 +15,8 @@ public final class RegistryClient: Sendable {
         public var credentials: RegistryCredentials
         /// Retries on 429, 5xx and dropped connections.
         public var retry: RetryPolicy
-        /// Time to connect.
-        public var connectTimeout: Duration
-        /// Longest silence while reading a response.
-        public var readTimeout: Duration
+        /// How many layers a pull downloads at once.
+        public var maxConcurrentDownloads: Int
         /// Longest a manifest, index or token response may be.
         public var maxDocumentSize: Int
         /// Sent as `User-Agent`.
@@ -27,14 +25,12 @@ public final class RegistryClient: Sendable {
         /// Makes a configuration.
         public init(
             insecureRegistries: Set<String> = [], credentials: RegistryCredentials = .none, retry: RetryPolicy = .default,
-            connectTimeout: Duration = .seconds(10), readTimeout: Duration = .seconds(60),
-            maxDocumentSize: Int = 4 << 20, userAgent: String = "plan-oci/1"
+            maxConcurrentDownloads: Int = 3, maxDocumentSize: Int = 4 << 20, userAgent: String = "plan-oci/1"
         ) {
+            self.maxConcurrentDownloads = maxConcurrentDownloads
             self.insecureRegistries = insecureRegistries
             self.credentials = credentials
             self.retry = retry
-            self.connectTimeout = connectTimeout
-            self.readTimeout = readTimeout
             self.maxDocumentSize = maxDocumentSize
             self.userAgent = userAgent
         }
@@ -45,21 +41,24 @@ public final class RegistryClient: Sendable {
     let http: HTTPClient
     let authCache = AuthorizationCache()
 
-    /// Makes a client with its own HTTP client; call ``shutdown()`` when done.
-    public init(configuration: Configuration = Configuration()) {
+    /// Makes a client. Without `httpClient` it uses one HTTP client shared by the whole process
+    /// (like `HTTPClient.shared`: never shut down, so nothing to release); a client passed in
+    /// stays the caller's to shut down.
+    public init(configuration: Configuration = Configuration(), httpClient: HTTPClient? = nil) {
         self.configuration = configuration
-        var httpConfig = HTTPClient.Configuration(
-            redirectConfiguration: .follow(max: 5, allowCycles: false),
-            timeout: .init(connect: TimeAmount(configuration.connectTimeout), read: TimeAmount(configuration.readTimeout))
-        )
-        httpConfig.decompression = .disabled
-        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: httpConfig)
+        http = httpClient ?? Self.sharedHTTPClient
     }
 
-    /// Shuts the HTTP client down.
-    public func shutdown() async throws {
-        try await http.shutdown()
-    }
+    /// The process-wide HTTP client: follows up to 5 redirects (blob storage often redirects),
+    /// connects within 10 s, and gives up on a response silent for 60 s (a dropped connection).
+    static let sharedHTTPClient: HTTPClient = {
+        var config = HTTPClient.Configuration(
+            redirectConfiguration: .follow(max: 5, allowCycles: false),
+            timeout: .init(connect: .seconds(10), read: .seconds(60))
+        )
+        config.decompression = .disabled
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+    }()
 
     // MARK: URLs
 
@@ -213,12 +212,5 @@ public final class RegistryClient: Sendable {
         if probe.manifests != nil { return .ociIndex }
         if probe.config != nil { return .ociManifest }
         return nil
-    }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -112,12 +112,10 @@ struct ContentStoreTests {
         let root = dir.standardizedFileURL.path
 
         let refCount = 30
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script.path, root, blobFile.path, "py", String(refCount)]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
+        let outFile = dir.appendingPathComponent("python.out")
+        let pid = try ChildProcess.spawn(
+            python, [script.path, root, blobFile.path, "py", String(refCount)], environment: OCITestKit.environment,
+            stdout: outFile.path, stderr: nil)
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             for t in 0..<2 {
@@ -137,9 +135,8 @@ struct ContentStoreTests {
             }
             try await group.waitForAll()
         }
-        let pythonOut = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        #expect(ChildProcess.wait(pid) == 0)
+        let pythonOut = try Data(contentsOf: outFile)
         #expect(String(decoding: pythonOut, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == digest.encoded)
 
         #expect(store.digests() == [digest])

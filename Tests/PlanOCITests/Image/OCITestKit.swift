@@ -37,6 +37,15 @@ enum OCITestKit {
 
     static func remove(_ url: URL) { try? FileManager.default.removeItem(at: url) }
 
+    /// A new empty file in the temporary directory.
+    static func temporaryFile(_ name: String) throws -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("planoci-\(name)-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw ToolFailed(command: ["create", url.path], status: -1, stderr: "cannot create")
+        }
+        return url
+    }
+
     /// The absolute path of a tool on PATH, or a failure (never a skip).
     static func tool(_ name: String) throws -> String {
         for dir in (environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
@@ -59,27 +68,18 @@ enum OCITestKit {
 
     /// Runs a tool to completion; returns its status and output.
     static func runStatus(_ name: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try tool(name))
-        process.arguments = arguments
-        process.environment = environment.merging(extra) { $1 }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes fully before waiting, so a chatty tool cannot block on a full pipe.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        // Output goes to files, not pipes: a pipe's write end can leak into another child
+        // started at the same time by a parallel test, and reading it to EOF would then wait
+        // for that child to exit.
+        let outFile = try temporaryFile("stdout")
+        let errFile = try temporaryFile("stderr")
+        defer { try? FileManager.default.removeItem(at: outFile); try? FileManager.default.removeItem(at: errFile) }
+        let pid = try ChildProcess.spawn(
+            try tool(name), arguments, environment: environment.merging(extra) { $1 }, stdout: outFile.path, stderr: errFile.path)
+        let status = ChildProcess.wait(pid)
+        let outData = try Data(contentsOf: outFile)
+        let errData = try Data(contentsOf: errFile)
+        return (status, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 
     /// A real gzip layer made by GNU tar from `files` (path → content), deterministic

@@ -12,8 +12,16 @@ to --log, and misbehaves on request:
 
 Stops by itself after --lifetime seconds (default 300).
 """
-import argparse, base64, hashlib, json, os, sys, threading
+import argparse, base64, hashlib, json, os, signal, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Close whatever descriptors were inherited (pipes of other tests' children started at the same
+# moment), so that nobody waits for this long-lived server to close their pipe.
+os.closerange(3, 65536)
+
+# A parent that blocks signals in its threads (the Swift test runner does) passes that mask on:
+# unblock SIGTERM so that stopping the server works.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
 p = argparse.ArgumentParser()
 p.add_argument("--layout", required=True)
@@ -92,13 +100,13 @@ class Handler(BaseHTTPRequestHandler):
             if a.bearer and a.bearer != "-":
                 want = "Basic " + base64.b64encode(a.bearer.encode()).decode()
                 if self.headers.get("Authorization") != want:
-                    return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
-            return self.reply(200, json.dumps({"token": TOKEN}).encode(), {"Content-Type": "application/json"})
+                    return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}', {}, send_body)
+            return self.reply(200, json.dumps({"token": TOKEN}).encode(), {"Content-Type": "application/json"}, send_body)
         if a.bearer and self.headers.get("Authorization") != "Bearer " + TOKEN:
             port = self.server.server_address[1]
             challenge = (f'Bearer realm="http://127.0.0.1:{port}/token",service="fake",'
                          f'scope="repository:{a.repo}:pull"')
-            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"WWW-Authenticate": challenge})
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"WWW-Authenticate": challenge}, send_body)
         with lock:
             for f in fails:
                 if f[0] > 0 and f[2] in path:
@@ -153,6 +161,8 @@ class Handler(BaseHTTPRequestHandler):
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
-threading.Timer(a.lifetime, server.shutdown).start()
+stopper = threading.Timer(a.lifetime, server.shutdown)
+stopper.daemon = True
+stopper.start()
 print(server.server_address[1], flush=True)
 server.serve_forever()
