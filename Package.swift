@@ -69,9 +69,11 @@ let package = Package(
             dependencies: ["PlanOCI"],
             path: "Sources/PlanOCIBench"
         ),
+        // Test helpers every test target shares (child processes that never hang the runner).
+        .target(name: "PlanTestKit", path: "Tests/PlanTestKit"),
         .testTarget(
             name: "PlanOCITests",
-            dependencies: ["PlanOCI"],
+            dependencies: ["PlanOCI", "PlanTestKit"],
             path: "Tests/PlanOCITests",
             exclude: ["Fixtures", "Registry/Fixtures"]
         ),
@@ -79,7 +81,7 @@ let package = Package(
             name: "PlanTests",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
-                "PlanExecutor", "plan",
+                "PlanExecutor", "PlanTestKit", "plan",
             ],
             exclude: ["Fixtures", "Snapshots"]
         ),

@@ -91,21 +91,6 @@ struct ImageFailure: Error, CustomStringConvertible {
     }
 }
 
-extension ImageOptions {
-    /// A registry client for `body`, shut down afterwards whatever happens.
-    func withClient<T>(_ body: (RegistryClient) async throws -> T) async throws -> T {
-        let client = try client()
-        do {
-            let result = try await body(client)
-            try? await client.shutdown()
-            return result
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-    }
-}
-
 /// Where an image comes from, as the user wrote it.
 enum ImageLocation {
     case registry(ImageReference)
@@ -160,10 +145,9 @@ enum ImageLoader {
         switch location {
         case .registry(let reference):
             let store = try options.store()
-            let pulled = try await options.withClient { client in
-                layers ? try await client.pull(reference, platform: platform, into: store)
-                    : try await client.pullConfiguration(reference, platform: platform, into: store)
-            }
+            let client = try options.client()
+            let pulled = layers ? try await client.pull(reference, platform: platform, into: store)
+                : try await client.pullConfiguration(reference, platform: platform, into: store)
             return LoadedImage(
                 name: pulled.pinnedReference.description, descriptor: pulled.manifestDescriptor,
                 manifest: pulled.manifest, configuration: pulled.configuration,
@@ -223,7 +207,7 @@ struct ImagePullCommand: AsyncParsableCommand {
         try await ImageFailure.reporting {
             let store = try options.store()
             let platform = try options.chosenPlatform()
-            let pulled = try await options.withClient { try await $0.pull(reference, platform: platform, into: store) }
+            let pulled = try await options.client().pull(reference, platform: platform, into: store)
             Output.standardOutput(
                 "\(pulled.pinnedReference) (\(pulled.configuration.platform), \(pulled.manifest.layers.count) layers, "
                     + "\(pulled.downloadedBlobs) blobs downloaded)\n")

@@ -31,6 +31,10 @@ public struct PlanCommand: ParsableCommand {
 
     /// Runs the command line and exits: 0 on success, 1 for errors in the plan, 2 for usage errors.
     public static func run(_ arguments: [String]? = nil) async -> Never {
+        // A parent may have left signals blocked; Ctrl-C must reach `plan run`.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        sigprocmask(SIG_SETMASK, &unblocked, nil)
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {

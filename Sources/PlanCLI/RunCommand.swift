@@ -125,8 +125,12 @@ struct RunCommand: AsyncParsableCommand {
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT)
         let interrupted = InterruptFlag()
         interrupt.setEventHandler {
+            // The first Ctrl-C stops the run and cleans up; a second one, or a run that does not stop
+            // within 10 s (a registry that keeps a request open, say), exits at once.
+            if interrupted.isSet { Foundation.exit(130) }
             interrupted.set()
             task.cancel()
+            DispatchQueue.global().asyncAfter(deadline: .now() + 10) { Foundation.exit(130) }
         }
         interrupt.resume()
         defer { interrupt.cancel() }

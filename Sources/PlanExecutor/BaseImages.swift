@@ -31,10 +31,6 @@ public actor BaseImages {
         self.platform = platform
     }
 
-    public func shutdown() async {
-        try? await client.shutdown()
-    }
-
     /// The image for `text` (an image reference with build arguments already expanded).
     public func image(_ text: String) async throws -> BaseImage {
         if let known = cache[text] { return known }

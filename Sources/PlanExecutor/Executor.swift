@@ -43,17 +43,11 @@ public final class Executor: Sendable {
             for stage in stages.reversed() { umount2(runDirectory + "/stages/" + stage.name + "/rootfs", Int32(MNT_DETACH)) }
             try? FileManager.default.removeItem(atPath: runDirectory)
         }
-        do {
-            try await schedule(stages, images: images, runDirectory: runDirectory, results: &results, failures: &failures,
-                               timings: &timings)
-            if failures.isEmpty {
-                try await writeOutputs(results: results)
-            }
-        } catch {
-            await images.shutdown()
-            throw error
+        try await schedule(stages, images: images, runDirectory: runDirectory, results: &results, failures: &failures,
+                           timings: &timings)
+        if failures.isEmpty {
+            try await writeOutputs(results: results)
         }
-        await images.shutdown()
         return RunSummary(stageSeconds: timings, failures: failures)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PlanTestKit
 import Testing
 
 /// `plan run` against a real builder: the same plan built by plan's executor and by buildah (from
@@ -161,27 +162,21 @@ import Testing
     @Test func ctrlCStopsTheSandboxesAndExits130() throws {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestSupport.planBinary)
-        process.arguments = ["run", Self.runFixtures + "/failing", "--target", "slow", "--cache-dir", folder + "/cache",
-                             "--insecure-registry", Self.registry, "--progress", "plain"]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let log = folder + "/stderr"
+        let pid = try ChildProcess.spawn(TestSupport.planBinary, [
+            "run", Self.runFixtures + "/failing", "--target", "slow", "--cache-dir", folder + "/cache",
+            "--insecure-registry", Self.registry, "--progress", "plain",
+        ], environment: ProcessInfo.processInfo.environment, stdout: nil, stderr: log)
         // Wait until the step is running, then interrupt.
         let deadline = Date().addingTimeInterval(60)
-        var seen = ""
-        while Date() < deadline, !seen.contains("[slow] started") {
-            let data = errors.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            seen += String(decoding: data, as: UTF8.self)
+        while Date() < deadline, !((try? TestSupport.read(log))?.contains("[slow] run echo started") ?? false) {
+            usleep(50_000)
         }
         Thread.sleep(forTimeInterval: 1)
         let started = Date()
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 130)
+        kill(pid, SIGINT)
+        let status = ChildProcess.wait(pid)
+        #expect(status == 130, "\((try? TestSupport.read(log)) ?? "")")
         #expect(Date().timeIntervalSince(started) < 10)
         let runs = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/cache/runs")) ?? []
         #expect(runs.isEmpty, "leftover run state: \(runs)")
@@ -189,24 +184,24 @@ import Testing
         #expect(sleeping.stdout.isEmpty, "a sandboxed process survived: \(sleeping.stdout)")
     }
 
-    /// A static HTTP server on 127.0.0.1 serving `folder`, stopped by the caller.
-    static func httpServer(_ folder: String) throws -> (Process, Int) {
+    /// A static HTTP server on 127.0.0.1 serving `folder`; stop it with `ChildProcess.stop`.
+    static func httpServer(_ folder: String) throws -> (pid_t, Int) {
         let python = try TestSupport.tool("python3", environment: "PLAN_TEST_PYTHON")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", """
+        let portFile = folder + "/../port"
+        let pid = try ChildProcess.spawn(python, ["-c", """
             import http.server, socketserver, sys, os
             os.chdir(sys.argv[1])
             server = socketserver.TCPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-            print(server.server_address[1], flush=True)
+            with open(sys.argv[2] + ".tmp", "w") as f: f.write(str(server.server_address[1]))
+            os.rename(sys.argv[2] + ".tmp", sys.argv[2])
             server.serve_forever()
-            """, folder]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
-        return (process, Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
+            """, folder, portFile], environment: ProcessInfo.processInfo.environment, stdout: nil, stderr: nil)
+        for _ in 0..<200 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) { return (pid, port) }
+            usleep(25_000)
+        }
+        ChildProcess.stop(pid)
+        throw TestSupport.ToolMissing(name: "an HTTP server on 127.0.0.1 (python3 http.server did not start)")
     }
 
     @Test func addDownloadsAndChecksAndImageCopiesReadOtherImages() throws {
@@ -216,7 +211,7 @@ import Testing
         let payload = "downloaded payload\n"
         try payload.write(toFile: folder + "/served/payload.txt", atomically: true, encoding: .utf8)
         let (server, port) = try Self.httpServer(folder + "/served")
-        defer { server.terminate() }
+        defer { ChildProcess.stop(server) }
         let sum = try TestSupport.run("/usr/bin/sha256sum", [folder + "/served/payload.txt"]).stdout.prefix(64)
         func plan(checksum: String) -> String {
             """

@@ -12,7 +12,10 @@ import Testing
         try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/work", withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o1777])
-        try FileManager.default.copyItem(atPath: busybox, toPath: root + "/bin/busybox")
+        // Copied by a child process: a descriptor this process held open for writing could leak into
+        // a sandbox another test starts meanwhile, and exec would then fail with "text file busy".
+        let copied = try TestSupport.run("/bin/cp", [busybox, root + "/bin/busybox"])
+        guard copied.status == 0 else { throw TestSupport.ToolMissing(name: "cp: \(copied.stderr)") }
         for applet in ["sh", "id", "ls", "cat", "touch", "hostname", "ip", "ps", "echo", "pwd", "stat", "sleep", "mkdir"] {
             try FileManager.default.createSymbolicLink(atPath: root + "/bin/" + applet, withDestinationPath: "busybox")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PlanTestKit
 import Testing
 
 @testable import PlanOCI

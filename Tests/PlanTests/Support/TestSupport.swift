@@ -1,5 +1,6 @@
 import Foundation
 import PlanCompiler
+import PlanTestKit
 import Testing
 
 /// Paths and process helpers shared by the tests.
@@ -46,46 +47,35 @@ enum TestSupport {
         }
     }
 
-    /// Runs a program to completion, feeding `input` on stdin.
+    /// Runs a program to completion, feeding `input` on stdin. Children are spawned with
+    /// `ChildProcess` (posix_spawn, output in files), never Foundation's `Process`, which can hang
+    /// when many tests spawn at once.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], in directory: String? = nil,
                     environment: [String: String] = [:], input: Data? = nil) throws -> ProcessResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let scratch = NSTemporaryDirectory() + "plan-test-io-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        let stdout = Pipe()
-        let stderr = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(input) }
-        try? stdin.fileHandleForWriting.close()
-        // Read both pipes concurrently so a full pipe never blocks the child.
-        let errorData = LockedData()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errorData.set(stderr.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
+        var stdin: String? = nil
+        if let input {
+            stdin = scratch + "/stdin"
+            try input.write(to: URL(fileURLWithPath: scratch + "/stdin"))
         }
-        let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errorData.get(), as: UTF8.self))
-    }
-
-    final class LockedData: @unchecked Sendable {
-        private var data = Data()
-        private let lock = NSLock()
-        func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
-        func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+        // posix_spawn has no working-directory action everywhere: run through `cd … && exec`.
+        var path = executable
+        var argv = arguments
+        if let directory {
+            path = "/bin/sh"
+            argv = ["-c", "cd \"$0\" && exec \"$@\"", directory, executable] + arguments
+        }
+        let pid = try ChildProcess.spawn(path, argv, environment: env, stdout: scratch + "/stdout",
+                                         stderr: scratch + "/stderr", stdin: stdin)
+        let status = ChildProcess.wait(pid)
+        let stdout = (try? String(contentsOfFile: scratch + "/stdout", encoding: .utf8)) ?? ""
+        let stderr = (try? String(contentsOfFile: scratch + "/stderr", encoding: .utf8)) ?? ""
+        return ProcessResult(status: status, stdout: stdout, stderr: stderr)
     }
 
     /// Runs the `plan` executable.

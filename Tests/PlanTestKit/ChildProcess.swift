@@ -3,23 +3,24 @@ import Foundation
 import Glibc
 #endif
 
-/// Child processes for the tests, started with posix_spawn and reaped with waitpid, without
+/// Child processes for the tests (shared by every test target), started with posix_spawn and reaped with waitpid, without
 /// Foundation's `Process`: with many tests starting tools at once, `Process.waitUntilExit` was
 /// seen to hang on a child that had already exited. Children get stdin from /dev/null, stdout
 /// and stderr in files, an empty signal mask and default SIGTERM/SIGINT/SIGPIPE (the test
 /// runner blocks signals, and children would inherit that).
-enum ChildProcess {
-    struct SpawnFailed: Error, CustomStringConvertible {
-        let path: String
-        let code: Int32
-        var description: String { "cannot start \(path): \(String(cString: strerror(code)))" }
+public enum ChildProcess {
+    public struct SpawnFailed: Error, CustomStringConvertible {
+        public let path: String
+        public let code: Int32
+        public var description: String { "cannot start \(path): \(String(cString: strerror(code)))" }
     }
 
-    static func spawn(_ path: String, _ arguments: [String], environment: [String: String], stdout: String?, stderr: String?) throws -> pid_t {
+    public static func spawn(_ path: String, _ arguments: [String], environment: [String: String], stdout: String?, stderr: String?,
+                             stdin: String? = nil) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
 
@@ -48,7 +49,7 @@ enum ChildProcess {
     }
 
     /// Waits for the child to exit; its exit status, or 128 + signal.
-    static func wait(_ pid: pid_t) -> Int32 {
+    public static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { return -1 }
@@ -57,13 +58,13 @@ enum ChildProcess {
     }
 
     /// Whether the child is still running (reaping it if it has exited).
-    static func isRunning(_ pid: pid_t) -> Bool {
+    public static func isRunning(_ pid: pid_t) -> Bool {
         var status: Int32 = 0
         return waitpid(pid, &status, WNOHANG) == 0
     }
 
     /// SIGTERM, then SIGKILL after 2 s, and reap.
-    static func stop(_ pid: pid_t) {
+    public static func stop(_ pid: pid_t) {
         guard isRunning(pid) else { return }
         kill(pid, SIGTERM)
         for _ in 0..<40 {
