@@ -267,9 +267,12 @@ import Testing
         chmod(folder, 0o755)
         let setpriv = try TestSupport.tool("setpriv")
         _ = try TestSupport.tool("bwrap")
+        // The binary and the plan are copied where `nobody` can reach them, wherever the checkout is.
+        try FileManager.default.copyItem(atPath: TestSupport.planBinary, toPath: folder + "/plan")
+        try FileManager.default.copyItem(atPath: TestSupport.plans + "/registry", toPath: folder + "/registry")
         let result = try TestSupport.run(setpriv, [
-            "--reuid", "65534", "--regid", "65534", "--clear-groups", TestSupport.planBinary, "run",
-            TestSupport.plans + "/registry", "--insecure-registry", Self.registry, "--cache-dir", folder + "/cache",
+            "--reuid", "65534", "--regid", "65534", "--clear-groups", folder + "/plan", "run",
+            folder + "/registry", "--insecure-registry", Self.registry, "--cache-dir", folder + "/cache",
             "--output", "type=local,dest=\(folder)/rootfs",
         ], environment: ["HOME": folder])
         #expect(result.status == 0, "\(result.stderr)")
