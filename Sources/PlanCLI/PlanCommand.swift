@@ -5,7 +5,7 @@ import Foundation
 public struct PlanCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "plan",
-        abstract: "Check declarative YAML build plans and compile them into multi-stage Dockerfiles.",
+        abstract: "Check declarative YAML build plans, compile them into multi-stage Dockerfiles, or build them.",
         discussion: """
             A plan names stages (base image, steps, configuration) and the artifacts each stage produces; \
             later stages copy artifacts by name, and every copy is checked before anything is built.
@@ -15,7 +15,8 @@ public struct PlanCommand: ParsableCommand {
               plan compile plans/site/plan.yaml -o build/Dockerfile
               plan compile plans/go-static --target app --arg GO_VERSION=1.22 > Dockerfile
               plan compile plans/registry --dialect portable -o Containerfile
-              plan compile plans/monorepo --out-dir build      # Dockerfile + docker-bake.json
+              plan compile plans/monorepo --out-dir build
+              plan run plans/registry --output type=oci,dest=app.tar
               plan graph plans/monorepo --format dot | dot -Tsvg > graph.svg
               plan affected plans/monorepo --since origin/main
               plan image unpack alpine:3.20 rootfs/
