@@ -358,7 +358,7 @@ extension Checker {
         if concrete.contains("$") { return false }
         let full = contextPath + "/" + concrete
         if PosixPath.hasGlob(concrete) {
-            let matches = Self.glob(full).map { String($0.dropFirst(contextPath.count + 1)) }
+            let matches = FileGlob.matches(full).map { String($0.dropFirst(contextPath.count + 1)) }
             if matches.isEmpty {
                 error(.contextPathMissing, "no file in the build context matches `\(path.value)`", at: path.location,
                       help: "the context is `\(contextPath)`")
@@ -393,14 +393,6 @@ extension Checker {
               help: "remove the pattern from `ignore`, or add `!\(path.value)` after it to keep this path")
     }
 
-    static func glob(_ pattern: String) -> [String] {
-        var result = glob_t()
-        defer { globfree(&result) }
-        guard Glibc.glob(pattern, 0, nil, &result) == 0 else { return [] }
-        return (0..<Int(result.gl_pathc)).compactMap { index in
-            result.gl_pathv[index].flatMap { String(validatingCString: $0) }
-        }.sorted()
-    }
 
     // MARK: copy from a stage
 

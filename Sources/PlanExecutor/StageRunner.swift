@@ -313,7 +313,7 @@ struct StageRunner {
             let expanded = VariableExpansion.expand(pattern, values)
             let relative = String(expanded.drop(while: { $0 == "/" }))
             if PosixPath.hasGlob(relative) {
-                for match in Self.glob(sourceRoot + "/" + relative) {
+                for match in FileGlob.matches(sourceRoot + "/" + relative) {
                     sources.append((match, String(match.dropFirst(sourceRoot.count + 1))))
                 }
             } else {
@@ -386,12 +386,6 @@ struct StageRunner {
         }
     }
 
-    static func glob(_ pattern: String) -> [String] {
-        var result = glob_t()
-        defer { globfree(&result) }
-        guard Glibc.glob(pattern, 0, nil, &result) == 0 else { return [] }
-        return (0..<Int(result.gl_pathc)).compactMap { result.gl_pathv[$0].flatMap { String(validatingCString: $0) } }.sorted()
-    }
 }
 
 /// The last lines of a step's output, for failure reports.
