@@ -38,8 +38,10 @@ let package = Package(
         .target(name: "PlanBake", dependencies: ["PlanCompiler"]),
         // BuildGraph → a picture of the stages (Mermaid, Graphviz dot).
         .target(name: "PlanGraph", dependencies: ["PlanCompiler"]),
+        // Host processes started with posix_spawn (no Foundation `Process`), for sandboxes and tests.
+        .target(name: "PlanProcess"),
         // `plan run`: builds the BuildGraph itself — root filesystems, sandboxed steps, artifacts, outputs.
-        .target(name: "PlanExecutor", dependencies: ["PlanDiagnostics", "PlanCompiler", "PlanOCI"]),
+        .target(name: "PlanExecutor", dependencies: ["PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanProcess"]),
         // The command-line interface: thin, parses flags, calls the libraries, prints.
         .target(
             name: "PlanCLI",
@@ -70,7 +72,7 @@ let package = Package(
             path: "Sources/PlanOCIBench"
         ),
         // Test helpers every test target shares (child processes that never hang the runner).
-        .target(name: "PlanTestKit", path: "Tests/PlanTestKit"),
+        .target(name: "PlanTestKit", dependencies: ["PlanProcess"], path: "Tests/PlanTestKit"),
         .testTarget(
             name: "PlanOCITests",
             dependencies: ["PlanOCI", "PlanTestKit"],

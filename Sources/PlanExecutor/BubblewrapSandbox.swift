@@ -1,4 +1,5 @@
 import Foundation
+import PlanProcess
 
 /// The sandbox for runs without root: bubblewrap in a new user namespace, with the step's user and
 /// group mapped inside it. Files the step writes belong to the invoking user on the host, so an
@@ -51,42 +52,16 @@ enum ProcessRunner {
         // Only the child's stdout and stderr (dup2 clears the flag there) keep the write end.
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
-        // No other descriptor of plan's reaches a sandbox, whether or not it was opened close-on-exec.
-        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
-        for fd in open where fd > 2 && fd != fds[1] { posix_spawn_file_actions_addclose(&actions, fd) }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGTERM, SIGINT, SIGPIPE] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = environment.sorted { $0.key < $1.key }
-            .map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        close(fds[1])
-        guard spawned == 0 else {
+        let child: pid_t
+        do {
+            child = try Spawn.start(executable, arguments, environment: environment, stdout: .descriptor(fds[1]),
+                                    stderr: .descriptor(fds[1]), newProcessGroup: true, closeOtherDescriptors: true)
+        } catch {
             close(fds[0])
-            throw SandboxError.cannotStart("\(executable): \(String(cString: strerror(spawned)))")
+            close(fds[1])
+            throw SandboxError.cannotStart("\(error)")
         }
-        let child = pid
+        close(fds[1])
         let readFD = fds[0]
         let drained = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
@@ -104,12 +79,7 @@ enum ProcessRunner {
         }
         let status: Int32 = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                DispatchQueue.global().async {
-                    var raw: Int32 = 0
-                    while waitpid(child, &raw, 0) < 0, errno == EINTR {}
-                    let signal = raw & 0x7f
-                    continuation.resume(returning: signal == 0 ? (raw >> 8) & 0xff : 128 + signal)
-                }
+                DispatchQueue.global().async { continuation.resume(returning: Spawn.wait(child)) }
             }
         } onCancel: {
             kill(-child, SIGKILL)
