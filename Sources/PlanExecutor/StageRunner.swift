@@ -5,6 +5,7 @@ import FoundationNetworking
 import PlanCompiler
 import PlanDiagnostics
 import PlanOCI
+import PlanProcess
 
 /// What a finished stage leaves for the stages after it and for the outputs.
 struct StageResult: Sendable {
@@ -115,12 +116,9 @@ struct StageRunner {
     }
 
     static func copyTree(_ source: String, to destination: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/cp")
-        process.arguments = ["-a", source + "/.", destination + "/"]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let pid = try Spawn.start("/bin/cp", ["-a", source + "/.", destination + "/"],
+                                  environment: ["PATH": "/usr/bin:/bin"], stdout: .discard, stderr: .discard)
+        guard Spawn.wait(pid) == 0 else {
             throw ExecutionFailure(stage: "", step: "", location: nil, message: "cannot copy \(source) to \(destination)")
         }
     }
