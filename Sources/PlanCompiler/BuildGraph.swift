@@ -74,10 +74,15 @@ public struct GraphRun: Sendable {
     public var network: String?
     public var location: SourceLocation
 
-    /// True when the command spans several lines (a script, not a one-liner).
-    public var isMultiline: Bool {
-        command.trimmingTrailingNewlines.contains("\n")
+    /// The command as both back ends run it: trailing line breaks and spaces are not part of it.
+    public var script: String {
+        var text = Substring(command)
+        while text.last == "\n" || text.last == "\r" || text.last == " " { text = text.dropLast() }
+        return String(text)
     }
+
+    /// True when the command spans several lines (a script, not a one-liner).
+    public var isMultiline: Bool { script.contains("\n") }
 }
 
 public struct CacheMount: Hashable, Sendable {
@@ -159,12 +164,4 @@ public struct GraphArtifact: Hashable, Sendable {
     public var path: String
     public var description: String?
     public var location: SourceLocation
-}
-
-extension String {
-    var trimmingTrailingNewlines: Substring {
-        var text = Substring(self)
-        while text.last == "\n" || text.last == "\r" { text = text.dropLast() }
-        return text
-    }
 }

@@ -123,7 +123,7 @@ public struct DockerfileWriter: Sendable {
         }
         if let network = run.network, dialect == .buildkit { flags.append("--network=\(network)") }
         let prefix = "RUN " + flags.map { $0 + " " }.joined()
-        let script = String(run.command.trimmingTrailingNewlinesForOutput)
+        let script = run.script
         let defaultShell = shell == ["/bin/sh", "-c"]
         guard script.contains("\n") else {
             // Older builders ignore SHELL in OCI images, so the portable dialect names the shell on each RUN.
@@ -251,13 +251,5 @@ public struct DockerfileWriter: Sendable {
             path.contains { $0.isWhitespace || $0 == "\"" || $0 == "'" } || path.hasPrefix("[")
         }
         return needsJSON ? jsonArray(paths) : paths.joined(separator: " ")
-    }
-}
-
-extension String {
-    var trimmingTrailingNewlinesForOutput: Substring {
-        var text = Substring(self)
-        while text.last == "\n" || text.last == "\r" || text.last == " " { text = text.dropLast() }
-        return text
     }
 }

@@ -254,7 +254,7 @@ struct StageRunner {
         let stageName = stage.name
         let emit = self.emit
         let request = SandboxRequest(
-            rootfs: root, arguments: state.shell + [String(run.command.trimmingTrailingNewlinesForRun)],
+            rootfs: root, arguments: state.shell + [run.script],
             environment: environment.map { "\($0.name)=\($0.value)" }, workingDirectory: state.workdir,
             user: user, network: run.network != "none", mounts: mounts)
         let onOutput: @Sendable (Data) -> Void = { data in
@@ -403,13 +403,5 @@ final class OutputTail: @unchecked Sendable {
         defer { lock.unlock() }
         return String(decoding: buffer, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
             .map(String.init).filter { !$0.isEmpty }.suffix(15).map { $0 }
-    }
-}
-
-extension String {
-    var trimmingTrailingNewlinesForRun: Substring {
-        var text = Substring(self)
-        while text.last == "\n" || text.last == "\r" { text = text.dropLast() }
-        return text
     }
 }
