@@ -45,11 +45,7 @@ struct ImageOptions: ParsableArguments {
     }
 
     var storeDirectory: String {
-        let environment = ProcessInfo.processInfo.environment
-        let cache = cacheDirectory ?? environment["PLAN_CACHE_DIR"]
-            ?? environment["XDG_CACHE_HOME"].map { $0 + "/plan" }
-            ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache/plan")
-        return cache + "/images"
+        CacheLocation.directory(explicit: cacheDirectory) + "/images"
     }
 
     func store() throws -> ContentStore {

@@ -99,9 +99,7 @@ struct RunCommand: AsyncParsableCommand {
             Output.standardError("error: plan run needs root, or bubblewrap (bwrap) for runs in a user namespace\n")
             throw ExitCode(2)
         }
-        let environment = ProcessInfo.processInfo.environment
-        let cache = cacheDirectory ?? environment["PLAN_CACHE_DIR"]
-            ?? environment["XDG_CACHE_HOME"].map { $0 + "/plan" } ?? ((environment["HOME"] ?? "/root") + "/.cache/plan")
+        let cache = CacheLocation.directory(explicit: cacheDirectory)
         let secretDirectory = NSTemporaryDirectory() + "plan-secrets-\(getpid())"
         try FileManager.default.createDirectory(atPath: secretDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
