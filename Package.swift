@@ -41,7 +41,9 @@ let package = Package(
         // Host processes started with posix_spawn (no Foundation `Process`), for sandboxes and tests.
         .target(name: "PlanProcess"),
         // `plan run`: builds the BuildGraph itself — root filesystems, sandboxed steps, artifacts, outputs.
-        .target(name: "PlanExecutor", dependencies: ["PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanProcess"]),
+        .target(name: "PlanExecutor", dependencies: [
+            "PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanProcess", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
         // The command-line interface: thin, parses flags, calls the libraries, prints.
         .target(
             name: "PlanCLI",

@@ -18,10 +18,15 @@ struct RunCommand: AsyncParsableCommand {
             Outputs (repeatable --output): type=oci,dest=DIR|FILE.tar  type=docker,dest=FILE.tar  \
             type=local,dest=DIR  type=artifacts,dest=DIR
 
+            Every step is cached by what it reads (content, not times): an unchanged step is skipped. \
+            --explain prints, for each step, `hit` or `miss` and the first input that differed from the \
+            last build. `plan cache du|ls|prune` manages the cache.
+
             Examples:
               plan run plans/registry --insecure-registry 127.0.0.1:5555 --output type=oci,dest=app.tar
               plan run plans/monorepo --target api --output type=local,dest=rootfs
               plan run plans/go-static --output type=artifacts,dest=dist --secret id=token,src=token.txt
+              plan run plans/monorepo --explain --cache-from dir=ci-cache --cache-to dir=ci-cache
             """)
 
     enum Progress: String, CaseIterable, ExpressibleByArgument {
@@ -54,7 +59,35 @@ struct RunCommand: AsyncParsableCommand {
             completion: .directory)
     var cacheDirectory: String?
 
+    @Flag(name: .customLong("no-cache"), help: "Build every step; take nothing from the cache (results are still stored).")
+    var noCache = false
+
+    @Option(name: .customLong("no-cache-filter"), help: ArgumentHelp(
+        "Build this stage's steps without the cache (repeatable).", valueName: "stage"))
+    var noCacheStages: [String] = []
+
+    @Flag(help: "Print for each step whether it came from the cache and, when not, the first input that changed.")
+    var explain = false
+
+    @Option(name: .customLong("cache-from"), help: ArgumentHelp(
+        "Import cache entries from an OCI layout before building: dir=PATH (repeatable).", valueName: "dir=path"))
+    var cacheFrom: [String] = []
+
+    @Option(name: .customLong("cache-to"), help: ArgumentHelp(
+        "Export the entries this build used as an OCI layout: dir=PATH.", valueName: "dir=path"))
+    var cacheTo: String?
+
+    /// `dir=PATH` → PATH.
+    static func cacheDirectoryArgument(_ text: String, option: String) throws -> String {
+        guard text.hasPrefix("dir="), text.count > 4, !text.dropFirst(4).contains(",") else {
+            throw ValidationError("\(option) \(text): expected dir=PATH (the only cache transport is a folder)")
+        }
+        return String(text.dropFirst(4))
+    }
+
     func validate() throws {
+        for source in cacheFrom { _ = try Self.cacheDirectoryArgument(source, option: "--cache-from") }
+        if let cacheTo { _ = try Self.cacheDirectoryArgument(cacheTo, option: "--cache-to") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         for output in outputs {
             do { _ = try OutputSpec(parsing: output) } catch { throw ValidationError("\(error)") }
@@ -112,9 +145,17 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.outputs = try outputs.map(OutputSpec.init(parsing:))
         runOptions.insecureRegistries = Set(insecureRegistries)
         runOptions.keepGoing = keepGoing
+        runOptions.noCache = noCache
+        for stage in noCacheStages where graph.stage(named: stage) == nil {
+            Output.standardError("error: --no-cache-filter \(stage): the plan has no stage `\(stage)`\n")
+            throw ExitCode(2)
+        }
+        runOptions.noCacheStages = Set(noCacheStages)
+        runOptions.cacheFrom = try cacheFrom.map { try Self.cacheDirectoryArgument($0, option: "--cache-from") }
+        runOptions.cacheTo = try cacheTo.map { try Self.cacheDirectoryArgument($0, option: "--cache-to") }
 
         let live = progress == .tty || (progress == .auto && isatty(STDERR_FILENO) == 1)
-        let reporter = ProgressReporter(json: progress == .json, live: live)
+        let reporter = ProgressReporter(json: progress == .json, live: live, explain: explain)
         defer { reporter.stop() }
         let executor = Executor(graph: graph, options: runOptions, events: { reporter.handle($0) })
         let task = Task { try await executor.run() }
@@ -147,6 +188,7 @@ struct RunCommand: AsyncParsableCommand {
         for (stage, seconds) in summary.stageSeconds {
             reporter.summary(stage: stage, seconds: seconds)
         }
+        reporter.cacheSummary()
         if !summary.failures.isEmpty {
             for failure in summary.failures where failure.message != "stopped" {
                 Output.standardError("error: \(failure)\n")
@@ -168,15 +210,19 @@ final class InterruptFlag: @unchecked Sendable {
 final class ProgressReporter: @unchecked Sendable {
     let json: Bool
     let live: Bool
+    let explain: Bool
     private let lock = NSLock()
+    private var hits = 0
+    private var misses = 0
     private var partial: [String: String] = [:]
     /// Running stages: their current step, when it started, and the last line it printed.
     private var running: [(stage: String, step: String, since: Date, last: String)] = []
     private var drawnLines = 0
     private var timer: DispatchSourceTimer?
 
-    init(json: Bool, live: Bool = false) {
+    init(json: Bool, live: Bool = false, explain: Bool = false) {
         self.json = json
+        self.explain = explain
         self.live = live && !json
         if self.live {
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global())
@@ -198,6 +244,31 @@ final class ProgressReporter: @unchecked Sendable {
     func handle(_ event: ExecutionEvent) {
         lock.lock()
         defer { lock.unlock() }
+        switch event {
+        case .cache(let stage, let step, let description, let hit, let reason):
+            if hit { hits += 1 } else { misses += 1 }
+            if json {
+                var fields = ["event": "cache", "stage": stage, "step": String(step), "description": description,
+                              "result": hit ? "hit" : "miss"]
+                fields["reason"] = reason
+                line(fields, text: "")
+            } else if explain {
+                // The explanation is what was asked for: standard output, one line per step.
+                clearLive()
+                Output.standardOutput((hit ? "hit  " : "miss ") + "[\(stage) #\(step)] \(description)"
+                                          + (reason.map { ": " + $0 } ?? "") + "\n")
+            } else if hit, !live {
+                line([:], text: "[\(stage)] CACHED \(description)")
+            }
+            if live { drawLive() }
+            return
+        case .warning(let message):
+            if live { clearLive() }
+            line(["event": "warning", "message": message], text: "warning: \(message)")
+            return
+        default:
+            break
+        }
         if live {
             handleLive(event)
             return
@@ -215,6 +286,8 @@ final class ProgressReporter: @unchecked Sendable {
                  text: "[\(stage)] done in \(String(format: "%.1f", seconds)) s")
         case .stageFailed(let stage, let message):
             line(["event": "stage-failed", "stage": stage, "message": message], text: "[\(stage)] FAILED: \(message)")
+        case .cache, .warning:
+            break
         }
     }
 
@@ -248,6 +321,8 @@ final class ProgressReporter: @unchecked Sendable {
         case .stageFailed(let stage, let message):
             running.removeAll { $0.stage == stage }
             printAbove("\u{1B}[31m✘\u{1B}[0m \(stage): \(message)")
+        case .cache, .warning:
+            break
         }
         drawLive()
     }
@@ -290,6 +365,15 @@ final class ProgressReporter: @unchecked Sendable {
         line(["event": "summary", "stage": stage, "seconds": String(format: "%.2f", seconds)],
              text: stage.padding(toLength: max(24, stage.count), withPad: " ", startingAt: 0)
                 + String(format: " %6.1f s", seconds))
+    }
+
+    /// How many steps came from the cache.
+    func cacheSummary() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard hits + misses > 0 else { return }
+        line(["event": "cache-summary", "hits": String(hits), "misses": String(misses)],
+             text: "\(hits + misses) steps: \(hits) cached, \(misses) built")
     }
 
     private func line(_ fields: [String: String], text: String) {

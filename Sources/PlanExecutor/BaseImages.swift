@@ -6,6 +6,8 @@ import PlanOCI
 public struct BaseImage: Sendable {
     public var reference: ImageReference
     public var manifest: Manifest
+    /// The digest of the (platform) manifest: what the build cache keys on.
+    public var manifestDigest: Digest
     public var configuration: ImageConfiguration
     /// The unpacked root filesystem (never written to).
     public var rootfs: String
@@ -52,7 +54,7 @@ public actor BaseImages {
                 throw error
             }
         }
-        let image = BaseImage(reference: reference, manifest: pulled.manifest, configuration: pulled.configuration,
+        let image = BaseImage(reference: reference, manifest: pulled.manifest, manifestDigest: pulled.manifestDescriptor.digest, configuration: pulled.configuration,
                               rootfs: rootfs, layerPaths: layerPaths)
         cache[text] = image
         return image

@@ -31,41 +31,76 @@ public final class Executor: Sendable {
         return graph.stages.filter { needed.contains($0.name) }
     }
 
+    /// What every stage of one attempt shares.
+    struct RunContext {
+        var images: BaseImages
+        var runDirectory: String
+        var cache: BuildCache
+        var stacks: LayerStacks
+        var views: StageViews
+        var digests: SourceDigests
+    }
+
     public func run() async throws -> RunSummary {
-        let runDirectory = options.cacheDirectory + "/runs/\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        let cache = try BuildCache(cacheDirectory: options.cacheDirectory)
+        RunDirectory.removeStale(in: options.cacheDirectory + "/runs")
+        return try await cache.withLock(exclusive: false) {
+            for source in options.cacheFrom {
+                let report = try CacheTransfer(cache: cache).importLayout(from: source)
+                for warning in report.warnings { emit(.warning(warning)) }
+            }
+            // A layer found corrupt while the build reads it is dropped; the next attempt rebuilds it.
+            var attempts = 0
+            while true {
+                do {
+                    let summary = try await attempt(cache: cache)
+                    if summary.failures.isEmpty, let destination = options.cacheTo {
+                        try CacheTransfer(cache: cache).exportLayout(keys: cache.keysUsed(), to: destination)
+                    }
+                    return summary
+                } catch let corruption as CacheCorruption {
+                    attempts += 1
+                    emit(.warning("\(corruption); dropped, rebuilding"))
+                    cache.drop(key: nil, layer: corruption.digest)
+                    if attempts >= 3 { throw corruption }
+                }
+            }
+        }
+    }
+
+    private func attempt(cache: BuildCache) async throws -> RunSummary {
+        let runDirectory = try RunDirectory.create(in: options.cacheDirectory + "/runs")
+        defer { RunDirectory.remove(runDirectory) }
         let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries)
-        let stages = neededStages
+        let stacks = try LayerStacks(cache: cache, runDirectory: runDirectory)
+        let context = RunContext(images: images, runDirectory: runDirectory, cache: cache, stacks: stacks,
+                                 views: StageViews(stacks: stacks), digests: SourceDigests())
         var results: [String: StageResult] = [:]
         var failures: [ExecutionFailure] = []
         var timings: [(String, Double)] = []
-        defer {
-            for stage in stages.reversed() { umount2(runDirectory + "/stages/" + stage.name + "/rootfs", Int32(MNT_DETACH)) }
-            try? FileManager.default.removeItem(atPath: runDirectory)
-        }
-        try await schedule(stages, images: images, runDirectory: runDirectory, results: &results, failures: &failures,
-                           timings: &timings)
+        try await schedule(neededStages, context: context, results: &results, failures: &failures, timings: &timings)
         if failures.isEmpty {
-            try await writeOutputs(results: results)
+            try await writeOutputs(results: results, context: context)
         }
         return RunSummary(stageSeconds: timings, failures: failures)
     }
 
-    private func schedule(_ stages: [GraphStage], images: BaseImages, runDirectory: String,
+    private func schedule(_ stages: [GraphStage], context: RunContext,
                           results: inout [String: StageResult], failures: inout [ExecutionFailure],
                           timings: inout [(String, Double)]) async throws {
         var pending = stages
         var blocked = Set<String>()
         let jobs = max(1, options.jobs)
-        try await withThrowingTaskGroup(of: (String, Result<StageResult, ExecutionFailure>, Double).self) { group in
+        try await withThrowingTaskGroup(of: (String, Result<StageResult, any Error>, Double).self) { group in
             var running = 0
             func startReady() {
                 while running < jobs,
                       let index = pending.firstIndex(where: { stage in stage.dependencies.allSatisfy { results[$0] != nil } })
                 {
                     let stage = pending.remove(at: index)
-                    let runner = StageRunner(stage: stage, graph: graph, options: options, images: images,
-                                             runDirectory: runDirectory, emit: emit)
+                    let runner = StageRunner(stage: stage, graph: graph, options: options, images: context.images,
+                                             runDirectory: context.runDirectory, cache: context.cache, stacks: context.stacks,
+                                             views: context.views, digests: context.digests, emit: emit)
                     let dependencies = results.filter { stage.dependencies.contains($0.key) }
                     running += 1
                     group.addTask {
@@ -75,6 +110,8 @@ public final class Executor: Sendable {
                                     Date().timeIntervalSince(started))
                         } catch let failure as ExecutionFailure {
                             return (stage.name, .failure(failure), Date().timeIntervalSince(started))
+                        } catch let corruption as CacheCorruption {
+                            return (stage.name, .failure(corruption), 0)
                         } catch is CancellationError {
                             return (stage.name, .failure(ExecutionFailure(stage: stage.name, step: "", location: nil,
                                                                           message: "stopped")), 0)
@@ -93,7 +130,12 @@ public final class Executor: Sendable {
                 case .success(let result):
                     results[name] = result
                     timings.append((name, seconds))
-                case .failure(let failure):
+                case .failure(let corruption as CacheCorruption):
+                    group.cancelAll()
+                    throw corruption
+                case .failure(let error):
+                    let failure = error as? ExecutionFailure
+                        ?? ExecutionFailure(stage: name, step: "", location: nil, message: "\(error)")
                     failures.append(failure)
                     emit(.stageFailed(stage: name, message: failure.message))
                     blocked.insert(name)
@@ -120,33 +162,39 @@ public final class Executor: Sendable {
 
     // MARK: Outputs
 
-    private func writeOutputs(results: [String: StageResult]) async throws {
+    private func writeOutputs(results: [String: StageResult], context: RunContext) async throws {
         let targets = options.targets.isEmpty ? graph.targets : options.targets
         for output in options.outputs {
             switch output {
             case .local(let destination):
                 let target = try single(targets, for: "type=local")
                 guard let result = results[target] else { continue }
+                let root = try await context.views.root(stage: target, base: result.baseRootfs, layers: result.layers)
                 try replaceAtomically(destination) { temporary in
                     try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-                    try StageRunner.copyTree(result.rootfs, to: temporary)
+                    try StageRunner.copyTree(root, to: temporary)
                 }
             case .artifacts(let destination):
                 try replaceAtomically(destination) { temporary in
                     for stage in neededStages where !stage.artifacts.isEmpty {
                         guard let result = results[stage.name] else { continue }
+                        let folder = temporary + "/" + stage.name
+                        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                         for artifact in stage.artifacts {
-                            let folder = temporary + "/" + stage.name
-                            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                            let source = ContainedPath.resolve(artifact.path, in: result.rootfs)
-                            try FileCopier().copy([(source, ".")], to: "/" + stage.name + "/" + artifact.name, in: temporary)
+                            guard let tree = result.artifacts[artifact.path] else { continue }
+                            // The stored tree holds one entry, `artifact`: unpack it, then give it its name.
+                            let unpacking = folder + "/.unpacking"
+                            try FileManager.default.createDirectory(atPath: unpacking, withIntermediateDirectories: true)
+                            try context.cache.apply(tree.digest, to: unpacking)
+                            try FileManager.default.moveItem(atPath: unpacking + "/artifact", toPath: folder + "/" + artifact.name)
+                            try FileManager.default.removeItem(atPath: unpacking)
                         }
                     }
                 }
             case .oci(let destination), .docker(let destination):
                 let target = try single(targets, for: "an image output")
                 guard let result = results[target] else { continue }
-                try writeImage(result, results: results, output: output, destination: destination)
+                try writeImage(result, cache: context.cache, output: output, destination: destination)
             }
         }
     }
@@ -175,9 +223,9 @@ public final class Executor: Sendable {
         }
     }
 
-    /// The target's image: the base image's layers, then one layer per stage of its chain.
-    private func writeImage(_ result: StageResult, results: [String: StageResult], output: OutputSpec,
-                            destination: String) throws {
+    /// The target's image: the base image's layers, then the layer of every step of its chain that
+    /// changed files, straight from the build cache.
+    private func writeImage(_ result: StageResult, cache: BuildCache, output: OutputSpec, destination: String) throws {
         let staging = options.cacheDirectory + "/runs/image-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: staging) }
         let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
@@ -191,23 +239,10 @@ public final class Executor: Sendable {
             }
             history = image.configuration.history ?? []
         }
-        for name in result.chain {
-            guard let stage = results[name] else { continue }
-            let sink = MemoryByteSink()
-            let writer = TarWriter(sink)
-            if let upper = stage.upper {
-                try LayerDiffer().overlayUpper(upper, to: writer)
-            } else if let base = stage.baseRootfs {
-                try LayerDiffer().diff(base: base, changed: stage.rootfs, to: writer)
-            } else {
-                try LayerDiffer().writeDirectory(stage.rootfs, to: writer)
-            }
-            try writer.finish()
-            let data = Data(sink.bytes)
-            let digest = try layout.putBlob(data)
-            layers.append(ImageLayer(descriptor: Descriptor(mediaType: .ociLayer, digest: digest, size: Int64(data.count)),
-                                     diffID: digest))
-            history.append(PlanOCI.ImageConfiguration.History(createdBy: "plan: stage \(name)", comment: "built by plan run"))
+        for layer in result.layers {
+            try layout.putBlob(try cache.verifiedBlob(layer.descriptor.digest))
+            layers.append(ImageLayer(descriptor: layer.descriptor, diffID: layer.descriptor.digest))
+            history.append(PlanOCI.ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
         }
         let platform = result.image?.configuration.platform ?? .host
         let written = try ImageWriter(platform: platform, config: result.state.containerConfiguration, layers: layers,

@@ -57,6 +57,14 @@ public struct RunOptions: Sendable {
     public var cacheDirectory: String
     /// The build context folder.
     public var contextDirectory: String
+    /// Build every step, taking nothing from the cache (results are still stored).
+    public var noCache = false
+    /// Stages whose steps are all built, not taken from the cache.
+    public var noCacheStages: Set<String> = []
+    /// OCI layouts of cache entries to import before building (`--cache-from dir=PATH`).
+    public var cacheFrom: [String] = []
+    /// Where to export the entries this build used (`--cache-to dir=PATH`).
+    public var cacheTo: String?
 
     public init(cacheDirectory: String, contextDirectory: String) {
         self.cacheDirectory = cacheDirectory
@@ -71,6 +79,10 @@ public enum ExecutionEvent: Sendable {
     case output(stage: String, step: Int, data: Data)
     case stageFinished(stage: String, seconds: Double)
     case stageFailed(stage: String, message: String)
+    /// A step was taken from the cache (`hit`) or built; `reason` says why it was built.
+    case cache(stage: String, step: Int, description: String, hit: Bool, reason: String?)
+    /// Something the user should know that does not stop the run (a corrupt cache entry dropped).
+    case warning(String)
 }
 
 /// Why a run failed: the stage and step, located in the plan, with the end of the step's output.

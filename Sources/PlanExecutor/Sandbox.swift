@@ -128,7 +128,9 @@ public struct NamespaceSandbox: Sendable {
         var flags = ["--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
         if !request.network { flags.append("--net") }
         return try await ProcessRunner.run(
-            executable: "/usr/bin/unshare", arguments: flags + ["--", "/bin/sh", "-c", Self.script(request)],
+            // setpriv: the sandbox dies with plan, even when plan is killed with SIGKILL.
+            executable: "/usr/bin/setpriv",
+            arguments: ["--pdeathsig", "KILL", "--", "/usr/bin/unshare"] + flags + ["--", "/bin/sh", "-c", Self.script(request)],
             environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], output: output)
     }
 }

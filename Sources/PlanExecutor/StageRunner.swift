@@ -10,27 +10,33 @@ import PlanProcess
 /// What a finished stage leaves for the stages after it and for the outputs.
 struct StageResult: Sendable {
     var name: String
-    /// The stage's root filesystem as its steps left it.
-    var rootfs: String
-    /// The root filesystem it started from, for diffing in copy mode.
+    /// The base image's root filesystem under the chain's layers (nil for `scratch`).
     var baseRootfs: String?
-    /// In overlay mode: the stage's own changes, and the read-only layers under them.
-    var upper: String?
-    var lowers: [String]
+    /// The layers of the chain, bottom first: the parent stages' steps, then this stage's.
+    var layers: [StepLayer]
     var state: StageState
     /// The base image at the bottom of the stage's chain, if any.
     var image: BaseImage?
     /// The stages of the chain, bottom first, ending with this one.
     var chain: [String]
+    /// The key of the stage's last step: everything the stage's result depends on.
+    var key: String
+    /// Declared artifact path → its tree, stored in the cache.
+    var artifacts: [String: Descriptor]
 }
 
-/// Builds one stage: its root filesystem, then each instruction in order, then the artifact check.
+/// Builds one stage: its base, then each instruction in order — skipping every step whose key the
+/// cache knows — then the artifact check.
 struct StageRunner {
     let stage: GraphStage
     let graph: BuildGraph
     let options: RunOptions
     let images: BaseImages
     let runDirectory: String
+    let cache: BuildCache
+    let stacks: LayerStacks
+    let views: StageViews
+    let digests: SourceDigests
     let emit: @Sendable (ExecutionEvent) -> Void
 
     func failure(_ message: String, step: String = "", location: SourceLocation? = nil,
@@ -48,22 +54,19 @@ struct StageRunner {
         return values
     }
 
-    func run(dependencies: [String: StageResult]) async throws -> StageResult {
-        let folder = runDirectory + "/stages/" + stage.name
-        let merged = folder + "/rootfs"
-        try FileManager.default.createDirectory(atPath: merged, withIntermediateDirectories: true)
+    /// Whether this stage may take steps from the cache.
+    var usesCache: Bool { !options.noCache && !options.noCacheStages.contains(stage.name) }
 
+    func run(dependencies: [String: StageResult]) async throws -> StageResult {
         var state = StageState()
-        var lowers: [String] = []
-        var baseRootfs: String?
         var image: BaseImage?
         var chain = [stage.name]
+        var layers: [StepLayer] = []
+        var baseRootfs: String?
+        var key: String
         switch stage.base {
         case .scratch:
-            let empty = runDirectory + "/empty"
-            try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
-            lowers = [empty]
-            baseRootfs = empty
+            key = StepInputs(parent: "", items: [("base", "scratch")]).key
         case .image(let text):
             let expanded = VariableExpansion.expand(text, Dictionary(graph.arguments.compactMap { a in a.value.map { (a.name, $0) } },
                                                                    uniquingKeysWith: { $1 }))
@@ -73,46 +76,96 @@ struct StageRunner {
                 throw failure("cannot get base image `\(expanded)`: \(error)")
             }
             state = StageState(image: image?.configuration.config)
-            lowers = [image?.rootfs ?? ""]
             baseRootfs = image?.rootfs
+            key = StepInputs(parent: "", items: [("base", image.map { "image \($0.manifestDigest)" } ?? expanded)]).key
         case .stage(let parentName):
             guard let parent = dependencies[parentName] else { throw failure("stage `\(parentName)` did not finish") }
             state = parent.state
             image = parent.image
             chain = parent.chain + [stage.name]
-            lowers = parent.upper.map { [$0] + parent.lowers } ?? [parent.rootfs]
-            baseRootfs = parent.rootfs
-        }
-        // Overlay when the kernel allows it; otherwise a copy of the base.
-        var upper: String? = folder + "/upper"
-        let work = folder + "/work"
-        try FileManager.default.createDirectory(atPath: folder + "/upper", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let overlayOptions = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(folder)/upper,workdir=\(work)"
-        if mount("overlay", merged, "overlay", 0, overlayOptions) != 0 {
-            upper = nil
-            lowers = []
-            if let base = baseRootfs { try Self.copyTree(base, to: merged) }
+            layers = parent.layers
+            baseRootfs = parent.baseRootfs
+            key = parent.key
         }
 
         emit(.stageStarted(stage: stage.name))
         let started = Date()
+        let workspace = StageWorkspace(stacks: stacks, folder: runDirectory + "/stages/" + stage.name, base: baseRootfs)
+        var ran = false
         for (index, instruction) in stage.instructions.enumerated() {
             try Task.checkCancellation()
-            try await apply(instruction, index: index, state: &state, root: merged, dependencies: dependencies)
+            guard let step = try await inputs(for: instruction, state: &state, parent: key, dependencies: dependencies) else {
+                key = StepInputs(parent: key, items: [("config", Self.configText(state))]).key
+                continue
+            }
+            let position = historyPosition(index)
+            key = step.inputs.key
+            if usesCache, let record = cache.record(for: step.inputs.key, warn: { emit(.warning($0)) }) {
+                emit(.cache(stage: stage.name, step: index, description: step.description, hit: true, reason: nil))
+                if cache.lastKey(at: position) != step.inputs.key { cache.remember(step.inputs, at: position) }
+                if let descriptor = record.layer {
+                    let layer = StepLayer(descriptor: descriptor, key: step.inputs.key, createdBy: "\(stage.name): \(step.description)")
+                    if ran { try workspace.applyHit(layer) }
+                    layers.append(layer)
+                }
+                continue
+            }
+            let reason = !usesCache ? (options.noCache ? "--no-cache" : "--no-cache-filter \(stage.name)")
+                : cache.lastInputs(at: position).map { step.inputs.difference(from: $0) } ?? "not built before"
+            emit(.cache(stage: stage.name, step: index, description: step.description, hit: false, reason: reason))
+            ran = true
+            let stageLayers = layers
+            let descriptor = try await workspace.step(index, layers: stageLayers) { root in
+                try await execute(instruction, index: index, description: step.description, state: state, root: root,
+                                  dependencies: dependencies)
+            }
+            try cache.put(CacheRecord(key: step.inputs.key, description: "\(graph.planName)/\(stage.name): \(step.description)",
+                                      layer: descriptor))
+            cache.remember(step.inputs, at: position)
+            if let descriptor {
+                layers.append(StepLayer(descriptor: descriptor, key: step.inputs.key, createdBy: "\(stage.name): \(step.description)"))
+            }
         }
+        let artifacts = try await storeArtifacts(key: key, base: baseRootfs, layers: layers)
+        applyConfiguration(&state)
+        emit(.stageFinished(stage: stage.name, seconds: Date().timeIntervalSince(started)))
+        return StageResult(name: stage.name, baseRootfs: baseRootfs, layers: layers, state: state, image: image,
+                           chain: chain, key: key, artifacts: artifacts)
+    }
+
+    /// Where `--explain` finds what step `index` of this stage had last time.
+    func historyPosition(_ index: Int) -> String {
+        let plan = graph.planFile.hasPrefix("/") ? graph.planFile
+            : FileManager.default.currentDirectoryPath + "/" + graph.planFile
+        return StepInputs(parent: "", items: [("plan", PosixPath.normalize(plan).path), ("stage", stage.name),
+                                              ("step", String(index))]).key
+    }
+
+    /// Each declared artifact's tree, from the cache when the stage's key has it; otherwise checked
+    /// (the stage must have produced it) and stored.
+    func storeArtifacts(key: String, base: String?, layers: [StepLayer]) async throws -> [String: Descriptor] {
+        var artifacts: [String: Descriptor] = [:]
         for artifact in stage.artifacts {
+            let artifactKey = StepInputs.derivedKey(key, "artifact " + artifact.path)
+            if let record = cache.record(for: artifactKey, warn: { emit(.warning($0)) }), let tree = record.layer {
+                artifacts[artifact.path] = tree
+                continue
+            }
+            let root = try await views.root(stage: stage.name, base: base, layers: layers)
+            let path = ContainedPath.resolve(artifact.path, in: root, followLast: false)
             var info = stat()
-            let path = ContainedPath.resolve(artifact.path, in: merged, followLast: false)
             if lstat(path, &info) != 0 {
                 throw failure("stage '\(stage.name)' declares artifact '\(artifact.name)' at \(artifact.path), "
                                   + "but the stage did not produce it", location: artifact.location)
             }
+            // Named `artifact` with times zeroed: the same tree is the same blob, whichever stage made it.
+            guard let tree = try cache.storeTar(fixedModificationTime: 0, { try LayerDiffer().writeTree(path, as: "artifact", to: $0) })
+            else { throw failure("cannot store artifact '\(artifact.name)'", location: artifact.location) }
+            try cache.put(CacheRecord(key: artifactKey, description: "\(graph.planName)/\(stage.name): artifact \(artifact.name)",
+                                      layer: tree))
+            artifacts[artifact.path] = tree
         }
-        applyConfiguration(&state)
-        emit(.stageFinished(stage: stage.name, seconds: Date().timeIntervalSince(started)))
-        return StageResult(name: stage.name, rootfs: merged, baseRootfs: baseRootfs, upper: upper, lowers: lowers,
-                           state: state, image: image, chain: chain)
+        return artifacts
     }
 
     static func copyTree(_ source: String, to destination: String) throws {
@@ -180,33 +233,26 @@ struct StageRunner {
 
     // MARK: Instructions
 
-    func apply(_ instruction: GraphInstruction, index: Int, state: inout StageState, root: String,
-               dependencies: [String: StageResult]) async throws {
-        let values = state.envDictionary.merging(argumentValues) { env, _ in env }
+    /// Does a step's work on `root` (the state already reflects instructions before it).
+    func execute(_ instruction: GraphInstruction, index: Int, description: String, state: StageState, root: String,
+                 dependencies: [String: StageResult]) async throws {
         switch instruction {
-        case .env(let pairs, _):
-            for pair in pairs {
-                state.setEnv(pair.name, VariableExpansion.expand(pair.value, state.envDictionary.merging(argumentValues) { env, _ in env }))
-            }
-        case .workdir(let path, let location):
-            let expanded = VariableExpansion.expand(path, values)
-            state.workdir = PosixPath.resolve(expanded, against: state.workdir).path
-            let host = ContainedPath.resolve(state.workdir, in: root)
+        case .env, .user, .shell:
+            return
+        case .workdir(_, let location):
+            emit(.stepStarted(stage: stage.name, step: index, description: description))
             do {
-                try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(atPath: ContainedPath.resolve(state.workdir, in: root),
+                                                        withIntermediateDirectories: true)
             } catch {
                 throw failure("cannot create the workdir \(state.workdir): \(error)", location: location)
             }
-        case .user(let user, _):
-            state.user = VariableExpansion.expand(user, values)
-        case .shell(let words, _):
-            state.shell = words
         case .run(let run):
             try await runStep(run, index: index, state: state, root: root)
         case .copy(let copy):
-            try await copyStep(copy, state: state, root: root, dependencies: dependencies)
+            try await copyStep(copy, index: index, description: description, state: state, root: root, dependencies: dependencies)
         case .add(let add):
-            try await addStep(add, state: state, root: root)
+            try await addStep(add, index: index, state: state, root: root)
         }
     }
 
@@ -274,10 +320,10 @@ struct StageRunner {
         }
     }
 
-    func copyStep(_ copy: GraphCopy, state: StageState, root: String, dependencies: [String: StageResult]) async throws {
+    func copyStep(_ copy: GraphCopy, index: Int, description: String, state: StageState, root: String,
+                  dependencies: [String: StageResult]) async throws {
         let values = state.envDictionary.merging(argumentValues) { env, _ in env }
-        let description = "copy " + copy.sources.joined(separator: " ")
-        emit(.stepStarted(stage: stage.name, step: 0, description: description))
+        emit(.stepStarted(stage: stage.name, step: index, description: description))
         var copier = FileCopier()
         do {
             if let chown = copy.chown {
@@ -288,16 +334,34 @@ struct StageRunner {
             throw failure("\(error)", step: description, location: copy.location)
         }
         if let chmod = copy.chmod, let mode = mode_t(chmod, radix: 8) { copier.mode = mode }
+        let resolved = try await copySources(copy, values: values, description: description, dependencies: dependencies)
+        copier.isExcluded = resolved.isExcluded
+        let destination = PosixPath.isAbsolute(copy.destination) ? copy.destination
+            : state.workdir + "/" + copy.destination
+        do {
+            try copier.copy(resolved.sources, to: VariableExpansion.expand(destination, values)
+                                + (copy.destination.hasSuffix("/") ? "/" : ""), in: root)
+        } catch {
+            throw failure("\(error)", step: description, location: copy.location)
+        }
+    }
+
+    /// What a copy reads: host paths (with the path each is reported as) and what to leave out of folders.
+    func copySources(_ copy: GraphCopy, values: [String: String], description: String,
+                     dependencies: [String: StageResult]) async throws
+        -> (sources: [(host: String, relative: String)], isExcluded: @Sendable (String) -> Bool)
+    {
         let sourceRoot: String
+        var isExcluded: @Sendable (String) -> Bool = { _ in false }
         switch copy.source {
         case .context:
             sourceRoot = options.contextDirectory
             let ignore = IgnoreMatcher(graph.ignore)
             let exclude = IgnoreMatcher(copy.exclude)
-            copier.isExcluded = { ignore.isExcluded($0) || exclude.isExcluded($0) }
+            isExcluded = { ignore.isExcluded($0) || exclude.isExcluded($0) }
         case .stage(let name):
             guard let result = dependencies[name] else { throw failure("stage `\(name)` did not finish") }
-            sourceRoot = result.rootfs
+            sourceRoot = try await views.root(stage: name, base: result.baseRootfs, layers: result.layers)
         case .image(let reference):
             let expanded = VariableExpansion.expand(reference, values)
             do {
@@ -326,23 +390,16 @@ struct StageRunner {
             sources.removeAll { $0.relative != "." && ignore.isExcluded($0.relative) }
         }
         guard !sources.isEmpty else { throw failure("nothing to copy for `\(copy.sources.joined(separator: " "))`", step: description) }
-        let destination = PosixPath.isAbsolute(copy.destination) ? copy.destination
-            : state.workdir + "/" + copy.destination
-        do {
-            try copier.copy(sources, to: VariableExpansion.expand(destination, values)
-                                + (copy.destination.hasSuffix("/") ? "/" : ""), in: root)
-        } catch {
-            throw failure("\(error)", step: description, location: copy.location)
-        }
+        return (sources, isExcluded)
     }
 
     /// `add`: downloads the URL, checks it against its checksum, and writes it like Docker's ADD
     /// (mode 0600 unless `chmod` says otherwise; a destination ending in `/` takes the URL's file name).
-    func addStep(_ add: GraphAdd, state: StageState, root: String) async throws {
+    func addStep(_ add: GraphAdd, index: Int, state: StageState, root: String) async throws {
         let values = state.envDictionary.merging(argumentValues) { env, _ in env }
         let text = VariableExpansion.expand(add.url, values)
         let description = "add \(text)"
-        emit(.stepStarted(stage: stage.name, step: 0, description: description))
+        emit(.stepStarted(stage: stage.name, step: index, description: description))
         guard let url = URL(string: text) else { throw failure("`\(text)` is not a URL", step: description, location: add.location) }
         let data: Data
         do {

@@ -28,12 +28,17 @@ public struct LayerApplier {
         public var preserveOwnership: Bool
         /// Create device nodes. Default: on when running as root.
         public var createDevices: Bool
+        /// Keep whiteouts as overlayfs marks (a 0/0 character device for `.wh.NAME`, the xattr
+        /// `trusted.overlay.opaque=y` for `.wh..wh..opq`) instead of applying them, so that the
+        /// directory can serve as an overlayfs lower layer. Needs root.
+        public var overlayWhiteouts: Bool
 
         /// Creates options; the defaults depend on whether the process runs as root.
-        public init(preserveOwnership: Bool? = nil, createDevices: Bool? = nil) {
+        public init(preserveOwnership: Bool? = nil, createDevices: Bool? = nil, overlayWhiteouts: Bool = false) {
             let root = geteuid() == 0
             self.preserveOwnership = preserveOwnership ?? root
             self.createDevices = createDevices ?? root
+            self.overlayWhiteouts = overlayWhiteouts
         }
     }
 
@@ -256,8 +261,13 @@ private struct ApplyRun {
 
     private mutating func whiteout(name: String, parentParts: ArraySlice<String>, entry: TarEntry) throws {
         let parentKey = parentParts.joined(separator: "/")
-        guard let dirfd = try root.openDirectory(Array(parentParts), entry: entry.path, create: false) else { return }
+        guard let dirfd = try root.openDirectory(Array(parentParts), entry: entry.path, create: options.overlayWhiteouts)
+        else { return }
         defer { close(dirfd) }
+        if options.overlayWhiteouts {
+            try Self.markOverlayWhiteout(name: name, dirfd: dirfd, entry: entry.path)
+            return
+        }
         if name == ".wh..wh..opq" {
             try clearLower(dirfd, key: parentKey)
             return
@@ -272,6 +282,32 @@ private struct ApplyRun {
         // A whiteout hides lower layers only, never what this layer itself adds.
         if layerPaths.contains(victimKey) { return }
         try RootDirectory.removeTree(dirfd, victim)
+    }
+
+    typealias FSetXattr = @convention(c) (Int32, UnsafePointer<CChar>, UnsafeRawPointer?, Int, Int32) -> Int32
+
+    /// glibc's `fsetxattr`, which the Glibc module does not export (sys/xattr.h is not in it).
+    static let fsetxattrFunction: FSetXattr? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "fsetxattr") else { return nil }
+        return unsafeBitCast(symbol, to: FSetXattr.self)
+    }()
+
+    /// Writes a whiteout the way overlayfs stores it in an upper or lower directory.
+    private static func markOverlayWhiteout(name: String, dirfd: Int32, entry: String) throws {
+        if name == ".wh..wh..opq" {
+            guard let fsetxattr = fsetxattrFunction else { throw LayerError.system(call: "dlsym fsetxattr", path: entry, errno: ENOSYS) }
+            let value: [UInt8] = [UInt8(ascii: "y")]
+            let status = value.withUnsafeBytes { fsetxattr(dirfd, "trusted.overlay.opaque", $0.baseAddress, 1, 0) }
+            guard status == 0 else { throw LayerError.system(call: "fsetxattr", path: entry, errno: errno) }
+            return
+        }
+        let victim = String(name.dropFirst(".wh.".count))
+        if victim.hasPrefix(".wh.") { return }  // other aufs metadata: nothing for overlayfs
+        guard !victim.isEmpty, victim != ".", victim != ".." else { throw LayerError.invalidName(entry) }
+        _ = unlinkat(dirfd, victim, 0)
+        guard mknodat(dirfd, victim, S_IFCHR | 0o000, 0) == 0 else {
+            throw LayerError.system(call: "mknodat", path: entry, errno: errno)
+        }
     }
 
     /// Removes everything in the directory `dirfd` that this layer did not write.

@@ -24,6 +24,13 @@ public struct LayerDiffer {
         try run.addChildren(full: directory, rel: "")
     }
 
+    /// Writes the file or directory at `path` as the entry `name`, and everything below it.
+    public func writeTree(_ path: String, as name: String, to writer: TarWriter) throws {
+        var run = DiffRun(writer: writer)
+        guard let info = try DiffRun.lstatPath(path) else { throw LayerError.system(call: "lstat", path: path, errno: ENOENT) }
+        try run.addTree(full: path, rel: name, info: info)
+    }
+
     /// Writes the changes that turn `base` into `changed`: new and modified entries, `.wh.NAME` for
     /// deletions, and an opaque directory (`.wh..wh..opq`) for a directory whose lower content was
     /// replaced as a whole (none of the base's children are left, and it has new ones).

@@ -1,0 +1,97 @@
+import Foundation
+import PlanOCI
+
+/// `--cache-to dir=PATH` and `--cache-from dir=PATH`: cache entries as an OCI image layout, so a CI
+/// job can hand its cache to the next one (as a folder, an artifact upload, or pushed with `oras`).
+///
+/// Each entry is an OCI manifest (artifact type `application/vnd.plan.cache.v1`) whose config is
+/// the entry's record and whose one layer, if any, is the step's layer or the artifact's tree.
+/// `index.json` lists the manifests, each annotated with its key (`dev.plan.cache.key`).
+struct CacheTransfer {
+    let cache: BuildCache
+
+    static let recordType = MediaType("application/vnd.plan.cache.record.v1+json")
+    static let artifactType = "application/vnd.plan.cache.v1"
+    static let keyAnnotation = "dev.plan.cache.key"
+
+    struct Report {
+        var imported = 0
+        var warnings: [String] = []
+    }
+
+    /// Writes the entries of `keys` to a new layout at `destination`, replacing what was there at once.
+    func exportLayout(keys: [String], to destination: String) throws {
+        let temporary = destination + ".plan-\(getpid())"
+        try? FileManager.default.removeItem(atPath: temporary)
+        do {
+            let layout = try OCILayout.create(at: URL(fileURLWithPath: temporary))
+            var manifests: [Descriptor] = []
+            for key in keys {
+                guard let record = cache.record(for: key, warn: { _ in }),
+                      let recordDigest = cache.recordDigest(for: key) else { continue }
+                let recordData = try cache.verifiedBlob(recordDigest)
+                try layout.putBlob(recordData)
+                var layers: [Descriptor] = []
+                if let layer = record.layer {
+                    try layout.putBlob(try cache.verifiedBlob(layer.digest))
+                    layers.append(layer)
+                }
+                let manifest = Manifest(config: Descriptor(mediaType: Self.recordType, digest: recordDigest,
+                                                           size: Int64(recordData.count)),
+                                        layers: layers, annotations: [Self.keyAnnotation: key],
+                                        artifactType: Self.artifactType)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                let data = try encoder.encode(manifest)
+                let digest = try layout.putBlob(data)
+                manifests.append(Descriptor(mediaType: .ociManifest, digest: digest, size: Int64(data.count),
+                                            annotations: [Self.keyAnnotation: key], artifactType: Self.artifactType))
+            }
+            try layout.writeIndex(ImageIndex(manifests: manifests))
+            let old = destination + ".plan-old-\(getpid())"
+            if FileManager.default.fileExists(atPath: destination) { try FileManager.default.moveItem(atPath: destination, toPath: old) }
+            try FileManager.default.moveItem(atPath: temporary, toPath: destination)
+            try? FileManager.default.removeItem(atPath: old)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+    }
+
+    /// Copies the entries of the layout at `source` into the cache, checking every blob's digest.
+    /// Entries the cache has are skipped; a broken entry is reported and skipped.
+    func importLayout(from source: String) throws -> Report {
+        var report = Report()
+        guard FileManager.default.fileExists(atPath: source + "/index.json") else {
+            report.warnings.append("--cache-from \(source): no cache there yet (no index.json); starting without it")
+            return report
+        }
+        let layout = try OCILayout.open(at: URL(fileURLWithPath: source))
+        for descriptor in try layout.index().manifests {
+            guard let key = descriptor.annotations?[Self.keyAnnotation], key.count == 64,
+                  key.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { continue }
+            if cache.record(for: key, warn: { _ in }) != nil { continue }
+            do {
+                let manifestData = try verified(layout, descriptor.digest)
+                let manifest = try JSONDecoder().decode(Manifest.self, from: manifestData)
+                let record = try JSONDecoder().decode(CacheRecord.self, from: try verified(layout, manifest.config.digest))
+                guard record.key == key else {
+                    report.warnings.append("--cache-from \(source): entry \(key) holds the record of another key; skipped")
+                    continue
+                }
+                if let layer = record.layer { try cache.store.write(try verified(layout, layer.digest), expecting: layer.digest) }
+                try cache.put(record)
+                report.imported += 1
+            } catch {
+                report.warnings.append("--cache-from \(source): entry \(key) skipped: \(error)")
+            }
+        }
+        return report
+    }
+
+    private func verified(_ layout: OCILayout, _ digest: Digest) throws -> Data {
+        let data = try layout.blob(digest)
+        guard Digest.sha256(of: data) == digest else { throw CacheCorruption(digest: digest, path: layout.path(for: digest).path) }
+        return data
+    }
+}

@@ -1,0 +1,82 @@
+import Crypto
+import Foundation
+
+/// Turns the files a copy reads into cache inputs: for every file, folder and link under the
+/// sources (exclusions applied exactly as `FileCopier` applies them), its relative path with its
+/// type, mode, owner and content digest or link target. Modification times are left out, so a
+/// fresh checkout of the same files hits the cache.
+///
+/// Content digests are remembered for the run by device, inode, size and change time, so a file
+/// several stages copy is read once.
+final class SourceDigests: @unchecked Sendable {
+    private var known: [String: String] = [:]
+    private let lock = NSLock()
+
+    /// Inputs for `sources` (host path and the path to report it as).
+    func inputs(_ sources: [(host: String, relative: String)], isExcluded: (String) -> Bool) throws -> [(String, String)] {
+        var items: [(String, String)] = []
+        for source in sources {
+            try walk(source.host, relative: source.relative, top: true, isExcluded: isExcluded, into: &items)
+        }
+        return items
+    }
+
+    private func walk(_ path: String, relative: String, top: Bool, isExcluded: (String) -> Bool,
+                      into items: inout [(String, String)]) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if top { items.append(("missing " + relative, "")) }
+            return
+        }
+        let owner = "\(String(info.st_mode & 0o7777, radix: 8)) \(info.st_uid):\(info.st_gid)"
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            items.append(("dir " + relative, owner))
+            let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+            for name in names {
+                let child = relative == "." || relative.isEmpty ? name : relative + "/" + name
+                if isExcluded(child) { continue }
+                try walk(path + "/" + name, relative: child, top: false, isExcluded: isExcluded, into: &items)
+            }
+        case S_IFLNK:
+            let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? ""
+            items.append(("link " + relative, "\(owner) → \(target)"))
+        case S_IFREG:
+            items.append(("file " + relative, "\(owner) \(try contentDigest(path, info))"))
+        default:
+            break  // devices, fifos and sockets are not copied
+        }
+    }
+
+    private func contentDigest(_ path: String, _ info: stat) throws -> String {
+        let identity = "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)"
+        lock.lock()
+        let remembered = known[identity]
+        lock.unlock()
+        if let remembered { return remembered }
+        let digest = try Self.sha256(file: path)
+        lock.lock()
+        known[identity] = digest
+        lock.unlock()
+        return digest
+    }
+
+    /// The SHA-256 of a file's bytes, read in 1 MiB chunks.
+    static func sha256(file path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw CacheError.io("open", path, errno) }
+        defer { close(fd) }
+        var hasher = SHA256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw CacheError.io("read", path, errno)
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+        return "sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}

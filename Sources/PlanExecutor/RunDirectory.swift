@@ -1,0 +1,58 @@
+import Foundation
+
+/// The scratch folder of one `plan run` attempt (`CACHE/runs/PID-RANDOM`): step roots, mounts,
+/// downloads. Removed at the end; one left by a killed run is cleaned up by the next run.
+enum RunDirectory {
+    static func create(in runs: String) throws -> String {
+        let path = runs + "/\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Unmounts everything mounted under `path`, deepest first, then removes it.
+    static func remove(_ path: String) {
+        for mountPoint in mounts(under: path).reversed() { umount2(mountPoint, Int32(MNT_DETACH)) }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Removes the run folders whose process is gone (killed runs leave theirs, mounts included).
+    static func removeStale(in runs: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return }
+        for name in names {
+            let digits = name.hasPrefix("image-") ? name.dropFirst("image-".count) : Substring(name)
+            guard let pid = pid_t(digits.prefix { $0.isNumber }), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { remove(runs + "/" + name) }
+        }
+    }
+
+    /// Mount points at or below `path`, in mount order (from `/proc/self/mountinfo`).
+    static func mounts(under path: String) -> [String] {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        var found: [String] = []
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { continue }
+            let mountPoint = unescape(String(fields[4]))
+            if mountPoint == path || mountPoint.hasPrefix(path + "/") { found.append(mountPoint) }
+        }
+        return found
+    }
+
+    /// mountinfo writes space, tab, newline and backslash as `\ooo`.
+    static func unescape(_ text: String) -> String {
+        guard text.contains("\\") else { return text }
+        var bytes: [UInt8] = []
+        var utf8 = Array(text.utf8)[...]
+        while let byte = utf8.first {
+            if byte == UInt8(ascii: "\\"), utf8.count >= 4,
+               let value = UInt8(String(decoding: utf8.dropFirst().prefix(3), as: UTF8.self), radix: 8) {
+                bytes.append(value)
+                utf8 = utf8.dropFirst(4)
+            } else {
+                bytes.append(byte)
+                utf8 = utf8.dropFirst()
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
