@@ -321,7 +321,7 @@ import Testing
         for stage in ["api-build", "web-build", "worker-build", "docs"] {
             #expect(screen.contains("✔\u{1B}[0m \(stage) "), "\(stage) folds into one line")
         }
-        #expect(screen.contains("=> [docs] copy /out/docs"))
+        #expect(screen.contains("=> [docs] copy api-build:/out/docs"))
         #expect(screen.contains("docs                        "))
     }
 }
