@@ -29,6 +29,10 @@ final class LayerStacks: @unchecked Sendable {
 
     var empty: String { runDirectory + "/empty" }
 
+    /// Without metadata-only copy-ups and directory redirects, an upper folder holds whole files and
+    /// whole folders: exactly what a layer must contain.
+    static let writableOptions = "redirect_dir=off,metacopy=off"
+
     /// Tries one throwaway overlay mount.
     static func canMountOverlay(_ runDirectory: String) -> Bool {
         let probe = runDirectory + "/probe"
@@ -36,7 +40,7 @@ final class LayerStacks: @unchecked Sendable {
             try? FileManager.default.createDirectory(atPath: probe + "/" + folder, withIntermediateDirectories: true)
         }
         defer { try? FileManager.default.removeItem(atPath: probe) }
-        let options = "lowerdir=\(probe)/lower,upperdir=\(probe)/upper,workdir=\(probe)/work"
+        let options = "lowerdir=\(probe)/lower,upperdir=\(probe)/upper,workdir=\(probe)/work," + writableOptions
         guard mount("overlay", probe + "/merged", "overlay", 0, options) == 0 else { return false }
         umount2(probe + "/merged", 0)
         return true
@@ -63,7 +67,7 @@ final class LayerStacks: @unchecked Sendable {
     /// Mounts `lowers` (topmost first) at `merged`, writable into `upper` when given.
     func mountOverlay(lowers: [String], upper: (upper: String, work: String)?, at merged: String) throws {
         var options = "lowerdir=" + lowers.joined(separator: ":")
-        if let upper { options += ",upperdir=\(upper.upper),workdir=\(upper.work)" }
+        if let upper { options += ",upperdir=\(upper.upper),workdir=\(upper.work)," + Self.writableOptions }
         guard options.utf8.count < 4000 else {
             throw ExecutionFailure(stage: "", step: "", location: nil,
                                    message: "\(lowers.count) layers are more than overlayfs can stack in one mount")
