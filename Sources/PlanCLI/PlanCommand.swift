@@ -19,13 +19,14 @@ public struct PlanCommand: ParsableCommand {
               plan run plans/registry --output type=oci,dest=app.tar
               plan graph plans/monorepo --format dot | dot -Tsvg > graph.svg
               plan affected plans/monorepo --since origin/main
+              plan cache prune --keep-bytes 2GiB --older-than 7d
               plan image unpack alpine:3.20 rootfs/
 
             Shell completions: plan --generate-completion-script bash|zsh|fish
             Exit status: 0 success, 1 errors in the plan, 2 usage errors.
             """,
         version: "0.1.0",
-        subcommands: [CheckCommand.self, CompileCommand.self, GraphCommand.self, AffectedCommand.self, RunCommand.self, ImageCommand.self]
+        subcommands: [CheckCommand.self, CompileCommand.self, GraphCommand.self, AffectedCommand.self, RunCommand.self, CacheCommand.self, ImageCommand.self]
     )
 
     public init() {}
