@@ -145,11 +145,11 @@ final class StageWorkspace: @unchecked Sendable {
 }
 
 /// Finished stages' root filesystems, put together (read-only) the first time something needs to
-/// read one: a copy from the stage, an artifact, a `local` output.
+/// read one: a copy from the stage, an artifact, a `local` output. The mounts go with the run folder
+/// (`RunDirectory.remove`).
 actor StageViews {
     let stacks: LayerStacks
     private var roots: [String: String] = [:]
-    private var mounted: [String] = []
 
     init(stacks: LayerStacks) { self.stacks = stacks }
 
@@ -164,17 +164,11 @@ actor StageViews {
                 // Never empty: at least one layer and the base (or the empty folder) under it.
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
                 try stacks.mountOverlay(lowers: try stacks.lowers(base: base, layers: layers), upper: nil, at: path)
-                mounted.append(path)
             } else {
                 try stacks.materializeCopy(base: base, layers: layers, at: path)
             }
         }
         roots[stage] = path
         return path
-    }
-
-    func unmountAll() {
-        for path in mounted.reversed() { LayerStacks.unmount(path) }
-        mounted.removeAll()
     }
 }
