@@ -55,6 +55,11 @@ extension StageRunner {
             + "\nuser \(state.user)\nshell \(state.shell.joined(separator: " "))"
     }
 
+    /// The configuration as named inputs, as a `run` step's inputs name them.
+    static func configItems(_ state: StageState) -> [(String, String)] {
+        state.env.map { ("env \($0.name)", $0.value) } + [("user", state.user), ("shell", state.shell.joined(separator: " "))]
+    }
+
     /// A run step sees its command, shell, environment, the stage's build arguments, user, workdir,
     /// network and mounts. Secrets count by id and place, never by value.
     func runInputs(_ run: GraphRun, state: StageState) -> [(String, String)] {

@@ -64,9 +64,13 @@ struct StageRunner {
         var layers: [StepLayer] = []
         var baseRootfs: String?
         var key: String
+        // The base, and the configuration set since the last step: the key chain holds them, and the
+        // next step's inputs name them too, so `--explain` says which changed.
+        var carried: [(String, String)] = []
         switch stage.base {
         case .scratch:
-            key = StepInputs(parent: "", items: [("base", "scratch")]).key
+            carried = [("base", "scratch")]
+            key = StepInputs(parent: "", items: carried).key
         case .image(let text):
             let expanded = VariableExpansion.expand(text, Dictionary(graph.arguments.compactMap { a in a.value.map { (a.name, $0) } },
                                                                    uniquingKeysWith: { $1 }))
@@ -77,7 +81,8 @@ struct StageRunner {
             }
             state = StageState(image: image?.configuration.config)
             baseRootfs = image?.rootfs
-            key = StepInputs(parent: "", items: [("base", image.map { "image \($0.manifestDigest)" } ?? expanded)]).key
+            carried = [("base", image.map { "image \($0.manifestDigest)" } ?? expanded)]
+            key = StepInputs(parent: "", items: carried).key
         case .stage(let parentName):
             guard let parent = dependencies[parentName] else { throw failure("stage `\(parentName)` did not finish") }
             state = parent.state
@@ -94,9 +99,16 @@ struct StageRunner {
         var ran = false
         for (index, instruction) in stage.instructions.enumerated() {
             try Task.checkCancellation()
-            guard let step = try await inputs(for: instruction, state: &state, parent: key, dependencies: dependencies) else {
+            guard var step = try await inputs(for: instruction, state: &state, parent: key, dependencies: dependencies) else {
                 key = StepInputs(parent: key, items: [("config", Self.configText(state))]).key
+                carried = carried.filter { $0.0 == "base" } + Self.configItems(state)
                 continue
+            }
+            if !carried.isEmpty {
+                let own = Set(step.inputs.items.map(\.name))
+                step.inputs = StepInputs(parent: step.inputs.parent, items: carried.filter { !own.contains($0.0) }
+                                             + step.inputs.items.map { ($0.name, $0.value) })
+                carried = []
             }
             let position = historyPosition(index)
             key = step.inputs.key
@@ -141,13 +153,14 @@ struct StageRunner {
                                               ("step", String(index))]).key
     }
 
-    /// Each declared artifact's tree, from the cache when the stage's key has it; otherwise checked
+    /// Each declared artifact's tree, from the cache when the stage's key has it (and the stage may
+    /// use the cache: a rebuilt stage's artifacts are what it made this time); otherwise checked
     /// (the stage must have produced it) and stored.
     func storeArtifacts(key: String, base: String?, layers: [StepLayer]) async throws -> [String: Descriptor] {
         var artifacts: [String: Descriptor] = [:]
         for artifact in stage.artifacts {
             let artifactKey = StepInputs.derivedKey(key, "artifact " + artifact.path)
-            if let record = cache.record(for: artifactKey, warn: { emit(.warning($0)) }), let tree = record.layer {
+            if usesCache, let record = cache.record(for: artifactKey, warn: { emit(.warning($0)) }), let tree = record.layer {
                 artifacts[artifact.path] = tree
                 continue
             }

@@ -34,7 +34,8 @@ final class SourceDigests: @unchecked Sendable {
             items.append(("dir " + relative, owner))
             let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
             for name in names {
-                let child = relative == "." || relative.isEmpty ? name : relative + "/" + name
+                // `copy: services/api/` reads `services/api/main.go`, not `services/api//main.go`.
+                let child = relative == "." || relative.isEmpty ? name : (relative.hasSuffix("/") ? relative : relative + "/") + name
                 if isExcluded(child) { continue }
                 try walk(path + "/" + name, relative: child, top: false, isExcluded: isExcluded, into: &items)
             }

@@ -43,13 +43,13 @@ public struct StepInputs: Codable, Sendable, Equatable {
             guard let before = oldValues[item.name] else { return "\(Self.subject(item.name)) added" }
             if before != item.value {
                 switch item.name {
-                case "step", "base": return "\(Self.subject(item.name)) changed: \(Self.short(before)) → \(Self.short(item.value))"
+                case "step", "base": return "\(Self.subject(item.name)) changed: \(Self.change(before, item.value))"
                 default:
                     if item.name.hasPrefix("file ") || item.name.hasPrefix("dir ") || item.name.hasPrefix("link ")
                         || item.name.hasPrefix("artifact ") {
                         return "\(Self.subject(item.name)) changed"
                     }
-                    return "\(Self.subject(item.name)) changed: \(Self.short(before)) → \(Self.short(item.value))"
+                    return "\(Self.subject(item.name)) changed: \(Self.change(before, item.value))"
                 }
             }
         }
@@ -66,6 +66,21 @@ public struct StepInputs: Codable, Sendable, Equatable {
         case "base": return "the base"
         default: return name
         }
+    }
+
+    /// `before` → `after`, shown where they differ: the first line that differs, and in a long line
+    /// from a little before the first character that differs.
+    static func change(_ before: String, _ after: String) -> String {
+        let old = before.split(separator: "\n", omittingEmptySubsequences: false)
+        let new = after.split(separator: "\n", omittingEmptySubsequences: false)
+        let line = zip(old, new).prefix { $0 == $1 }.count
+        var a = line < old.count ? old[line] : "", b = line < new.count ? new[line] : ""
+        let common = zip(a, b).prefix { $0 == $1 }.count
+        if common > 40 {
+            a = "..." + a.dropFirst(common - 20)
+            b = "..." + b.dropFirst(common - 20)
+        }
+        return "\(short(String(a))) → \(short(String(b)))"
     }
 
     static func short(_ value: String) -> String {
