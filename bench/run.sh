@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: `plan run` against `buildah bud --layers --jobs 2` on the compiled (portable) Dockerfile,
-# cold (base images already stored, no build cache), for the registry example and the monorepo's
+# cold (base images already stored; no step cache: --no-cache, and buildah's images pruned), for the registry example and the monorepo's
 # `docs` target (which needs three independent build stages).
 #
 # Usage: bench/run.sh     (as root, with the test registry running: scripts/test-registry start)
@@ -32,7 +32,7 @@ for case in "registry app" "monorepo docs"; do
     hyperfine --warmup 1 --runs 8 --export-json "$work/$example.json" --export-markdown "$work/$example.md" \
         --prepare "buildah rmi -f localhost/bench-$example >/dev/null 2>&1; buildah rmi --prune >/dev/null 2>&1 || true" \
         -n "plan run ($example, $target)" \
-        "$plan run $work/$example --target $target --insecure-registry $registry --cache-dir $work/cache --progress plain 2>/dev/null" \
+        "$plan run $work/$example --target $target --insecure-registry $registry --cache-dir $work/cache --no-cache --progress plain 2>/dev/null" \
         -n "buildah bud --layers --jobs 2 ($example, $target)" \
         "buildah bud --isolation chroot --layers --jobs 2 -q -f $work/$example/Containerfile --target $target -t localhost/bench-$example $work/$example >/dev/null"
     cat "$work/$example.md"
