@@ -25,9 +25,11 @@ enum RunDirectory {
         }
     }
 
-    /// Mount points at or below `path`, in mount order (from `/proc/self/mountinfo`).
+    /// Mount points at or below `path`, in mount order (from `/proc/self/mountinfo`, read to its end:
+    /// procfs reports a size of 0, and `String(contentsOfFile:)` stops after the first 4 KiB).
     static func mounts(under path: String) -> [String] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        guard let data = try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/self/mountinfo")).readToEnd() else { return [] }
+        let text = String(decoding: data, as: UTF8.self)
         var found: [String] = []
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ")
