@@ -170,12 +170,12 @@ public final class Executor: Sendable {
                 let target = try single(targets, for: "type=local")
                 guard let result = results[target] else { continue }
                 let root = try await context.views.root(stage: target, base: result.baseRootfs, layers: result.layers)
-                try replaceAtomically(destination) { temporary in
+                try AtomicOutput.replace(destination) { temporary in
                     try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
                     try StageRunner.copyTree(root, to: temporary)
                 }
             case .artifacts(let destination):
-                try replaceAtomically(destination) { temporary in
+                try AtomicOutput.replace(destination) { temporary in
                     for stage in neededStages where !stage.artifacts.isEmpty {
                         guard let result = results[stage.name] else { continue }
                         let folder = temporary + "/" + stage.name
@@ -205,22 +205,6 @@ public final class Executor: Sendable {
                                    message: "\(what) needs exactly one target; choose one with --target")
         }
         return target
-    }
-
-    /// Builds into a temporary sibling, then renames over `destination`: nothing half-written is ever there.
-    private func replaceAtomically(_ destination: String, _ build: (String) throws -> Void) throws {
-        let temporary = destination + ".plan-\(getpid())"
-        try? FileManager.default.removeItem(atPath: temporary)
-        do {
-            try build(temporary)
-            let old = destination + ".plan-old-\(getpid())"
-            if FileManager.default.fileExists(atPath: destination) { try FileManager.default.moveItem(atPath: destination, toPath: old) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: destination)
-            try? FileManager.default.removeItem(atPath: old)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        }
     }
 
     /// The target's image: the base image's layers, then the layer of every step of its chain that
@@ -256,7 +240,7 @@ public final class Executor: Sendable {
                 try OCIArchive.write(written.manifestDescriptor, name: "\(graph.planName)/\(result.name):latest",
                                      from: layout, to: destination)
             } else {
-                try replaceAtomically(destination) { temporary in
+                try AtomicOutput.replace(destination) { temporary in
                     let target = try OCILayout.create(at: URL(fileURLWithPath: temporary))
                     try target.copyImage(written.manifestDescriptor, from: layout, name: "latest")
                 }

@@ -21,9 +21,7 @@ struct CacheTransfer {
 
     /// Writes the entries of `keys` to a new layout at `destination`, replacing what was there at once.
     func exportLayout(keys: [String], to destination: String) throws {
-        let temporary = destination + ".plan-\(getpid())"
-        try? FileManager.default.removeItem(atPath: temporary)
-        do {
+        try AtomicOutput.replace(destination) { temporary in
             let layout = try OCILayout.create(at: URL(fileURLWithPath: temporary))
             var manifests: [Descriptor] = []
             for key in keys {
@@ -48,13 +46,6 @@ struct CacheTransfer {
                                             annotations: [Self.keyAnnotation: key], artifactType: Self.artifactType))
             }
             try layout.writeIndex(ImageIndex(manifests: manifests))
-            let old = destination + ".plan-old-\(getpid())"
-            if FileManager.default.fileExists(atPath: destination) { try FileManager.default.moveItem(atPath: destination, toPath: old) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: destination)
-            try? FileManager.default.removeItem(atPath: old)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
         }
     }
 
