@@ -466,6 +466,49 @@ import Testing
         let layers = try json(layout + "/blobs/sha256/" + manifest.replacingOccurrences(of: "sha256:", with: ""))["layers"]
         return (layers as? [[String: Any]] ?? []).compactMap { $0["digest"] as? String }
     }
+
+    /// Two stages that make byte-identical artifacts in different ways share one stored tree.
+    @Test func identicalArtifactsOfDifferentStagesAreStoredOnce() throws {
+        let workspace = try Workspace()
+        let plan = """
+            version: 1
+            name: twins
+            args: {REGISTRY: "127.0.0.1:5555"}
+            stages:
+              left:
+                from: ${REGISTRY}/plan-test/busybox:stable
+                steps:
+                  - run: mkdir -p /out && printf 'same bytes\\n' > /out/file && chmod 644 /out/file
+                artifacts: {tree: /out}
+              right:
+                from: ${REGISTRY}/plan-test/busybox:stable
+                steps:
+                  - run: mkdir /out; echo 'same bytes' > /out/file; chmod 0644 /out/file; sleep 1; touch /out/file
+                artifacts: {tree: /out}
+              both:
+                from: scratch
+                steps:
+                  - artifact: left.tree
+                    to: /left/
+                  - artifact: right.tree
+                    to: /right/
+            """
+        try plan.write(toFile: workspace.plan + "/plan.yaml", atomically: true, encoding: .utf8)
+        let first = try workspace.run([], secret: false)
+        #expect(first.status == 0, "\(first.stderr)")
+        // Each stage's artifact entry points at a tree; both trees are the same blob.
+        var trees: [String: String] = [:]
+        let refs = workspace.cache + "/build/refs"
+        for key in try FileManager.default.contentsOfDirectory(atPath: refs) where key.count == 64 {
+            let digest = try String(contentsOfFile: refs + "/" + key, encoding: .utf8)
+            let blob = workspace.cache + "/build/blobs/sha256/" + digest.dropFirst("sha256:".count)
+            let record = try JSONDecoder().decode(CacheRecord.self, from: Data(contentsOf: URL(fileURLWithPath: blob)))
+            if record.description.hasSuffix(": artifact tree") { trees[record.description] = record.layer?.digest.description }
+        }
+        #expect(trees.count == 2, "\(trees)")
+        #expect(Set(trees.values).count == 1, "\(trees)")
+    }
+
 }
 
 /// `StepInputs` on its own: keys and the reasons `--explain` gives.
