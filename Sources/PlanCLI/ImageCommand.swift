@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PlanExecutor
 import PlanOCI
 
 /// `plan image …`: pull, inspect and unpack OCI images without a Docker daemon.
@@ -53,6 +54,19 @@ struct ImageOptions: ParsableArguments {
             return try ContentStore(root: URL(fileURLWithPath: storeDirectory))
         } catch {
             throw ImageFailure("cannot open the image store at \(storeDirectory): \(error)")
+        }
+    }
+
+    /// Holds the cache lock shared while the command uses the store, so that `plan cache prune --all`
+    /// waits instead of removing blobs under it. Images read from files need no lock (nil).
+    func sharedCacheLock(for location: ImageLocation? = nil) throws -> CacheLock? {
+        if let location {
+            guard case .registry = location else { return nil }
+        }
+        do {
+            return try BuildCache(cacheDirectory: CacheLocation.directory(explicit: cacheDirectory)).lock(exclusive: false)
+        } catch {
+            throw ImageFailure("cannot lock the cache at \(CacheLocation.directory(explicit: cacheDirectory)): \(error)")
         }
     }
 
@@ -201,6 +215,8 @@ struct ImagePullCommand: AsyncParsableCommand {
             throw ValidationError("`pull` takes a registry reference")
         }
         try await ImageFailure.reporting {
+            let lock = try options.sharedCacheLock()
+            defer { withExtendedLifetime(lock) {} }
             let store = try options.store()
             let platform = try options.chosenPlatform()
             let pulled = try await options.client().pull(reference, platform: platform, into: store)
@@ -238,6 +254,8 @@ struct ImageInspectCommand: AsyncParsableCommand {
     func run() async throws {
         let location = try ImageLocation(image)
         try await ImageFailure.reporting {
+            let lock = try options.sharedCacheLock(for: location)
+            defer { withExtendedLifetime(lock) {} }
             let loaded = try await ImageLoader.load(location, options: options, layers: false)
             defer { loaded.cleanUp() }
             let report = Report(
@@ -277,6 +295,8 @@ struct ImageUnpackCommand: AsyncParsableCommand {
             guard contents.isEmpty else { throw ValidationError("`\(directory)` is not empty") }
         }
         try await ImageFailure.reporting {
+            let lock = try options.sharedCacheLock(for: location)
+            defer { withExtendedLifetime(lock) {} }
             let loaded = try await ImageLoader.load(location, options: options, layers: true)
             defer { loaded.cleanUp() }
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -70,13 +70,15 @@ public final class BuildCache: @unchecked Sendable {
 
     /// Holds `lock` (shared for runs, exclusive for pruning) until `body` returns.
     public func withLock<T>(exclusive: Bool, _ body: () async throws -> T) async throws -> T {
-        let fd = open(root + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CacheError.io("open", root + "/lock", errno) }
-        defer { close(fd) }
-        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
-            guard errno == EINTR else { throw CacheError.io("flock", root + "/lock", errno) }
-        }
+        let lock = try CacheLock(path: root + "/lock", exclusive: exclusive)
+        defer { withExtendedLifetime(lock) {} }
         return try await body()
+    }
+
+    /// Takes `lock` until the returned value is released (for commands that use the stores without
+    /// building, like `plan image pull`).
+    public func lock(exclusive: Bool) throws -> CacheLock {
+        try CacheLock(path: root + "/lock", exclusive: exclusive)
     }
 
     // MARK: Entries
@@ -236,6 +238,25 @@ public final class BuildCache: @unchecked Sendable {
         var times = [timespec(tv_sec: 0, tv_nsec: now), timespec(tv_sec: 0, tv_nsec: now)]
         _ = utimensat(AT_FDCWD, path, &times, 0)
     }
+}
+
+/// A held `flock` on the cache's lock file, released when the value goes away.
+public final class CacheLock {
+    private let fd: Int32
+
+    init(path: String, exclusive: Bool) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CacheError.io("open", path, errno) }
+        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+            guard errno == EINTR else {
+                let code = errno
+                close(fd)
+                throw CacheError.io("flock", path, code)
+            }
+        }
+    }
+
+    deinit { close(fd) }
 }
 
 public enum CacheError: Error, CustomStringConvertible {
