@@ -74,13 +74,14 @@ public final class Executor: Sendable {
         let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries)
         let stacks = try LayerStacks(cache: cache, runDirectory: runDirectory)
         let context = RunContext(images: images, runDirectory: runDirectory, cache: cache, stacks: stacks,
-                                 views: StageViews(stacks: stacks), digests: SourceDigests())
+                                 views: StageViews(stacks: stacks), digests: SourceDigests(file: cache.root + "/file-digests.json"))
         var results: [String: StageResult] = [:]
         var failures: [ExecutionFailure] = []
         var timings: [(String, Double)] = []
         try await schedule(neededStages, context: context, results: &results, failures: &failures, timings: &timings)
         if failures.isEmpty {
             try await writeOutputs(results: results, context: context)
+            context.digests.save()
         }
         return RunSummary(stageSeconds: timings, failures: failures)
     }

@@ -138,6 +138,29 @@ import Testing
         expect(try workspace.run(), misses: [])
     }
 
+    @Test("a remembered file digest is not trusted for a file rewritten with its old size and time")
+    func rememberedDigestsFollowTheChangeTime() throws {
+        let workspace = try Workspace()
+        // Files changed in the last two seconds are not remembered across runs: let the copy settle.
+        sleep(3)
+        let first = try workspace.run()
+        #expect(first.status == 0, "\(first.stderr)")
+        let remembered = try JSONDecoder().decode(
+            [String: String].self, from: Data(contentsOf: URL(fileURLWithPath: workspace.cache + "/build/file-digests.json")))
+        #expect(remembered.count >= 5, "\(remembered)")
+        // Same size, same modification time, different bytes: only the change time tells.
+        let path = workspace.plan + "/src/greeting.txt"
+        var before = stat()
+        #expect(lstat(path, &before) == 0)
+        try "HELLO from the fixture\n".write(toFile: path, atomically: false, encoding: .utf8)
+        var times = [before.st_atim, before.st_mtim]
+        #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        var after = stat()
+        #expect(lstat(path, &after) == 0 && after.st_size == before.st_size && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec)
+        expect(try workspace.run(), misses: Self.appArtifactChange, reasons: ["build #3": "src/greeting.txt changed"])
+        expect(try workspace.run(), misses: [])
+    }
+
     @Test("a context file's mode (chmod) is an input")
     func contextFileMode() throws {
         let workspace = try built()

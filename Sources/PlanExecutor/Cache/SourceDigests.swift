@@ -6,11 +6,38 @@ import Foundation
 /// type, mode, owner and content digest or link target. Modification times are left out, so a
 /// fresh checkout of the same files hits the cache.
 ///
-/// Content digests are remembered for the run by device, inode, size and change time, so a file
-/// several stages copy is read once.
+/// Content digests are remembered by device, inode, size, modification and change time — in memory
+/// for the run, so a file several stages copy is read once, and across runs in `file-digests.json`,
+/// so an unchanged file is not read again at all (as git's index does). The change time cannot be
+/// set by a program, so a rewritten file never matches its old entry; a file changed within the
+/// last two seconds is not remembered across runs, in case it is still being written.
 final class SourceDigests: @unchecked Sendable {
     private var known: [String: String] = [:]
+    /// Digests this run used, to be remembered for the next.
+    private var used: [String: String] = [:]
     private let lock = NSLock()
+    private let file: String?
+
+    /// Digests remembered in `file` (nil: only for this run).
+    init(file: String? = nil) {
+        self.file = file
+        if let file, let data = FileManager.default.contents(atPath: file),
+           let stored = try? JSONDecoder().decode([String: String].self, from: data) {
+            known = stored
+        }
+    }
+
+    /// Writes the digests this run used (and only those, so the file does not grow forever).
+    func save() {
+        guard let file else { return }
+        lock.lock()
+        let entries = used
+        lock.unlock()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(entries) else { return }
+        try? BuildCache.writeAtomically(data, to: file)
+    }
 
     /// Inputs for `sources` (host path and the path to report it as).
     func inputs(_ sources: [(host: String, relative: String)], isExcluded: (String) -> Bool) throws -> [(String, String)] {
@@ -50,14 +77,16 @@ final class SourceDigests: @unchecked Sendable {
     }
 
     private func contentDigest(_ path: String, _ info: stat) throws -> String {
-        let identity = "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)"
+        let identity = "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):"
+            + "\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)"
         lock.lock()
         let remembered = known[identity]
         lock.unlock()
-        if let remembered { return remembered }
-        let digest = try Self.sha256(file: path)
+        let digest = try remembered ?? Self.sha256(file: path)
+        let settled = max(info.st_mtim.tv_sec, info.st_ctim.tv_sec) < time(nil) - 2
         lock.lock()
         known[identity] = digest
+        if settled { used[identity] = digest }
         lock.unlock()
         return digest
     }
