@@ -81,6 +81,13 @@ public struct GraphRun: Sendable {
         return String(text)
     }
 
+    /// The line that says what the step does, for progress and `--explain`: the first that is not
+    /// blank, a comment or a `set -…` preamble (the first line when all are).
+    public var summary: String {
+        let lines = script.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        return lines.first { !$0.isEmpty && !$0.hasPrefix("#") && !$0.hasPrefix("set -") } ?? lines.first ?? ""
+    }
+
     /// True when the command spans several lines (a script, not a one-liner).
     public var isMultiline: Bool { script.contains("\n") }
 }

@@ -33,7 +33,7 @@ extension StageRunner {
             return Step(description: "workdir \(state.workdir)",
                         inputs: StepInputs(parent: parent, items: [("step", "workdir \(state.workdir)")]))
         case .run(let run):
-            return Step(description: "run " + (run.script.split(separator: "\n").first.map(String.init) ?? ""),
+            return Step(description: "run " + run.summary,
                         inputs: StepInputs(parent: parent, items: runInputs(run, state: state)))
         case .copy(let copy):
             let (description, items) = try await copyInputs(copy, state: state, values: values, dependencies: dependencies)

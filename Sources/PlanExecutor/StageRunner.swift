@@ -270,7 +270,7 @@ struct StageRunner {
     }
 
     func runStep(_ run: GraphRun, index: Int, state: StageState, root: String) async throws {
-        let description = "run " + (run.command.split(separator: "\n").first.map(String.init) ?? "")
+        let description = "run " + run.summary
         emit(.stepStarted(stage: stage.name, step: index, description: description))
         let user: ResolvedUser
         do {
