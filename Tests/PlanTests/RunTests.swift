@@ -268,7 +268,10 @@ import Testing
         let setpriv = try TestSupport.tool("setpriv")
         _ = try TestSupport.tool("bwrap")
         // The binary and the plan are copied where `nobody` can reach them, wherever the checkout is.
-        try FileManager.default.copyItem(atPath: TestSupport.planBinary, toPath: folder + "/plan")
+        // Copied by cp, not in this process: a child another test spawns meanwhile could inherit our
+        // descriptor open for writing, and executing the copy would then fail with ETXTBSY.
+        let copied = try TestSupport.run("/bin/cp", [TestSupport.planBinary, folder + "/plan"])
+        #expect(copied.status == 0, "\(copied.stderr)")
         try FileManager.default.copyItem(atPath: TestSupport.plans + "/registry", toPath: folder + "/registry")
         let result = try TestSupport.run(setpriv, [
             "--reuid", "65534", "--regid", "65534", "--clear-groups", folder + "/plan", "run",

@@ -196,10 +196,22 @@ public final class BuildCache: @unchecked Sendable {
         return destination
     }
 
-    /// Applies a stored layer (checked against its digest first) to `directory`.
+    /// Applies a stored layer to `directory`, hashing it as it streams (a layer is never held in
+    /// memory). A layer that is missing or whose bytes do not match its digest throws
+    /// `CacheCorruption`, leaving `directory` partly written: callers apply into folders they
+    /// throw away on failure.
     func apply(_ digest: Digest, to directory: String, options: LayerApplier.Options = .init()) throws {
-        let data = try verifiedBlob(digest)
-        try LayerApplier(options: options).apply(TarReader(try LayerSource.memory([UInt8](data))), to: directory)
+        let file = path(of: digest)
+        guard let opened = try? FileByteSource(path: file) else { throw CacheCorruption(digest: digest, path: file) }
+        let source = HashingByteSource(opened)
+        do {
+            try LayerApplier(options: options).apply(TarReader(source), to: directory)
+        } catch {
+            // Bytes that do not parse are usually bytes that changed: say so when the digest agrees.
+            if (try? source.finish()) != digest { throw CacheCorruption(digest: digest, path: file) }
+            throw error
+        }
+        guard try source.finish() == digest else { throw CacheCorruption(digest: digest, path: file) }
     }
 
     // MARK: History (for --explain)
