@@ -218,14 +218,13 @@ public final class Executor: Sendable {
         var history: [PlanOCI.ImageConfiguration.History] = []
         if let image = result.image {
             for ((descriptor, diffID), path) in zip(zip(image.manifest.layers, image.configuration.rootfs.diffIDs), image.layerPaths) {
-                let data = try Data(contentsOf: URL(fileURLWithPath: path))
-                try layout.putBlob(data)
+                try layout.importBlob(fromFile: path, digest: descriptor.digest, size: descriptor.size)
                 layers.append(ImageLayer(descriptor: descriptor, diffID: diffID))
             }
             history = image.configuration.history ?? []
         }
         for layer in result.layers {
-            try layout.putBlob(try cache.verifiedBlob(layer.descriptor.digest))
+            try cache.export(layer.descriptor, to: layout)
             layers.append(ImageLayer(descriptor: layer.descriptor, diffID: layer.descriptor.digest))
             history.append(PlanOCI.ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
         }

@@ -151,6 +151,15 @@ public final class BuildCache: @unchecked Sendable {
         }
     }
 
+    /// Copies a stored blob into an OCI layout, streaming; a missing or changed one is a `CacheCorruption`.
+    func export(_ descriptor: Descriptor, to layout: OCILayout) throws {
+        do {
+            try layout.importBlob(fromFile: path(of: descriptor.digest), digest: descriptor.digest, size: descriptor.size)
+        } catch {
+            throw CacheCorruption(digest: descriptor.digest, path: path(of: descriptor.digest))
+        }
+    }
+
     // MARK: Layers
 
     /// Writes a tar stream into the store; `produce` fills the writer. Nil when it wrote no entry.

@@ -161,6 +161,13 @@ public struct OCILayout: BlobSink, BlobSource, Sendable {
 
     /// Writes a blob into `blobs/`.
     public func putBlob(_ data: Data) throws -> Digest { try blobs.write(data) }
+
+    /// Copies the file at `path` in as the blob `digest`, streaming; fails (storing nothing) when its
+    /// bytes do not have that digest and size.
+    public func importBlob(fromFile path: String, digest: Digest, size: Int64?) throws {
+        if blobs.contains(digest) { return }
+        try blobs.importFile(path, digest: digest, size: size)
+    }
     /// Whether `blobs/` has the blob.
     public func hasBlob(_ digest: Digest) -> Bool { blobs.contains(digest) }
     /// Reads a blob from `blobs/`.
