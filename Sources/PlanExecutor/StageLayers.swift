@@ -31,7 +31,8 @@ final class LayerStacks: @unchecked Sendable {
 
     /// Without metadata-only copy-ups and directory redirects, an upper folder holds whole files and
     /// whole folders: exactly what a layer must contain.
-    static let writableOptions = "redirect_dir=off,metacopy=off"
+    static let writableSettings = [("redirect_dir", "off"), ("metacopy", "off")]
+    static let writableOptions = writableSettings.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
 
     /// Tries one throwaway overlay mount.
     static func canMountOverlay(_ runDirectory: String) -> Bool {
@@ -64,17 +65,26 @@ final class LayerStacks: @unchecked Sendable {
         return folders
     }
 
-    /// Mounts `lowers` (topmost first) at `merged`, writable into `upper` when given.
+    /// Mounts `lowers` (topmost first) at `merged`, writable into `upper` when given. A stack whose
+    /// options do not fit in mount(2)'s one page goes through the new mount API instead.
     func mountOverlay(lowers: [String], upper: (upper: String, work: String)?, at merged: String) throws {
         var options = "lowerdir=" + lowers.joined(separator: ":")
         if let upper { options += ",upperdir=\(upper.upper),workdir=\(upper.work)," + Self.writableOptions }
-        guard options.utf8.count < 4000 else {
+        if options.utf8.count < 4000 {
+            guard mount("overlay", merged, "overlay", 0, options) == 0 else {
+                throw CacheError.io("mount overlay", merged, errno)
+            }
+            return
+        }
+        guard lowers.count <= 500 else {
             throw ExecutionFailure(stage: "", step: "", location: nil,
-                                   message: "\(lowers.count) layers are more than overlayfs can stack in one mount")
+                                   message: "\(lowers.count) layers are more than overlayfs can stack (500)")
         }
-        guard mount("overlay", merged, "overlay", 0, options) == 0 else {
-            throw CacheError.io("mount overlay", merged, errno)
+        var named: [(String, String)] = []
+        if let upper {
+            named = [("upperdir", upper.upper), ("workdir", upper.work)] + Self.writableSettings
         }
+        try OverlayMount.mount(lowers: lowers, options: named, at: merged)
     }
 
     static func unmount(_ path: String) {

@@ -298,6 +298,35 @@ import Testing
         #expect(try TestSupport.read(folder + "/rootfs/usr/share/registry-demo/BUILD") == "registry-demo 1.0.0\n")
     }
 
+    /// 150 steps that each change a file: deeper than mount(2)'s one page of options can stack, so the
+    /// step roots go through the new mount API; every step's file is there, and a rebuild hits them all.
+    @Test func aLongChainOfStepsStacksPastTheMountOptionLimit() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let steps = (1...150).map { "      - run: echo \($0) > /steps/\($0)" }.joined(separator: "\n")
+        try TestSupport.write("""
+            version: 1
+            args: {REGISTRY: "127.0.0.1:5555"}
+            stages:
+              deep:
+                from: ${REGISTRY}/plan-test/busybox:stable
+                workdir: /steps
+                steps:
+            \(steps)
+            """, to: folder + "/plan/plan.yaml")
+        let arguments = [folder + "/plan", "--cache-dir", folder + "/cache", "--arg", "REGISTRY=\(Self.registry)",
+                         "--output", "type=local,dest=\(folder)/rootfs", "--explain"]
+        let first = try run(arguments)
+        #expect(first.status == 0, "\(first.stderr.suffix(2000))")
+        for index in [1, 75, 150] {
+            #expect((try? TestSupport.read(folder + "/rootfs/steps/\(index)")) == "\(index)\n")
+        }
+        let second = try run(arguments)
+        #expect(second.status == 0, "\(second.stderr.suffix(2000))")
+        #expect(!second.stdout.contains("miss "), "\(second.stdout.suffix(2000))")
+        #expect(second.stdout.components(separatedBy: "\nhit  ").count == 151, "workdir and 150 runs hit")
+    }
+
     @Test func theImageConfigurationCarriesTheHealthcheck() throws {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
