@@ -86,7 +86,7 @@ enum ProcessRunner {
         }
         if Task.isCancelled {
             // Everything in the group goes, and is gone before we return.
-            for _ in 0..<200 {
+            for _ in 0..<1_000 {  // up to 10 s: tearing down a sandbox's namespaces can take a while
                 if kill(-child, SIGKILL) != 0, errno == ESRCH { break }
                 usleep(10_000)
             }

@@ -153,7 +153,7 @@ import Testing
     }
 }
 
-/// A deterministic generator, so a failing fuzz round can be replayed.
+/// A deterministic generator (SplitMix64), so a failing fuzz round or kill loop can be replayed.
 struct SeededGenerator: RandomNumberGenerator {
     private var state: UInt64
     init(seed: UInt64) { state = seed }

@@ -218,18 +218,6 @@ import Testing
 
     // MARK: 1. SIGKILL
 
-    /// SplitMix64: a small seeded generator, so the kill moments of a failing run can be replayed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// 20 times: a run of a new round (its steps miss) on one shared cache is killed with SIGKILL at a
     /// random moment of the build (stratified over the build time), then the same round is run
     /// again: it succeeds with the reference output. Outputs are there whole or not at all, no
@@ -240,7 +228,7 @@ import Testing
         let seed = ProcessInfo.processInfo.environment["PLAN_TEST_KILL_SEED"].flatMap { UInt64($0) }
             ?? UInt64.random(in: 0...UInt64.max)
         print("CacheRobustnessTests: SIGKILL seed \(seed) (PLAN_TEST_KILL_SEED=\(seed) repeats these kill moments)")
-        var random = SeededGenerator(state: seed)
+        var random = SeededGenerator(seed: seed)  // BadInputTests' SplitMix64: replayable kill moments
         let reference = try Self.reference(in: folder)
 
         // How long a round takes: a new ROUND on a cache that has the base image.
