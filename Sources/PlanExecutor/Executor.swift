@@ -99,9 +99,7 @@ public final class Executor: Sendable {
                       let index = pending.firstIndex(where: { stage in stage.dependencies.allSatisfy { results[$0] != nil } })
                 {
                     let stage = pending.remove(at: index)
-                    let runner = StageRunner(stage: stage, graph: graph, options: options, images: context.images,
-                                             runDirectory: context.runDirectory, cache: context.cache, stacks: context.stacks,
-                                             views: context.views, digests: context.digests, emit: emit)
+                    let runner = StageRunner(stage: stage, graph: graph, options: options, context: context, emit: emit)
                     let dependencies = results.filter { stage.dependencies.contains($0.key) }
                     running += 1
                     group.addTask {

@@ -94,7 +94,7 @@ extension StageRunner {
         switch copy.source {
         case .context:
             let resolved = try await copySources(copy, values: values, description: description, dependencies: dependencies)
-            items += try digests.inputs(resolved.sources, isExcluded: resolved.isExcluded)
+            items += try context.digests.inputs(resolved.sources, isExcluded: resolved.isExcluded)
         case .stage(let name):
             guard let result = dependencies[name] else { throw failure("stage `\(name)` did not finish") }
             let declared = graph.stage(named: name)?.artifacts ?? []
@@ -113,12 +113,12 @@ extension StageRunner {
             } else {
                 // Not (only) whole declared artifacts: read what the copy reads.
                 let resolved = try await copySources(copy, values: values, description: description, dependencies: dependencies)
-                items += try digests.inputs(resolved.sources, isExcluded: resolved.isExcluded)
+                items += try context.digests.inputs(resolved.sources, isExcluded: resolved.isExcluded)
             }
         case .image(let reference):
             let expanded = VariableExpansion.expand(reference, values)
             do {
-                items.append(("image", "\(expanded) \(try await images.image(expanded).manifestDigest)"))
+                items.append(("image", "\(expanded) \(try await context.images.image(expanded).manifestDigest)"))
             } catch {
                 throw failure("cannot get image `\(expanded)`: \(error)", step: description, location: copy.location)
             }

@@ -31,12 +31,8 @@ struct StageRunner {
     let stage: GraphStage
     let graph: BuildGraph
     let options: RunOptions
-    let images: BaseImages
-    let runDirectory: String
-    let cache: BuildCache
-    let stacks: LayerStacks
-    let views: StageViews
-    let digests: SourceDigests
+    /// The stores, folders and views every stage of the attempt shares.
+    let context: Executor.RunContext
     let emit: @Sendable (ExecutionEvent) -> Void
 
     func failure(_ message: String, step: String = "", location: SourceLocation? = nil,
@@ -75,7 +71,7 @@ struct StageRunner {
             let expanded = VariableExpansion.expand(text, Dictionary(graph.arguments.compactMap { a in a.value.map { (a.name, $0) } },
                                                                    uniquingKeysWith: { $1 }))
             do {
-                image = try await images.image(expanded)
+                image = try await context.images.image(expanded)
             } catch {
                 throw failure("cannot get base image `\(expanded)`: \(error)")
             }
@@ -95,7 +91,7 @@ struct StageRunner {
 
         emit(.stageStarted(stage: stage.name))
         let started = Date()
-        let workspace = StageWorkspace(stacks: stacks, folder: runDirectory + "/stages/" + stage.name, base: baseRootfs)
+        let workspace = StageWorkspace(stacks: context.stacks, folder: context.runDirectory + "/stages/" + stage.name, base: baseRootfs)
         var ran = false
         for (index, instruction) in stage.instructions.enumerated() {
             try Task.checkCancellation()
@@ -112,9 +108,9 @@ struct StageRunner {
             }
             let position = historyPosition(index)
             key = step.inputs.key
-            if usesCache, let record = cache.record(for: step.inputs.key, warn: { emit(.warning($0)) }) {
+            if usesCache, let record = context.cache.record(for: step.inputs.key, warn: { emit(.warning($0)) }) {
                 emit(.cache(stage: stage.name, step: index, description: step.description, hit: true, reason: nil))
-                if cache.lastKey(at: position) != step.inputs.key { cache.remember(step.inputs, at: position) }
+                if context.cache.lastKey(at: position) != step.inputs.key { context.cache.remember(step.inputs, at: position) }
                 if let descriptor = record.layer {
                     let layer = StepLayer(descriptor: descriptor, key: step.inputs.key, createdBy: "\(stage.name): \(step.description)")
                     if ran { try workspace.applyHit(layer) }
@@ -123,7 +119,7 @@ struct StageRunner {
                 continue
             }
             let reason = !usesCache ? (options.noCache ? "--no-cache" : "--no-cache-filter \(stage.name)")
-                : cache.lastInputs(at: position).map { step.inputs.difference(from: $0) } ?? "not built before"
+                : context.cache.lastInputs(at: position).map { step.inputs.difference(from: $0) } ?? "not built before"
             emit(.cache(stage: stage.name, step: index, description: step.description, hit: false, reason: reason))
             ran = true
             let stageLayers = layers
@@ -131,9 +127,9 @@ struct StageRunner {
                 try await execute(instruction, index: index, description: step.description, state: state, root: root,
                                   dependencies: dependencies)
             }
-            try cache.put(CacheRecord(key: step.inputs.key, description: "\(graph.planName)/\(stage.name): \(step.description)",
+            try context.cache.put(CacheRecord(key: step.inputs.key, description: "\(graph.planName)/\(stage.name): \(step.description)",
                                       layer: descriptor))
-            cache.remember(step.inputs, at: position)
+            context.cache.remember(step.inputs, at: position)
             if let descriptor {
                 layers.append(StepLayer(descriptor: descriptor, key: step.inputs.key, createdBy: "\(stage.name): \(step.description)"))
             }
@@ -160,11 +156,11 @@ struct StageRunner {
         var artifacts: [String: Descriptor] = [:]
         for artifact in stage.artifacts {
             let artifactKey = StepInputs.derivedKey(key, "artifact " + artifact.path)
-            if usesCache, let record = cache.record(for: artifactKey, warn: { emit(.warning($0)) }), let tree = record.layer {
+            if usesCache, let record = context.cache.record(for: artifactKey, warn: { emit(.warning($0)) }), let tree = record.layer {
                 artifacts[artifact.path] = tree
                 continue
             }
-            let root = try await views.root(stage: stage.name, base: base, layers: layers)
+            let root = try await context.views.root(stage: stage.name, base: base, layers: layers)
             let path = ContainedPath.resolve(artifact.path, in: root, followLast: false)
             var info = stat()
             if lstat(path, &info) != 0 {
@@ -172,9 +168,9 @@ struct StageRunner {
                                   + "but the stage did not produce it", location: artifact.location)
             }
             // Named `artifact` with times zeroed: the same tree is the same blob, whichever stage made it.
-            guard let tree = try cache.storeTar(fixedModificationTime: 0, { try LayerDiffer().writeTree(path, as: "artifact", to: $0) })
+            guard let tree = try context.cache.storeTar(fixedModificationTime: 0, { try LayerDiffer().writeTree(path, as: "artifact", to: $0) })
             else { throw failure("cannot store artifact '\(artifact.name)'", location: artifact.location) }
-            try cache.put(CacheRecord(key: artifactKey, description: "\(graph.planName)/\(stage.name): artifact \(artifact.name)",
+            try context.cache.put(CacheRecord(key: artifactKey, description: "\(graph.planName)/\(stage.name): artifact \(artifact.name)",
                                       layer: tree))
             artifacts[artifact.path] = tree
         }
@@ -374,11 +370,11 @@ struct StageRunner {
             isExcluded = { ignore.isExcluded($0) || exclude.isExcluded($0) }
         case .stage(let name):
             guard let result = dependencies[name] else { throw failure("stage `\(name)` did not finish") }
-            sourceRoot = try await views.root(stage: name, base: result.baseRootfs, layers: result.layers)
+            sourceRoot = try await context.views.root(stage: name, base: result.baseRootfs, layers: result.layers)
         case .image(let reference):
             let expanded = VariableExpansion.expand(reference, values)
             do {
-                sourceRoot = try await images.image(expanded).rootfs
+                sourceRoot = try await context.images.image(expanded).rootfs
             } catch {
                 throw failure("cannot get image `\(expanded)`: \(error)", step: description, location: copy.location)
             }
@@ -434,7 +430,7 @@ struct StageRunner {
         var destination = VariableExpansion.expand(add.destination, values)
         if destination.hasSuffix("/") { destination += url.lastPathComponent }
         if !PosixPath.isAbsolute(destination) { destination = state.workdir + "/" + destination }
-        let staging = runDirectory + "/downloads/" + UUID().uuidString
+        let staging = context.runDirectory + "/downloads/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: (staging as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
