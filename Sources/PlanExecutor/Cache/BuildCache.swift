@@ -86,6 +86,11 @@ public final class BuildCache: @unchecked Sendable {
     /// The record stored for `key`, checked against its digest. A corrupt or dangling entry is
     /// dropped (and reported through `warn`), and counts as a miss. A hit marks the entry as used.
     public func record(for key: String, warn: (String) -> Void) -> CacheRecord? {
+        entry(for: key, warn: warn)?.record
+    }
+
+    /// `record(for:warn:)` with the descriptor of the record's blob, for exporting the entry.
+    func entry(for key: String, warn: (String) -> Void) -> (record: CacheRecord, blob: Descriptor)? {
         let refPath = refsDirectory + "/" + key
         guard let text = try? String(contentsOfFile: refPath, encoding: .utf8) else { return nil }
         guard let digest = try? Digest(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
@@ -106,19 +111,13 @@ public final class BuildCache: @unchecked Sendable {
             }
             touch(refPath)
             markUsed(key)
-            return record
+            return (record, Descriptor(mediaType: CacheTransfer.recordType, digest: digest, size: Int64(data.count)))
         } catch {
             warn("cache entry \(key): record \(digest) is corrupt; dropped, rebuilding")
             store.remove(digest)
             unlink(refPath)
             return nil
         }
-    }
-
-    /// The digest of the record blob `key` refers to.
-    func recordDigest(for key: String) -> Digest? {
-        guard let text = try? String(contentsOfFile: refsDirectory + "/" + key, encoding: .utf8) else { return nil }
-        return try? Digest(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Stores `record` under its key: the record blob first, then the reference, each atomically.
@@ -141,15 +140,6 @@ public final class BuildCache: @unchecked Sendable {
 
     /// Where a blob lives.
     public func path(of digest: Digest) -> String { store.path(for: digest).path }
-
-    /// A blob's bytes, checked against its digest.
-    public func verifiedBlob(_ digest: Digest) throws -> Data {
-        do {
-            return try store.data(for: digest, verify: true)
-        } catch {
-            throw CacheCorruption(digest: digest, path: path(of: digest))
-        }
-    }
 
     /// Copies a stored blob into an OCI layout, streaming; a missing or changed one is a `CacheCorruption`.
     func export(_ descriptor: Descriptor, to layout: OCILayout) throws {

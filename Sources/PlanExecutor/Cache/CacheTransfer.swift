@@ -25,18 +25,14 @@ struct CacheTransfer {
             let layout = try OCILayout.create(at: URL(fileURLWithPath: temporary))
             var manifests: [Descriptor] = []
             for key in keys {
-                guard let record = cache.record(for: key, warn: { _ in }),
-                      let recordDigest = cache.recordDigest(for: key) else { continue }
-                let recordData = try cache.verifiedBlob(recordDigest)
-                try layout.putBlob(recordData)
+                guard let (record, blob) = cache.entry(for: key, warn: { _ in }) else { continue }
+                try cache.export(blob, to: layout)
                 var layers: [Descriptor] = []
                 if let layer = record.layer {
                     try cache.export(layer, to: layout)
                     layers.append(layer)
                 }
-                let manifest = Manifest(config: Descriptor(mediaType: Self.recordType, digest: recordDigest,
-                                                           size: Int64(recordData.count)),
-                                        layers: layers, annotations: [Self.keyAnnotation: key],
+                let manifest = Manifest(config: blob, layers: layers, annotations: [Self.keyAnnotation: key],
                                         artifactType: Self.artifactType)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
