@@ -31,8 +31,9 @@ enum AtomicOutput {
         let prefix = folder.isEmpty ? "" : folder + "/"
         for sibling in siblings.sorted() {
             for (marker, isOld) in [(".plan-old-", true), (".plan-", false)] {
-                guard sibling.hasPrefix(name + marker), let pid = pid_t(sibling.dropFirst(name.count + marker.count)),
-                      pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                let writer = sibling.dropFirst(name.count + marker.count)
+                guard sibling.hasPrefix(name + marker), writer.allSatisfy(\.isNumber), RunDirectory.writerIsGone(writer)
+                else { continue }
                 if isOld, !fm.fileExists(atPath: destination) {
                     try? fm.moveItem(atPath: prefix + sibling, toPath: destination)
                 } else {

@@ -11,18 +11,28 @@ enum RunDirectory {
 
     /// Unmounts everything mounted under `path`, deepest first, then removes it.
     static func remove(_ path: String) {
-        for mountPoint in mounts(under: path).reversed() { umount2(mountPoint, Int32(MNT_DETACH)) }
+        detachMounts(under: path)
         try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Detaches every mount at or below `path`, deepest first.
+    static func detachMounts(under path: String) {
+        for mountPoint in mounts(under: path).reversed() { umount2(mountPoint, Int32(MNT_DETACH)) }
     }
 
     /// Removes the run folders whose process is gone (killed runs leave theirs, mounts included).
     static func removeStale(in runs: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: runs) else { return }
-        for name in names {
-            let digits = name.hasPrefix("image-") ? name.dropFirst("image-".count) : Substring(name)
-            guard let pid = pid_t(digits.prefix { $0.isNumber }), pid != getpid() else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH { remove(runs + "/" + name) }
+        for name in names where writerIsGone(name.hasPrefix("image-") ? name.dropFirst("image-".count) : Substring(name)) {
+            remove(runs + "/" + name)
         }
+    }
+
+    /// Whether the process whose id starts `name` (`1234-…`, as run folders and temporary files are
+    /// named) is gone; false when `name` starts with no id, or with this process's.
+    static func writerIsGone(_ name: Substring) -> Bool {
+        guard let pid = pid_t(name.prefix { $0.isASCII && $0.isNumber }), pid > 0, pid != getpid() else { return false }
+        return kill(pid, 0) != 0 && errno == ESRCH
     }
 
     /// Mount points at or below `path`, in mount order (from `/proc/self/mountinfo`, read to its end:

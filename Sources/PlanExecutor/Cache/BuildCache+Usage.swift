@@ -346,10 +346,10 @@ extension BuildCache {
             }
         }
         let runs = cacheDirectory + "/runs"
-        for name in Self.names(in: runs) where Self.processIsGone(name.hasPrefix("image-") ? String(name.dropFirst(6)) : name) {
-            // A killed run leaves its mounts (step roots, stage views): detach them, deepest first.
+        for name in Self.names(in: runs) where RunDirectory.writerIsGone(name.hasPrefix("image-") ? name.dropFirst(6) : Substring(name)) {
+            // A killed run leaves its mounts (step roots, stage views): detach them first.
             let path = runs + "/" + name
-            for mountPoint in RunDirectory.mounts(under: path).reversed() { umount2(mountPoint, Int32(MNT_DETACH)) }
+            RunDirectory.detachMounts(under: path)
             if remove(path, .leftoverRuns, into: &report) { report.runsRemoved += 1 }
         }
 
@@ -361,11 +361,11 @@ extension BuildCache {
                 if access(path, F_OK) == 0 { _ = remove(path, category, into: &report) }
             }
         } else {
-            for name in Self.names(in: cacheDirectory + "/images/tmp") where Self.processIsGone(String(name.dropFirst(".tmp-".count))) {
+            for name in Self.names(in: cacheDirectory + "/images/tmp") where RunDirectory.writerIsGone(name.dropFirst(".tmp-".count)) {
                 if remove(cacheDirectory + "/images/tmp/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
             }
             for name in Self.names(in: cacheDirectory + "/rootfs") {
-                guard let range = name.range(of: ".tmp-"), Self.processIsGone(String(name[range.upperBound...])) else { continue }
+                guard let range = name.range(of: ".tmp-"), RunDirectory.writerIsGone(name[range.upperBound...]) else { continue }
                 if remove(cacheDirectory + "/rootfs/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
             }
         }
@@ -450,13 +450,6 @@ extension BuildCache {
     /// 64 lower-case hex digits: a step key or a SHA-256 digest's hex part.
     static func isKey(_ name: String) -> Bool {
         name.utf8.count == 64 && name.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-    }
-
-    /// For names that start with a process id (`PID-…`): whether that process is gone. Names without
-    /// one are kept.
-    static func processIsGone(_ name: String) -> Bool {
-        guard let pid = pid_t(name.prefix { $0.isASCII && $0.isNumber }), pid > 0, pid != getpid() else { return false }
-        return kill(pid, 0) != 0 && errno == ESRCH
     }
 }
 
