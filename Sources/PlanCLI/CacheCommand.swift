@@ -35,11 +35,6 @@ enum CacheListFormat: String, CaseIterable, ExpressibleByArgument {
     case text, json
 }
 
-/// A cache command's failure: one `error:` line, exit 1.
-struct CacheFailure: Error, CustomStringConvertible {
-    var description: String
-}
-
 struct CacheDuCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "du", abstract: "Show the space the cache takes, by kind.")
@@ -61,7 +56,7 @@ struct CacheDuCommand: ParsableCommand {
     }
 
     func run() throws {
-        let usage = try CacheFailure.reporting { try BuildCache.usage(cacheDirectory: options.directory) }
+        let usage = try CommandFailure.reporting { try BuildCache.usage(cacheDirectory: options.directory) }
         switch format {
         case .json:
             let report = Report(directory: usage.directory,
@@ -98,7 +93,7 @@ struct CacheLsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let listing = try CacheFailure.reporting { try BuildCache.entries(cacheDirectory: options.directory) }
+        let listing = try CommandFailure.reporting { try BuildCache.entries(cacheDirectory: options.directory) }
         switch format {
         case .json:
             let entries = listing.entries.map {
@@ -162,27 +157,11 @@ struct CachePruneCommand: AsyncParsableCommand {
     func run() async throws {
         let pruneOptions = PruneOptions(keepBytes: try keepBytes.map(CacheArguments.bytes),
                                         olderThan: try olderThan.map(CacheArguments.duration), all: all)
-        let report: PruneReport
-        do {
-            report = try await BuildCache.prune(cacheDirectory: options.directory, options: pruneOptions)
-        } catch {
-            Output.standardError("error: \(error)\n")
-            throw ExitCode(1)
+        let report = try await CommandFailure.reporting {
+            try await BuildCache.prune(cacheDirectory: options.directory, options: pruneOptions)
         }
         Output.standardOutput(CacheFormatting.prune(report, now: pruneOptions.now))
         for warning in report.warnings { Output.standardError("warning: \(warning)\n") }
-    }
-}
-
-extension CacheFailure {
-    /// Runs a command's work; a cache error is one `error:` line, exit 1.
-    static func reporting<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch {
-            Output.standardError("error: \(error)\n")
-            throw ExitCode(1)
-        }
     }
 }
 

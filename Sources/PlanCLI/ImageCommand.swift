@@ -85,20 +85,6 @@ struct ImageOptions: ParsableArguments {
 struct ImageFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-
-    /// Runs a command's work: a usage error stays one (exit 2); anything else is one `error:` line, exit 1.
-    static func reporting(_ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-        } catch let error as ValidationError {
-            throw error
-        } catch let code as ExitCode {
-            throw code
-        } catch {
-            Output.standardError("error: \(error)\n")
-            throw ExitCode(1)
-        }
-    }
 }
 
 /// Where an image comes from, as the user wrote it.
@@ -214,7 +200,7 @@ struct ImagePullCommand: AsyncParsableCommand {
         guard case .registry(let reference) = try ImageLocation(reference) else {
             throw ValidationError("`pull` takes a registry reference")
         }
-        try await ImageFailure.reporting {
+        try await CommandFailure.reporting {
             let lock = try options.sharedCacheLock()
             defer { withExtendedLifetime(lock) {} }
             let store = try options.store()
@@ -253,7 +239,7 @@ struct ImageInspectCommand: AsyncParsableCommand {
 
     func run() async throws {
         let location = try ImageLocation(image)
-        try await ImageFailure.reporting {
+        try await CommandFailure.reporting {
             let lock = try options.sharedCacheLock(for: location)
             defer { withExtendedLifetime(lock) {} }
             let loaded = try await ImageLoader.load(location, options: options, layers: false)
@@ -294,7 +280,7 @@ struct ImageUnpackCommand: AsyncParsableCommand {
             let contents = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
             guard contents.isEmpty else { throw ValidationError("`\(directory)` is not empty") }
         }
-        try await ImageFailure.reporting {
+        try await CommandFailure.reporting {
             let lock = try options.sharedCacheLock(for: location)
             defer { withExtendedLifetime(lock) {} }
             let loaded = try await ImageLoader.load(location, options: options, layers: true)
