@@ -66,7 +66,15 @@ struct CacheTransfer {
                     report.warnings.append("--cache-from \(source): entry \(key) holds the record of another key; skipped")
                     continue
                 }
-                if let layer = record.layer { try importLayer(layer, from: layout) }
+                if let layer = record.layer {
+                    // Streamed; the store refuses bytes that do not match the digest.
+                    let path = layout.path(for: layer.digest).path
+                    do {
+                        try cache.store.importBlob(fromFile: path, digest: layer.digest, size: layer.size)
+                    } catch {
+                        throw CacheCorruption(digest: layer.digest, path: path)
+                    }
+                }
                 try cache.put(record)
                 report.imported += 1
             } catch {
@@ -74,21 +82,6 @@ struct CacheTransfer {
             }
         }
         return report
-    }
-
-    /// Streams a layer into the store; the store's writer refuses bytes that do not match the digest.
-    private func importLayer(_ layer: Descriptor, from layout: OCILayout) throws {
-        if cache.store.size(of: layer.digest) == layer.size { return }
-        let path = layout.path(for: layer.digest).path
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw CacheCorruption(digest: layer.digest, path: path) }
-        defer { try? handle.close() }
-        let writer = try cache.store.writer(expecting: layer.digest, size: layer.size)
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { try writer.write(chunk) }
-        do {
-            try writer.commit()
-        } catch {
-            throw CacheCorruption(digest: layer.digest, path: path)
-        }
     }
 
     private func verified(_ layout: OCILayout, _ digest: Digest) throws -> Data {

@@ -56,6 +56,13 @@ public struct ContentStore: Sendable {
         try blobs.writer(expecting: digest, size: size)
     }
 
+    /// Copies the file at `path` in as the blob `digest`, streaming; fails (storing nothing) when its
+    /// bytes do not have that digest and size.
+    public func importBlob(fromFile path: String, digest: Digest, size: Int64?) throws {
+        if let size, self.size(of: digest) == size { return }
+        try blobs.importFile(path, digest: digest, size: size)
+    }
+
     /// Removes a blob (no error if absent).
     public func remove(_ digest: Digest) {
         POSIXFile.remove(blobs.path(for: digest))
