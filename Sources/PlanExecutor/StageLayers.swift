@@ -147,7 +147,8 @@ final class StageWorkspace: @unchecked Sendable {
         return try stacks.cache.storeTar { try LayerDiffer().diff(base: snapshot, changed: root, to: $0) }
     }
 
-    /// Copy mode only: a step that hit the cache after one that ran must land in the private root too.
+    /// Copy mode: a step that hit the cache after one that ran must land in the private root too.
+    /// Nothing to do before the first step that runs (the root is made then) or with overlayfs.
     func applyHit(_ layer: StepLayer) throws {
         guard let copyRoot else { return }
         try stacks.cache.apply(layer.descriptor.digest, to: copyRoot)

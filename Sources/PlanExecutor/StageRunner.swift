@@ -92,7 +92,6 @@ struct StageRunner {
         emit(.stageStarted(stage: stage.name))
         let started = Date()
         let workspace = StageWorkspace(stacks: context.stacks, folder: context.runDirectory + "/stages/" + stage.name, base: baseRootfs)
-        var ran = false
         for (index, instruction) in stage.instructions.enumerated() {
             try Task.checkCancellation()
             guard var step = try await inputs(for: instruction, state: &state, parent: key, dependencies: dependencies) else {
@@ -113,7 +112,7 @@ struct StageRunner {
                 if context.cache.lastKey(at: position) != step.inputs.key { context.cache.remember(step.inputs, at: position) }
                 if let descriptor = record.layer {
                     let layer = StepLayer(descriptor: descriptor, key: step.inputs.key, createdBy: "\(stage.name): \(step.description)")
-                    if ran { try workspace.applyHit(layer) }
+                    try workspace.applyHit(layer)
                     layers.append(layer)
                 }
                 continue
@@ -121,7 +120,6 @@ struct StageRunner {
             let reason = !usesCache ? (options.noCache ? "--no-cache" : "--no-cache-filter \(stage.name)")
                 : context.cache.lastInputs(at: position).map { step.inputs.difference(from: $0) } ?? "not built before"
             emit(.cache(stage: stage.name, step: index, description: step.description, hit: false, reason: reason))
-            ran = true
             let stageLayers = layers
             let descriptor = try await workspace.step(index, layers: stageLayers) { root in
                 try await execute(instruction, index: index, description: step.description, state: state, root: root,
