@@ -48,14 +48,8 @@ extension StageRunner {
             return Step(description: "add \(url)", inputs: StepInputs(parent: parent, items: items))
         }
     }
-
-    /// The text a configuration instruction folds into the key chain (its effect, values expanded).
-    static func configText(_ state: StageState) -> String {
-        state.env.map { "env \($0.name)=\($0.value)" }.joined(separator: "\n")
-            + "\nuser \(state.user)\nshell \(state.shell.joined(separator: " "))"
-    }
-
-    /// The configuration as named inputs, as a `run` step's inputs name them.
+    /// The configuration as named inputs, as a `run` step's inputs name them: what an `env`, `user`
+    /// or `shell` instruction folds into the key chain, and what the next step's inputs carry.
     static func configItems(_ state: StageState) -> [(String, String)] {
         state.env.map { ("env \($0.name)", $0.value) } + [("user", state.user), ("shell", state.shell.joined(separator: " "))]
     }

@@ -95,8 +95,9 @@ struct StageRunner {
         for (index, instruction) in stage.instructions.enumerated() {
             try Task.checkCancellation()
             guard var step = try await inputs(for: instruction, state: &state, parent: key, dependencies: dependencies) else {
-                key = StepInputs(parent: key, items: [("config", Self.configText(state))]).key
-                carried = carried.filter { $0.0 == "base" } + Self.configItems(state)
+                let configuration = Self.configItems(state)
+                key = StepInputs(parent: key, items: configuration).key
+                carried = carried.filter { $0.0 == "base" } + configuration
                 continue
             }
             if !carried.isEmpty {
