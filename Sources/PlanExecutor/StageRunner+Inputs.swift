@@ -48,6 +48,7 @@ extension StageRunner {
             return Step(description: "add \(url)", inputs: StepInputs(parent: parent, items: items))
         }
     }
+
     /// The configuration as named inputs, as a `run` step's inputs name them: what an `env`, `user`
     /// or `shell` instruction folds into the key chain, and what the next step's inputs carry.
     static func configItems(_ state: StageState) -> [(String, String)] {
