@@ -20,7 +20,6 @@ final class HashingByteSource: ByteSource {
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 8)
         defer { chunk.deallocate() }
         while try read(into: chunk) > 0 {}
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        return try PlanOCI.Digest(algorithm: "sha256", encoded: digest)
+        return PlanOCI.Digest.sha256(hasher.finalize())
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PlanOCI
 
 /// Turns the files a copy reads into cache inputs: for every file, folder and link under the
 /// sources (exclusions applied exactly as `FileCopier` applies them), its relative path with its
@@ -107,6 +108,6 @@ final class SourceDigests: @unchecked Sendable {
             if count == 0 { break }
             buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }
-        return "sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return PlanOCI.Digest.sha256(hasher.finalize()).description
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PlanOCI
 
 /// Everything a step's result depends on, as named values in a fixed order, and the cache key they
 /// make: SHA-256 over the parent step's key and the inputs. Secret values, modification times and
@@ -26,7 +27,7 @@ public struct StepInputs: Codable, Sendable, Equatable {
             // Lengths first: no choice of names and values can make two lists hash alike.
             add("\(item.name.utf8.count):\(item.name)\(item.value.utf8.count):\(item.value)\n")
         }
-        key = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        key = PlanOCI.Digest.sha256(hasher.finalize()).encoded
     }
 
     /// The key of something derived from this step (an artifact of the stage it ends, say).

@@ -49,7 +49,7 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     /// The SHA-256 digest of a finished hash function.
-    static func sha256(_ hash: SHA256.Digest) -> Digest {
+    public static func sha256(_ hash: SHA256.Digest) -> Digest {
         Digest(trusted: "sha256", hex: hash.hexString)
     }
 
