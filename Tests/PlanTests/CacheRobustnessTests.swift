@@ -403,6 +403,29 @@ import Testing
                 blob(layer)
         print(len(keys))
         """
+    /// `--cache-to` exports what this build used, not everything `--cache-from` brought in: an import
+    /// must not grow from one CI generation to the next.
+    @Test func anExportHoldsOnlyWhatTheBuildUsed() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let common = [TestSupport.plans + "/registry", "--insecure-registry", Self.registry, "--progress", "plain"]
+        let everything = try TestSupport.plan(["run"] + common + ["--cache-dir", folder + "/one", "--cache-to", "dir=\(folder)/all"])
+        #expect(everything.status == 0, "\(everything.stderr)")
+        let partial = try TestSupport.plan(["run"] + common + [
+            "--target", "build", "--cache-dir", folder + "/two", "--cache-from", "dir=\(folder)/all",
+            "--cache-to", "dir=\(folder)/build", "--explain",
+        ])
+        #expect(partial.status == 0, "\(partial.stderr)")
+        #expect(!partial.stdout.contains("miss "), "\(partial.stdout)")
+        func entries(_ layout: String) throws -> Int {
+            let index = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json")))
+            return ((index as? [String: Any])?["manifests"] as? [Any])?.count ?? -1
+        }
+        // registry: `build` has 4 steps and 2 artifacts, `app` 4 steps.
+        #expect(try entries(folder + "/all") == 10)
+        #expect(try entries(folder + "/build") == 6)
+    }
+
 
     /// `--cache-to` writes a valid OCI layout; a fresh cache given it with `--cache-from` takes every
     /// step from it; a missing folder and a corrupted blob are warnings; bad syntax is a usage error.

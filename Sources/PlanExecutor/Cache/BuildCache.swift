@@ -89,6 +89,9 @@ public final class BuildCache: @unchecked Sendable {
         entry(for: key, warn: warn)?.record
     }
 
+    /// Whether `key` has a reference (not checked, not marked as used: for imports).
+    func hasReference(_ key: String) -> Bool { access(refsDirectory + "/" + key, F_OK) == 0 }
+
     /// `record(for:warn:)` with the descriptor of the record's blob, for exporting the entry.
     func entry(for key: String, warn: (String) -> Void) -> (record: CacheRecord, blob: Descriptor)? {
         let refPath = refsDirectory + "/" + key
@@ -121,12 +124,13 @@ public final class BuildCache: @unchecked Sendable {
     }
 
     /// Stores `record` under its key: the record blob first, then the reference, each atomically.
-    public func put(_ record: CacheRecord) throws {
+    /// An imported entry is not marked as used by this build (`--cache-to` exports used entries).
+    public func put(_ record: CacheRecord, imported: Bool = false) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let digest = try store.write(try encoder.encode(record))
         try Self.writeAtomically(Data(digest.description.utf8), to: refsDirectory + "/" + record.key)
-        markUsed(record.key)
+        if !imported { markUsed(record.key) }
     }
 
     /// Forgets a corrupt entry: its reference, its layer blob and the layer's unpacked folder.

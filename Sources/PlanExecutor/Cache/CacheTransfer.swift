@@ -57,7 +57,9 @@ struct CacheTransfer {
         for descriptor in try layout.index().manifests {
             guard let key = descriptor.annotations?[Self.keyAnnotation], key.count == 64,
                   key.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { continue }
-            if cache.record(for: key, warn: { _ in }) != nil { continue }
+            // Nothing here marks entries as used: `--cache-to` would then export every imported entry,
+            // whether this build needed it or not, one CI generation after another.
+            if cache.hasReference(key) { continue }
             do {
                 let manifestData = try verified(layout, descriptor.digest)
                 let manifest = try JSONDecoder().decode(Manifest.self, from: manifestData)
@@ -75,7 +77,7 @@ struct CacheTransfer {
                         throw CacheCorruption(digest: layer.digest, path: path)
                     }
                 }
-                try cache.put(record)
+                try cache.put(record, imported: true)
                 report.imported += 1
             } catch {
                 report.warnings.append("--cache-from \(source): entry \(key) skipped: \(error)")
