@@ -23,10 +23,13 @@ struct RunCommand: AsyncParsableCommand {
             last build. `plan cache du|ls|prune` manages the cache.
 
             Examples:
-              plan run plans/registry --insecure-registry 127.0.0.1:5555 --output type=oci,dest=app.tar
+              plan run plans/registry --insecure-registry 127.0.0.1:5555 \\
+                  --output type=oci,dest=app.tar
               plan run plans/monorepo --target api --output type=local,dest=rootfs
-              plan run plans/go-static --output type=artifacts,dest=dist --secret id=token,src=token.txt
-              plan run plans/monorepo --explain --cache-from dir=ci-cache --cache-to dir=ci-cache
+              plan run plans/go-static --output type=artifacts,dest=dist \\
+                  --secret id=token,src=token.txt
+              plan run plans/monorepo --explain \\
+                  --cache-from dir=ci-cache --cache-to dir=ci-cache
             """)
 
     enum Progress: String, CaseIterable, ExpressibleByArgument {
@@ -159,31 +162,35 @@ struct RunCommand: AsyncParsableCommand {
         defer { reporter.stop() }
         let executor = Executor(graph: graph, options: runOptions, events: { reporter.handle($0) })
         let task = Task { try await executor.run() }
-        // Ctrl-C stops every sandbox (the task's cancellation kills them), cleans up, and exits 130.
-        signal(SIGINT, SIG_IGN)
-        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT)
+        // Ctrl-C, SIGTERM (CI cancellation, `timeout`, Kubernetes) and SIGHUP stop every sandbox (the
+        // task's cancellation kills them), clean up, and exit 128 + the signal: 130, 143, 129.
         let interrupted = InterruptFlag()
-        interrupt.setEventHandler {
-            // The first Ctrl-C stops the run and cleans up; a second one, or a run that does not stop
-            // within 10 s (a registry that keeps a request open, say), exits at once.
-            if interrupted.isSet { Foundation.exit(130) }
-            interrupted.set()
-            task.cancel()
-            DispatchQueue.global().asyncAfter(deadline: .now() + 10) { Foundation.exit(130) }
+        let signalSources = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            source.setEventHandler {
+                // The first signal stops the run and cleans up; a second one, or a run that does not stop
+                // within 10 s (a registry that keeps a request open, say), exits at once.
+                if let first = interrupted.signal { Foundation.exit(128 + first) }
+                interrupted.set(number)
+                task.cancel()
+                DispatchQueue.global().asyncAfter(deadline: .now() + 10) { Foundation.exit(128 + number) }
+            }
+            source.resume()
+            return source
         }
-        interrupt.resume()
-        defer { interrupt.cancel() }
+        defer { signalSources.forEach { $0.cancel() } }
         let summary: RunSummary
         do {
             summary = try await task.value
         } catch {
-            if interrupted.isSet { throw ExitCode(130) }
+            if let number = interrupted.signal { throw ExitCode(128 + number) }
             Output.standardError("error: \(error)\n")
             throw ExitCode(1)
         }
-        if interrupted.isSet {
-            Output.standardError("interrupted\n")
-            throw ExitCode(130)
+        if let number = interrupted.signal {
+            Output.standardError(number == SIGINT ? "interrupted\n" : "stopped by \(number == SIGTERM ? "SIGTERM" : "SIGHUP")\n")
+            throw ExitCode(128 + number)
         }
         for (stage, seconds) in summary.stageSeconds {
             reporter.summary(stage: stage, seconds: seconds)
@@ -198,11 +205,13 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
+/// The first stopping signal a run received (SIGINT, SIGTERM or SIGHUP), if any.
 final class InterruptFlag: @unchecked Sendable {
-    private var value = false
+    private var value: Int32?
     private let lock = NSLock()
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set(_ signal: Int32) { lock.lock(); if value == nil { value = signal }; lock.unlock() }
+    var signal: Int32? { lock.lock(); defer { lock.unlock() }; return value }
+    var isSet: Bool { signal != nil }
 }
 
 /// Prints run events: a live view on a terminal (a line per running step with its elapsed time,

@@ -164,7 +164,8 @@ struct StageRunner {
             var info = stat()
             if lstat(path, &info) != 0 {
                 throw failure("stage '\(stage.name)' declares artifact '\(artifact.name)' at \(artifact.path), "
-                                  + "but the stage did not produce it", location: artifact.location)
+                                  + "but the stage did not produce it; " + Self.whatIsThere(instead: artifact.path, in: root),
+                              location: artifact.location)
             }
             // Named `artifact` with times zeroed: the same tree is the same blob, whichever stage made it.
             guard let tree = try context.cache.storeTar(fixedModificationTime: 0, { try LayerDiffer().writeTree(path, as: "artifact", to: $0) })
@@ -174,6 +175,28 @@ struct StageRunner {
             artifacts[artifact.path] = tree
         }
         return artifacts
+    }
+
+    /// What the nearest existing folder above a missing artifact holds (`/out holds: app-linux, bin/`),
+    /// so that a misnamed or misplaced artifact shows where it went.
+    static func whatIsThere(instead path: String, in root: String) -> String {
+        var folder = PosixPath.normalize(path).path
+        while folder != "/" {
+            folder = (folder as NSString).deletingLastPathComponent
+            if folder.isEmpty { folder = "/" }
+            let resolved = ContainedPath.resolve(folder, in: root)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: resolved)) ?? []).sorted().map { name -> String in
+                // lstat: a link in the stage's tree must not be followed onto the host.
+                var info = stat()
+                return lstat(resolved + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR ? name + "/" : name
+            }
+            if names.isEmpty { return "\(folder) is empty" }
+            let shown = names.prefix(20).joined(separator: ", ")
+            return "\(folder) holds: " + shown + (names.count > 20 ? " and \(names.count - 20) more" : "")
+        }
+        return "the stage's file system is empty"
     }
 
     static func copyTree(_ source: String, to destination: String) throws {

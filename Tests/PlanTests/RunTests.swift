@@ -126,8 +126,8 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try run([Self.runFixtures + "/failing", "--target", "missing", "--cache-dir", folder + "/cache"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("stage 'missing' declares artifact 'bin' at /out/app, but the stage did not produce it"),
-                "\(result.stderr)")
+        #expect(result.stderr.contains("stage 'missing' declares artifact 'bin' at /out/app, but the stage did not produce it; "
+                                           + "/out holds: app-linux, bin/"), "\(result.stderr)")
     }
 
     @Test func keepGoingLetsIndependentStagesFinish() throws {
@@ -159,7 +159,10 @@ import Testing
         #expect(!result.stderr.contains(secret) && !result.stdout.contains(secret))
     }
 
-    @Test func ctrlCStopsTheSandboxesAndExits130() throws {
+    /// Ctrl-C, SIGTERM (CI cancellation, `timeout`, Kubernetes) and SIGHUP stop the run alike: no
+    /// sandboxed process, mount or run folder is left, and the exit status is 128 + the signal.
+    @Test(.serialized, arguments: [(SIGINT, Int32(130)), (SIGTERM, Int32(143)), (SIGHUP, Int32(129))])
+    func aStopSignalStopsTheSandboxesAndCleansUp(signal: Int32, expected: Int32) throws {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let log = folder + "/stderr"
@@ -174,12 +177,14 @@ import Testing
         }
         Thread.sleep(forTimeInterval: 1)
         let started = Date()
-        kill(pid, SIGINT)
+        kill(pid, signal)
         let status = ChildProcess.wait(pid)
-        #expect(status == 130, "\((try? TestSupport.read(log)) ?? "")")
+        #expect(status == expected, "signal \(signal): \((try? TestSupport.read(log)) ?? "")")
         #expect(Date().timeIntervalSince(started) < 10)
         let runs = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/cache/runs")) ?? []
         #expect(runs.isEmpty, "leftover run state: \(runs)")
+        let mounts = try TestSupport.read("/proc/self/mountinfo").split(separator: "\n").filter { $0.contains(folder + "/cache") }
+        #expect(mounts.isEmpty, "leftover mounts: \(mounts)")
         // A process killed a moment ago may still be exiting (its namespaces torn down) on a busy
         // machine: it survived only if it is still there after a grace period.
         var sleeping = try TestSupport.run("/bin/sh", ["-c", "pgrep -f 'slee[p] 30' || true"])
