@@ -32,12 +32,32 @@ enum GitChanges {
 
     /// Absolute paths of every file that differs from `revision` in the work tree holding `directory`.
     static func changedFiles(since revision: String, in directory: String) throws -> [String] {
-        let top = try run(["rev-parse", "--show-toplevel"], in: directory).trimmingCharacters(in: .whitespacesAndNewlines)
-        _ = try run(["rev-parse", "--verify", "--quiet", revision + "^{commit}"], in: top)
+        let top: String
+        do {
+            top = try run(["rev-parse", "--show-toplevel"], in: directory).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch let failure as Failure where !failure.message.hasPrefix("cannot run git") {
+            throw Failure(message: "\(directory) is not in a git work tree, so there is no change to compare "
+                              + "(\(failure.message))")
+        }
+        do {
+            _ = try run(["rev-parse", "--verify", "--quiet", revision + "^{commit}"], in: top)
+        } catch let failure as Failure where !failure.message.hasPrefix("cannot run git") {
+            throw Failure(message: unknownRevision(revision, in: top))
+        }
         let changed = try run(["diff", "--name-only", "-z", "--no-renames", revision, "--"], in: top)
         let untracked = try run(["ls-files", "--others", "--exclude-standard", "-z"], in: top)
         let names = (changed + untracked).split(separator: "\0").map(String.init)
         return Array(Set(names)).sorted().map { top + "/" + $0 }
+    }
+
+    /// Why `revision` names no commit, in words, with what to do about it.
+    static func unknownRevision(_ revision: String, in top: String) -> String {
+        var message = "unknown revision `\(revision)`: the git repository at \(top) has no commit by that name"
+        if (try? run(["rev-parse", "--is-shallow-repository"], in: top))?.hasPrefix("true") == true {
+            message += "; the clone is shallow, so older commits may be missing"
+        }
+        return message + "\nhelp: name a branch, tag or commit that exists here (HEAD~1, origin/main, a hash); in CI, "
+            + "fetch it first (`git fetch origin main`, or a full clone: actions/checkout with fetch-depth: 0)"
     }
 
     /// A path made absolute and free of symlinks, for comparing against git's paths.

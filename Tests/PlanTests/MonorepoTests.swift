@@ -164,7 +164,17 @@ import Testing
 
         let badRef = try TestSupport.plan(["affected", repo, "--since", "no-such-ref"])
         #expect(badRef.status == 2)
-        #expect(badRef.stderr.contains("error: git"))
+        #expect(badRef.stderr.contains("error: unknown revision `no-such-ref`: the git repository at "), "\(badRef.stderr)")
+        #expect(badRef.stderr.contains("\nhelp: name a branch, tag or commit that exists here"), "\(badRef.stderr)")
+        #expect(!badRef.stderr.contains("exit 1"), "\(badRef.stderr)")
+        let badSince = try TestSupport.plan(["compile", repo, "--out-dir", out, "--affected-since", "no-such-ref"])
+        #expect(badSince.stderr.contains("unknown revision `no-such-ref`"), "\(badSince.stderr)")
+        let outside = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        try FileManager.default.copyItem(atPath: TestSupport.plans + "/monorepo", toPath: outside + "/repo")
+        let noGit = try TestSupport.plan(["affected", outside + "/repo", "--since", "HEAD"])
+        #expect(noGit.status == 2)
+        #expect(noGit.stderr.contains("is not in a git work tree"), "\(noGit.stderr)")
     }
 
     @Test("every target of the monorepo, compiled portable, builds with buildah from the local registry")
