@@ -11,12 +11,14 @@ struct ImageCommand: ParsableCommand {
         discussion: """
             An image is a registry reference (`alpine:3.20`, `127.0.0.1:5555/team/app@sha256:…`), an OCI \
             layout folder (`oci:PATH[:NAME]`), an OCI archive (`oci-archive:PATH[:NAME]`) or a docker \
-            archive (`docker-archive:PATH[:TAG]`). Pulled images live in a content-addressed store under \
+            archive (`docker-archive:PATH[:NAME:TAG]`). Pulled images live in a content-addressed store under \
             the cache folder: --cache-dir, else $PLAN_CACHE_DIR, else $XDG_CACHE_HOME/plan, else ~/.cache/plan.
 
             Examples:
-              plan image pull 127.0.0.1:5555/plan-test/busybox:stable --insecure-registry 127.0.0.1:5555
+              plan image pull 127.0.0.1:5555/plan-test/busybox:stable \\
+                  --insecure-registry 127.0.0.1:5555
               plan image inspect docker-archive:busybox.tar
+              plan image inspect docker-archive:images.tar:plan-test/busybox:stable
               plan image unpack alpine:3.20 rootfs/ --platform linux/arm64
             """,
         subcommands: [ImagePullCommand.self, ImageInspectCommand.self, ImageUnpackCommand.self])
@@ -103,10 +105,19 @@ enum ImageLocation {
             }
             return (String(rest), nil)
         }
+        if text.hasPrefix("docker-archive:") {
+            let (path, reference) = Self.splitDockerArchive(text.dropFirst("docker-archive:".count))
+            guard !path.isEmpty else { throw ValidationError("`\(text)` names no path") }
+            if let reference, reference.isEmpty || reference.hasPrefix("@") {
+                throw ValidationError("`\(text)`: after the archive's path comes the image's name as the archive "
+                                          + "tags it (docker-archive:PATH:NAME:TAG); source indexes (@N) are not supported")
+            }
+            self = .dockerArchive(path: path, tag: reference)
+            return
+        }
         for (prefix, make) in [
             ("oci:", { (p: String, n: String?) in ImageLocation.layout(path: p, name: n) }),
             ("oci-archive:", { ImageLocation.ociArchive(path: $0, name: $1) }),
-            ("docker-archive:", { ImageLocation.dockerArchive(path: $0, tag: $1) }),
         ] where text.hasPrefix(prefix) {
             let (path, name) = split(text.dropFirst(prefix.count))
             guard !path.isEmpty else { throw ValidationError("`\(text)` names no path") }
@@ -118,6 +129,24 @@ enum ImageLocation {
         } catch {
             throw ValidationError("`\(text)` is not an image reference: \(error)")
         }
+    }
+}
+
+extension ImageLocation {
+    /// `PATH[:NAME:TAG]` of `docker-archive:`, as skopeo spells it: the reference after the path is a
+    /// docker reference (`busybox:1`, `127.0.0.1:5555/team/app:2`), so it may hold colons and slashes.
+    /// The path ends at the first colon, as in skopeo, unless a longer prefix names an existing file
+    /// (a path holding a colon).
+    static func splitDockerArchive(_ rest: Substring) -> (path: String, reference: String?) {
+        func isFile(_ path: some StringProtocol) -> Bool {
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: String(path), isDirectory: &isDirectory) && !isDirectory.boolValue
+        }
+        if isFile(rest) { return (String(rest), nil) }
+        let colons = rest.indices.filter { rest[$0] == ":" && $0 != rest.startIndex }
+        let colon = colons.last { isFile(rest[..<$0]) } ?? colons.first
+        guard let colon else { return (String(rest), nil) }
+        return (String(rest[..<colon]), String(rest[rest.index(after: colon)...]))
     }
 }
 

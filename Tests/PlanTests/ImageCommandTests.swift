@@ -63,6 +63,30 @@ import Testing
         }
     }
 
+    @Test func aDockerArchiveIsNamedByTheTagAfterItsPathAsSkopeoSpellsIt() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let skopeo = try TestSupport.tool("skopeo")
+        let copy = try TestSupport.run(skopeo, ["copy", "--src-tls-verify=false", "docker://\(Self.busybox)",
+                                                "docker-archive:\(folder)/bb.tar:plan-test/busybox:stable"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        for location in ["docker-archive:\(folder)/bb.tar:plan-test/busybox:stable",
+                         "docker-archive:\(folder)/bb.tar:docker.io/plan-test/busybox:stable",
+                         "docker-archive:\(folder)/bb.tar"] {
+            let inspect = try image(["inspect", location], cache: folder + "/cache")
+            #expect(inspect.status == 0, "\(location): \(inspect.stderr)")
+            #expect(inspect.stdout.contains("\"Cmd\""), "\(location): \(inspect.stdout)")
+        }
+        let wrong = try image(["inspect", "docker-archive:\(folder)/bb.tar:plan-test/busybox:other"], cache: folder + "/cache")
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("no image tagged \"plan-test/busybox:other\" in docker archive \(folder)/bb.tar (its tags: "),
+                "\(wrong.stderr)")
+        // A path holding a colon still opens.
+        try FileManager.default.copyItem(atPath: folder + "/bb.tar", toPath: folder + "/b:b.tar")
+        let colon = try image(["inspect", "docker-archive:\(folder)/b:b.tar:plan-test/busybox:stable"], cache: folder + "/cache")
+        #expect(colon.status == 0, "\(colon.stderr)")
+    }
+
     @Test func unpackMatchesUmoci() throws {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }

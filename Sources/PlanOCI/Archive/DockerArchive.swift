@@ -57,7 +57,7 @@ public enum DockerArchive {
         let chosen: ManifestEntry
         if let tag {
             guard let match = entries.first(where: { $0.repoTags?.contains { sameImage($0, tag) } == true }) else {
-                throw ImageError.notFound(tag, path)
+                throw ImageError.tagNotInArchive(tag, path, entries.flatMap { $0.repoTags ?? [] }.sorted())
             }
             chosen = match
         } else {

@@ -14,6 +14,8 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
     case noMatchingPlatform(Platform, [Platform])
     /// A name is not in an OCI layout's index (name, layout path).
     case notFound(String, String)
+    /// No image of a docker archive carries the tag (tag, archive path, the tags it has).
+    case tagNotInArchive(String, String, [String])
 
     public var description: String {
         switch self {
@@ -26,6 +28,9 @@ public enum ImageError: Error, Equatable, Sendable, CustomStringConvertible {
             let list = have.isEmpty ? "none" : have.map(\.description).joined(separator: ", ")
             return "no manifest for platform \(want) in the image index (it has: \(list))"
         case .notFound(let name, let path): return "no image named \"\(name)\" in OCI image layout \(path)"
+        case .tagNotInArchive(let tag, let path, let tags):
+            return "no image tagged \"\(tag)\" in docker archive \(path) (its tags: "
+                + (tags.isEmpty ? "none" : tags.joined(separator: ", ")) + ")"
         }
     }
 }
