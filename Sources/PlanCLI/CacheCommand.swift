@@ -16,7 +16,7 @@ struct CacheCommand: ParsableCommand {
               plan cache du
               plan cache ls --format json
               plan cache prune --keep-bytes 2GiB --older-than 7d
-              plan cache prune --all
+              plan cache prune --all --force
             """,
         subcommands: [CacheDuCommand.self, CacheLsCommand.self, CachePruneCommand.self])
 }
@@ -132,6 +132,9 @@ struct CachePruneCommand: AsyncParsableCommand {
             blob is gone, and what killed runs left. Waits for running builds. --all also removes base \
             images and cache mounts.
 
+            Removing everything (neither option, or --all) asks first on a terminal; elsewhere it needs \
+            --force, and without it removes nothing and says what it would remove.
+
             --keep-bytes: 1000, 500MB, 2GiB, 1.5G (K, M, G, T and KB… are powers of 1000; KiB… of 1024)
             --older-than: 30s, 90m, 12h, 7d, 2w
             """)
@@ -149,12 +152,18 @@ struct CachePruneCommand: AsyncParsableCommand {
     @Flag(help: "Also remove base images and cache mounts.")
     var all = false
 
+    @Flag(name: [.short, .long], help: "Do not ask before removing every entry (neither option, or --all).")
+    var force = false
+
     func validate() throws {
         if let keepBytes { _ = try CacheArguments.bytes(keepBytes) }
         if let olderThan { _ = try CacheArguments.duration(olderThan) }
     }
 
     func run() async throws {
+        if !force, all || (keepBytes == nil && olderThan == nil), try !confirmed() {
+            return
+        }
         let pruneOptions = PruneOptions(keepBytes: try keepBytes.map(CacheArguments.bytes),
                                         olderThan: try olderThan.map(CacheArguments.duration), all: all)
         let report = try await CommandFailure.reporting {
@@ -162,6 +171,39 @@ struct CachePruneCommand: AsyncParsableCommand {
         }
         Output.standardOutput(CacheFormatting.prune(report, now: pruneOptions.now))
         for warning in report.warnings { Output.standardError("warning: \(warning)\n") }
+    }
+}
+
+extension CachePruneCommand {
+    /// Whether a prune that removes everything may go ahead: asked on a terminal (as `docker builder
+    /// prune` asks); elsewhere an error that says what it would remove (exit 2).
+    func confirmed() throws -> Bool {
+        let directory = options.directory
+        let usage = try CommandFailure.reporting { try BuildCache.usage(cacheDirectory: directory) }
+        let entries = usage.categories.first { $0.category == .buildEntries }
+        // Nothing a user could miss: no entry (the sweep of leftovers still runs), or an empty cache.
+        if (!all && (entries?.items ?? 0) == 0) || usage.total == 0 { return true }
+        var what = "every build entry (\(CacheFormatting.count(entries?.items ?? 0, "entry")), "
+            + "\(CacheFormatting.size(entries?.bytes ?? 0)))"
+        if all {
+            what = "everything: \(what), base images and cache mounts (\(CacheFormatting.size(usage.total)) in all)"
+        }
+        guard isatty(STDIN_FILENO) == 1, isatty(STDERR_FILENO) == 1 else {
+            Output.standardError("""
+                error: plan cache prune \(all ? "--all" : "with neither --keep-bytes nor --older-than") would remove \
+                \(what) from \(directory); nothing was removed
+                help: add --force (-f) to remove it\(all ? "" : ", or keep the recent part with --keep-bytes SIZE or --older-than DURATION")
+
+                """)
+            throw ExitCode(2)
+        }
+        Output.standardError("WARNING! This will remove \(what) from \(directory).\nAre you sure you want to continue? [y/N] ")
+        let answer = (readLine() ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        guard answer == "y" || answer == "yes" else {
+            Output.standardError("nothing removed\n")
+            return false
+        }
+        return true
     }
 }
 

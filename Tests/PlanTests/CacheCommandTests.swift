@@ -317,7 +317,14 @@ import Testing
         let listing = try plan(["cache", "ls", "--cache-dir", cache])
         #expect(listing.stderr.contains("1 broken reference"), "\(listing.stderr)")
 
-        let output = try prune(cache)
+        // Removing everything is never silent: without a terminal to ask on, it needs --force.
+        let refused = try TestSupport.plan(["cache", "prune", "--cache-dir", cache], input: Data())
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("would remove every build entry (\(steps.count + 2) entries, "), "\(refused.stderr)")
+        #expect(refused.stderr.contains("nothing was removed") && refused.stderr.contains("--force"), "\(refused.stderr)")
+        #expect(try entries(cache).count == steps.count + 2)
+
+        let output = try prune(cache, ["--force"])
         #expect(output.contains("removed \(steps.count + 2) entries"), "every step and the 2 artifacts: \(output)")
         #expect(output.contains("1 broken reference"), "\(output)")
         #expect(output.contains("freed "), "\(output)")
@@ -347,7 +354,11 @@ import Testing
         let cache = folder + "/cache"
         try build(cache)
         let before = try measure(cache)
-        let output = try prune(cache, ["--all"])
+        let refused = try TestSupport.plan(["cache", "prune", "--cache-dir", cache, "--all", "--keep-bytes", "1G"], input: Data())
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("would remove everything: every build entry"), "\(refused.stderr)")
+        #expect(try measure(cache).total == before.total)
+        let output = try prune(cache, ["--all", "--force"])
         #expect(output.contains("removed base images ("), "\(output)")
         for path in ["images", "rootfs", "mounts"] {
             #expect(!FileManager.default.fileExists(atPath: cache + "/" + path), "\(path) is still there")
@@ -387,7 +398,7 @@ import Testing
             usleep(20_000)
         }
         let started = Date()
-        let output = try prune(cache)
+        let output = try prune(cache, ["--force"])
         let waited = Date().timeIntervalSince(started)
         let status = ChildProcess.wait(pid)
         let runLog = (try? TestSupport.read(log)) ?? ""
