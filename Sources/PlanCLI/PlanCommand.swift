@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PlanDiagnostics
 
 /// The `plan` command: compiles declarative YAML build plans into multi-stage Dockerfiles.
 public struct PlanCommand: ParsableCommand {
@@ -37,6 +38,10 @@ public struct PlanCommand: ParsableCommand {
         var unblocked = sigset_t()
         sigemptyset(&unblocked)
         sigprocmask(SIG_SETMASK, &unblocked, nil)
+        if let message = unknownSubcommand(arguments ?? Array(CommandLine.arguments.dropFirst())) {
+            FileHandle.standardError.write(Data(message.utf8))
+            Foundation.exit(2)
+        }
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -59,5 +64,26 @@ public struct PlanCommand: ParsableCommand {
             }
             Foundation.exit(2)
         }
+    }
+
+    /// The error for a misspelt command (`plan compil`, `plan cache prun`), with the nearest name, or
+    /// nil when every command word names a command (options and arguments are left to the parser).
+    static func unknownSubcommand(_ arguments: [String]) -> String? {
+        var command: ParsableCommand.Type = PlanCommand.self
+        var path = ["plan"]
+        for argument in arguments {
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty, !argument.hasPrefix("-"), argument != "help" else { return nil }
+            let names = subcommands.map { $0.configuration.commandName ?? $0._commandName }
+            guard let index = names.firstIndex(of: argument) else {
+                var message = "error: \(path.joined(separator: " ")) has no command `\(argument)`"
+                if let hint = Suggestion.didYouMean(argument, in: names) { message += "; " + hint }
+                return message + "\nhelp: its commands are \(Suggestion.list(names)); "
+                    + "see '\(path.joined(separator: " ")) --help'.\n"
+            }
+            command = subcommands[index]
+            path.append(argument)
+        }
+        return nil
     }
 }

@@ -14,6 +14,46 @@ import Testing
         #expect(compileHelp.stdout.contains("--werror"))
     }
 
+    /// Every command's examples fit an 80-column terminal: a long one continues with `\`, never
+    /// wrapped by the help printer in the middle of a command.
+    @Test func helpExamplesDoNotWrapMidCommand() throws {
+        let commands = [[], ["check"], ["compile"], ["graph"], ["affected"], ["run"], ["cache"], ["cache", "du"],
+                        ["cache", "ls"], ["cache", "prune"], ["image"], ["image", "pull"], ["image", "inspect"],
+                        ["image", "unpack"]]
+        for command in commands {
+            let help = try TestSupport.run(TestSupport.planBinary, command + ["--help"], environment: ["COLUMNS": "80"],
+                                           input: Data())
+            #expect(help.status == 0, "\(command): \(help.stderr)")
+            var inExamples = false
+            var examples = 0
+            for line in help.stdout.split(separator: "\n", omittingEmptySubsequences: false) {
+                if line == "Examples:" { inExamples = true; continue }
+                if line.isEmpty { inExamples = false }
+                guard inExamples else { continue }
+                examples += 1
+                #expect(line.hasPrefix("  plan ") || line.hasPrefix("      --"), "plan \(command.joined(separator: " ")) --help wraps: `\(line)`")
+                #expect(line.count <= 80)
+            }
+            if command.isEmpty || command == ["run"] || command == ["image"] { #expect(examples > 2, "\(command)") }
+        }
+    }
+
+    @Test func aMisspeltCommandSuggestsTheNearestName() throws {
+        let compil = try TestSupport.plan(["compil", "plans/site"])
+        #expect(compil.status == 2)
+        #expect(compil.stderr.hasPrefix("error: plan has no command `compil`; did you mean `compile`?\n"), "\(compil.stderr)")
+        #expect(compil.stderr.contains("help: its commands are `check`, `compile`"), "\(compil.stderr)")
+        let prun = try TestSupport.plan(["cache", "prun"])
+        #expect(prun.status == 2)
+        #expect(prun.stderr.hasPrefix("error: plan cache has no command `prun`; did you mean `prune`?"), "\(prun.stderr)")
+        let unrelated = try TestSupport.plan(["frobnicate"])
+        #expect(unrelated.status == 2)
+        #expect(unrelated.stderr.hasPrefix("error: plan has no command `frobnicate`\n"), "\(unrelated.stderr)")
+        // Command words that exist, options and `help` are left to the parser.
+        #expect(try TestSupport.plan(["help", "compile"]).status == 0)
+        #expect(try TestSupport.plan(["cache", "du", "--help"]).status == 0)
+    }
+
     @Test func shellCompletions() throws {
         for shell in ["bash", "zsh", "fish"] {
             let result = try TestSupport.plan(["--generate-completion-script", shell])
