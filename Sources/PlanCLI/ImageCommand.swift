@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import PlanExecutor
 import PlanOCI
@@ -159,7 +160,7 @@ struct LoadedImage {
     /// The file holding a blob, for streaming layers.
     var blobPath: (Digest) -> String
     /// Removes temporary files made to read an archive.
-    var cleanUp: () -> Void = {}
+    var cleanUp: @Sendable () -> Void = {}
 }
 
 enum ImageLoader {
@@ -314,14 +315,81 @@ struct ImageUnpackCommand: AsyncParsableCommand {
             defer { withExtendedLifetime(lock) {} }
             let loaded = try await ImageLoader.load(location, options: options, layers: true)
             defer { loaded.cleanUp() }
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // Layers go into a folder beside DIR, renamed onto it when complete: a failed, interrupted
+            // or terminated unpack (SIGINT, SIGTERM, SIGHUP) leaves no half-unpacked DIR.
+            let staging = UnpackStaging(destination: directory)
+            let signals = staging.removeOnStopSignals(cleanUp: loaded.cleanUp)
+            defer { signals.forEach { $0.cancel() } }
+            try staging.create()
             var warnings: [String] = []
-            for layer in loaded.manifest.layers {
-                let report = try LayerApplier().apply(layerAt: loaded.blobPath(layer.digest), to: directory)
-                warnings += report.warnings
+            do {
+                for layer in loaded.manifest.layers {
+                    let report = try LayerApplier().apply(layerAt: loaded.blobPath(layer.digest), to: staging.path)
+                    warnings += report.warnings
+                }
+                try staging.publish()
+            } catch {
+                staging.remove()
+                throw error
             }
             for warning in warnings { Output.standardError("warning: \(warning)\n") }
             Output.standardOutput("\(loaded.name): \(loaded.manifest.layers.count) layers unpacked into \(directory)\n")
+        }
+    }
+}
+
+/// The folder `plan image unpack` fills before renaming it onto its destination (an empty folder or
+/// none), so that the destination appears complete or not at all.
+struct UnpackStaging {
+    let destination: String
+    let path: String
+
+    init(destination: String) {
+        var trimmed = destination
+        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.destination = trimmed
+        let url = URL(fileURLWithPath: trimmed)
+        path = url.deletingLastPathComponent().path + "/." + url.lastPathComponent + ".plan-unpack-\(getpid())"
+    }
+
+    func create() throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: path)
+        guard mkdir(path, 0o755) == 0 else {
+            throw ImageFailure("cannot create \(path) to unpack into: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Renames the filled folder onto the destination (rename(2) replaces an empty folder).
+    func publish() throws {
+        guard rename(path, destination) == 0 else {
+            throw ImageFailure("cannot move the unpacked image to \(destination): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Removes the folder. A signal arrives while the unpacking thread still writes into it, so
+    /// removal repeats until the folder itself is gone: nothing can be created in a removed folder.
+    func remove() {
+        var info = stat()
+        for _ in 0..<1000 where lstat(path, &info) == 0 {
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    /// SIGINT, SIGTERM and SIGHUP remove the folder and exit 128 + the signal.
+    func removeOnStopSignals(cleanUp: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
+        [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number)
+            let staging = self
+            source.setEventHandler {
+                staging.remove()
+                cleanUp()
+                Foundation.exit(128 + number)
+            }
+            source.resume()
+            return source
         }
     }
 }

@@ -320,7 +320,8 @@ import Testing
         // Removing everything is never silent: without a terminal to ask on, it needs --force.
         let refused = try TestSupport.plan(["cache", "prune", "--cache-dir", cache], input: Data())
         #expect(refused.status == 2)
-        #expect(refused.stderr.contains("would remove every build entry (\(steps.count + 2) entries, "), "\(refused.stderr)")
+        // Every step, the 2 artifacts and the dangling reference.
+        #expect(refused.stderr.contains("would remove every build entry (\(steps.count + 3) entries, "), "\(refused.stderr)")
         #expect(refused.stderr.contains("nothing was removed") && refused.stderr.contains("--force"), "\(refused.stderr)")
         #expect(try entries(cache).count == steps.count + 2)
 

@@ -1,4 +1,5 @@
 import Foundation
+import PlanTestKit
 import Testing
 
 /// `plan image pull|inspect|unpack` against the reference registry, skopeo and umoci.
@@ -85,6 +86,78 @@ import Testing
         try FileManager.default.copyItem(atPath: folder + "/bb.tar", toPath: folder + "/b:b.tar")
         let colon = try image(["inspect", "docker-archive:\(folder)/b:b.tar:plan-test/busybox:stable"], cache: folder + "/cache")
         #expect(colon.status == 0, "\(colon.stderr)")
+    }
+
+    /// SIGTERM (or Ctrl-C) during `plan image unpack` leaves no half-unpacked folder: the layers go into
+    /// a folder beside the destination, renamed onto it when complete.
+    @Test func aTerminatedUnpackLeavesNoHalfUnpackedFolder() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let python = try TestSupport.tool("python3", environment: "PLAN_TEST_PYTHON")
+        // An OCI layout whose one layer holds 20000 small files: long enough to unpack to be stopped midway.
+        let files = 20000
+        let make = try TestSupport.run(python, ["-c", """
+            import hashlib, io, json, os, sys, tarfile
+            root, count = sys.argv[1], int(sys.argv[2])
+            os.makedirs(root + "/blobs/sha256")
+            def put(data):
+                digest = hashlib.sha256(data).hexdigest()
+                open(root + "/blobs/sha256/" + digest, "wb").write(data)
+                return {"digest": "sha256:" + digest, "size": len(data)}
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                for i in range(count):
+                    data = (b"file %d\\n" % i) * 20
+                    info = tarfile.TarInfo("data/%03d/f%d" % (i % 100, i)); info.size = len(data); info.mode = 0o644
+                    tar.addfile(info, io.BytesIO(data))
+            layer = buffer.getvalue()
+            diff = "sha256:" + hashlib.sha256(layer).hexdigest()
+            config = put(json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                                     "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode())
+            config["mediaType"] = "application/vnd.oci.image.config.v1+json"
+            layerDescriptor = put(layer); layerDescriptor["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
+            manifest = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                       "config": config, "layers": [layerDescriptor]}).encode())
+            manifest["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+            manifest["annotations"] = {"org.opencontainers.image.ref.name": "big"}
+            manifest["platform"] = {"architecture": "amd64", "os": "linux"}
+            json.dump({"schemaVersion": 2, "manifests": [manifest]}, open(root + "/index.json", "w"))
+            open(root + "/oci-layout", "w").write('{"imageLayoutVersion": "1.0.0"}')
+            """, folder + "/layout", String(files)])
+        #expect(make.status == 0, "\(make.stderr)")
+        let destination = folder + "/out/rootfs"
+        let pid = try ChildProcess.spawn(TestSupport.planBinary, [
+            "image", "unpack", "oci:\(folder)/layout:big", destination, "--platform", "linux/amd64",
+            "--cache-dir", folder + "/cache",
+        ], environment: ProcessInfo.processInfo.environment, stdout: folder + "/stdout", stderr: folder + "/stderr")
+        // Stop it once it has begun writing (the destination or a folder beside it exists).
+        var status: Int32? = nil
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/out")) ?? []
+            if !names.isEmpty { break }
+            var raw: Int32 = 0
+            if waitpid(pid, &raw, WNOHANG) == pid {
+                status = raw & 0x7f == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+                break
+            }
+            usleep(2000)
+        }
+        if status == nil {
+            kill(pid, SIGTERM)
+            status = ChildProcess.wait(pid)
+        }
+        let stderr = (try? TestSupport.read(folder + "/stderr")) ?? ""
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/out")) ?? []
+        if status == 0 {
+            // It finished before the signal: then the folder is whole.
+            let count = try TestSupport.run("/bin/sh", ["-c", "find '\(destination)/data' -type f | wc -l"])
+            #expect(count.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(files))
+            #expect(left == ["rootfs"])
+        } else {
+            #expect(status == 143, "\(stderr)")
+            #expect(left.isEmpty, "a terminated unpack left: \(left)")
+        }
     }
 
     @Test func unpackMatchesUmoci() throws {
