@@ -23,6 +23,9 @@ enum GitChanges {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
+        if process.terminationStatus == 127 {
+            throw Failure(message: "cannot run git: it is not installed, or not on PATH")
+        }
         guard process.terminationStatus == 0 else {
             let detail = errorText.split(separator: "\n").first.map(String.init) ?? "exit \(process.terminationStatus)"
             throw Failure(message: "git \(arguments.first ?? ""): \(detail)")
