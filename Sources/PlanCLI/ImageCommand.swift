@@ -329,6 +329,9 @@ struct ImageUnpackCommand: AsyncParsableCommand {
                 }
                 try staging.publish()
             } catch {
+                // A stop signal removes the folder under the unpacking thread, which then fails: the
+                // signal's handler is about to exit with its status, not this error's.
+                staging.waitIfStopping()
                 staging.remove()
                 throw error
             }
@@ -343,6 +346,8 @@ struct ImageUnpackCommand: AsyncParsableCommand {
 struct UnpackStaging {
     let destination: String
     let path: String
+    /// Set by the stop signal's handler before it removes the folder.
+    let stopping = InterruptFlag()
 
     init(destination: String) {
         var trimmed = destination
@@ -377,6 +382,11 @@ struct UnpackStaging {
         }
     }
 
+    /// Waits for the process to end when a stop signal is being handled.
+    func waitIfStopping() {
+        while stopping.isSet { sleep(1) }
+    }
+
     /// SIGINT, SIGTERM and SIGHUP remove the folder and exit 128 + the signal.
     func removeOnStopSignals(cleanUp: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
         [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
@@ -384,6 +394,7 @@ struct UnpackStaging {
             let source = DispatchSource.makeSignalSource(signal: number)
             let staging = self
             source.setEventHandler {
+                staging.stopping.set(number)
                 staging.remove()
                 cleanUp()
                 Foundation.exit(128 + number)
