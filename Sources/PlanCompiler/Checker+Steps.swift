@@ -364,7 +364,8 @@ extension Checker {
                       help: "the context is `\(contextPath)`")
                 return false
             }
-            if let leaving = matches.lazy.compactMap({ Self.linkLeaving(contextPath, $0) }).first {
+            for match in matches {
+                guard let leaving = Self.linkLeaving(contextPath, match) else { continue }
                 reportLeaving(path, link: leaving)
                 return false
             }

@@ -419,7 +419,11 @@ struct StageRunner {
             } else if PosixPath.normalize(relative).path.isEmpty || PosixPath.normalize(relative).path == "." {
                 sources.append((sourceRoot, "."))
             } else {
-                let host = try hostPath(relative) ?? PosixPath.normalize(sourceRoot + "/" + relative).path
+                // Never a host path through a link: a source missing inside the tree is an error here.
+                guard let host = try hostPath(relative) else {
+                    throw failure("cannot copy `\(relative)`: no such file in \(isContext ? "the build context" : "its root filesystem")",
+                                  step: description, location: copy.location)
+                }
                 sources.append((host, relative))
             }
         }
