@@ -1,4 +1,5 @@
 import Foundation
+import PlanExecutor
 import PlanTestKit
 import Testing
 
@@ -212,5 +213,21 @@ import Testing
         let result = try lab.plan(["run", context + "/plan.yaml"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("no user `\(user)` in the image's /etc/passwd"), "\(result.stderr)")
+    }
+
+    /// The user database follows `/etc/passwd` links inside the root only: to itself it is empty; to
+    /// an absolute path it is that path in the image, not on the host.
+    @Test func theUserDatabaseFollowsLinksInsideTheRootOnly() throws {
+        let root = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc/passwd", withDestinationPath: "/etc/passwd")
+        #expect(throws: UserDatabase.Failure.unknownUser("root")) { try UserDatabase(root: root).resolve("root:root") }
+        try FileManager.default.removeItem(atPath: root + "/etc/passwd")
+        try TestSupport.write("someone:x:5:6::/home/someone:/bin/sh\n", to: root + "/image-users")
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc/passwd", withDestinationPath: "/../../image-users")
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc/group", withDestinationPath: "/etc/group")
+        let someone = try UserDatabase(root: root).resolve("someone")
+        #expect(someone == ResolvedUser(uid: 5, gid: 6, groups: [], home: "/home/someone"))
     }
 }
