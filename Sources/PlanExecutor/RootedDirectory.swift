@@ -199,6 +199,70 @@ final class RootedDirectory: @unchecked Sendable {
         return nil
     }
 
+    /// The paths inside the folder (relative, sorted) that the shell glob `pattern` matches, as
+    /// glob(3) would match them (`*`, `?`, `[…]`; a leading `.` only matched explicitly), with every
+    /// folder listed through the rooted lookup: beneath the context a folder reached through a link
+    /// leading out is an error (EXDEV), inside a root it is that root's folder.
+    func glob(_ pattern: String) throws(Failure) -> [String] {
+        let parts = pattern.split(separator: "/").map(String.init).filter { $0 != "." }
+        var paths = [""]
+        for (index, part) in parts.enumerated() {
+            let isLast = index == parts.count - 1
+            var next: [String] = []
+            for prefix in paths {
+                let names: [String]
+                if part.contains(where: { "*?[".contains($0) }) {
+                    names = try list(prefix.isEmpty ? "." : prefix).filter { fnmatch(part, $0, FNM_PERIOD) == 0 }
+                } else {
+                    names = [part]
+                }
+                for name in names {
+                    let candidate = prefix.isEmpty ? name : prefix + "/" + name
+                    if isLast ? status(candidate) != nil : try isFolder(candidate) { next.append(candidate) }
+                }
+            }
+            paths = next
+        }
+        return paths.filter { !$0.isEmpty }.sorted()
+    }
+
+    /// Whether `path` is a folder; a lookup that leaves the folder is an error, a missing one is not.
+    private func isFolder(_ path: String) throws(Failure) -> Bool {
+        do {
+            close(try open(path, oPath | O_DIRECTORY))
+            return true
+        } catch where error.code == EXDEV || error.code == ELOOP || error.code == ENOSYS {
+            throw error
+        } catch {
+            return false
+        }
+    }
+
+    /// The names in the folder `path` (resolved inside), without `.` and `..`; none when it is missing.
+    private func list(_ path: String) throws(Failure) -> [String] {
+        let fd: Int32
+        do {
+            fd = try open(path, O_RDONLY | O_DIRECTORY)
+        } catch where error.code == EXDEV || error.code == ELOOP || error.code == ENOSYS {
+            throw error
+        } catch {
+            return []
+        }
+        guard let directory = fdopendir(fd) else {
+            close(fd)
+            return []
+        }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { buffer in
+                String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
     /// The host path of an open descriptor (of a folder inside this one), as the kernel names it.
     static func hostPath(of fd: Int32) -> String? {
         readLink(AT_FDCWD, "/proc/self/fd/\(fd)")

@@ -410,11 +410,16 @@ struct StageRunner {
             let expanded = VariableExpansion.expand(pattern, values)
             let relative = String(expanded.drop(while: { $0 == "/" }))
             if PosixPath.hasGlob(relative) {
-                // The C library's glob lists names on the host; each match is then found again
-                // through the rooted folder, so one reached through a link leading out is not read.
-                for match in FileGlob.matches(sourceRoot + "/" + relative) {
-                    let matchRelative = String(match.dropFirst(sourceRoot.count + 1))
-                    if let host = try hostPath(matchRelative) { sources.append((host, matchRelative)) }
+                // Folders are listed through the rooted folder too: a glob never lists a host folder.
+                let matches: [String]
+                do {
+                    matches = try rooted.glob(relative)
+                } catch {
+                    throw failure(error.code == EXDEV ? "`\(relative)` leaves \(isContext ? "the build context" : "its root filesystem") through a symbolic link"
+                                      : "cannot expand `\(relative)`: \(error.reason)", step: description, location: copy.location)
+                }
+                for match in matches {
+                    if let host = try hostPath(match) { sources.append((host, match)) }
                 }
             } else if PosixPath.normalize(relative).path.isEmpty || PosixPath.normalize(relative).path == "." {
                 sources.append((sourceRoot, "."))

@@ -138,7 +138,14 @@ import Testing
               # Spelled with a variable, so only the executor sees where it goes.
               - copy: ${WAY}/secret
                 to: /x/
-        targets: [links, through]
+          globbed:
+            from: ${REGISTRY}/plan-test/busybox:stable
+            env:
+              WAY: link
+            steps:
+              - copy: ${WAY}/*
+                to: /x/
+        targets: [links, through, globbed]
         """
 
     /// Finding 3: a context link to a folder outside; `link/secret` and `"link/*"` fail `plan check`
@@ -176,6 +183,10 @@ import Testing
         let through = try lab.plan(["run", context + "/plan.yaml", "--target", "through"])
         #expect(through.status != 0)
         #expect(through.stderr.contains("`link/secret` leaves the build context through a symbolic link"), "\(through.stderr)")
+
+        let globbed = try lab.plan(["run", context + "/plan.yaml", "--target", "globbed"])
+        #expect(globbed.status != 0)
+        #expect(globbed.stderr.contains("`link/*` leaves the build context through a symbolic link"), "\(globbed.stderr)")
 
         let links = try lab.plan(["run", context + "/plan.yaml", "--target", "links", "--output", "type=local,dest=\(lab.folder)/out"])
         #expect(links.status == 0, "\(links.stderr)")
