@@ -40,9 +40,11 @@ let package = Package(
         .target(name: "PlanGraph", dependencies: ["PlanCompiler"]),
         // Host processes started with posix_spawn (no Foundation `Process`), for sandboxes and tests.
         .target(name: "PlanProcess"),
+        // openat2(2), which Swift cannot call through the variadic syscall(): rooted file operations.
+        .target(name: "CPlanSys"),
         // `plan run`: builds the BuildGraph itself — root filesystems, sandboxed steps, artifacts, outputs.
         .target(name: "PlanExecutor", dependencies: [
-            "PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanProcess", .product(name: "Crypto", package: "swift-crypto"),
+            "PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanProcess", "CPlanSys", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The command-line interface: thin, parses flags, calls the libraries, prints.
         .target(

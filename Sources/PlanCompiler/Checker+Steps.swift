@@ -364,10 +364,19 @@ extension Checker {
                       help: "the context is `\(contextPath)`")
                 return false
             }
+            for match in matches {
+                guard let leaving = Self.linkLeaving(contextPath, match) else { continue }
+                reportLeaving(path, link: leaving)
+                return false
+            }
             let kept = matches.filter { !ignore.isExcluded($0) }
             if kept.isEmpty, let first = matches.first, let pattern = ignore.excludingPattern(for: first) {
                 reportIgnored(path, pattern: pattern)
             }
+            return false
+        }
+        if let leaving = Self.linkLeaving(contextPath, concrete) {
+            reportLeaving(path, link: leaving)
             return false
         }
         var isDirectory: ObjCBool = false
@@ -384,6 +393,36 @@ extension Checker {
             reportIgnored(path, pattern: pattern)
         }
         return concrete == "." || isDirectory.boolValue
+    }
+
+    /// The folder on the way to `relative` (its last component excluded: a link named as the source
+    /// is copied as a link) that is a symbolic link leading outside the context, if any.
+    static func linkLeaving(_ context: String, _ relative: String) -> String? {
+        guard let root = realpath(context, nil) else { return nil }
+        let rootPath = String(cString: root)
+        free(root)
+        let parts = relative.split(separator: "/").map(String.init).filter { $0 != "." }
+        var walked: [String] = []
+        for part in parts.dropLast() {
+            walked.append(part)
+            let path = context + "/" + walked.joined(separator: "/")
+            var info = stat()
+            guard lstat(path, &info) == 0 else { return nil }
+            guard info.st_mode & S_IFMT == S_IFLNK else { continue }
+            guard let target = realpath(path, nil) else { return walked.joined(separator: "/") }
+            let resolved = String(cString: target)
+            free(target)
+            if resolved != rootPath, !resolved.hasPrefix(rootPath == "/" ? "/" : rootPath + "/") {
+                return walked.joined(separator: "/")
+            }
+        }
+        return nil
+    }
+
+    mutating func reportLeaving(_ path: Located<String>, link: String) {
+        error(.contextPathLeaves, "`\(path.value)` leaves the build context through the symbolic link `\(link)`",
+              at: path.location,
+              help: "copy what the link points to into the context, or name the link itself to copy it as a link")
     }
 
     mutating func reportIgnored(_ path: Located<String>, pattern: IgnoreMatcher.Pattern) {

@@ -90,6 +90,8 @@ extension DiagnosticCode {
     public static let contextPathIgnored = DiagnosticCode(
         "E0502", "context-path-ignored", "a copied context path that `ignore` excludes")
     public static let contextMissing = DiagnosticCode("E0503", "context-missing", "the build context folder does not exist")
+    public static let contextPathLeaves = DiagnosticCode(
+        "E0504", "context-path-leaves", "a copied context path that leaves the context through a symbolic link")
 
     // MARK: Value formats (E06xx)
     public static let malformedPort = DiagnosticCode("E0601", "malformed-port", "a port that is not PORT or PORT/tcp|udp")
@@ -137,7 +139,7 @@ extension DiagnosticCode {
         copyOutsideArtifacts, relativeArtifactWithoutWorkdir, pathClimbsOut, malformedArtifactReference,
         relativePathWithoutWorkdir,
         undefinedArgument, undefinedParameter, unknownArgumentOverride, argumentInRuntimeCommand,
-        contextPathMissing, contextPathIgnored, contextMissing,
+        contextPathMissing, contextPathIgnored, contextMissing, contextPathLeaves,
         malformedPort, malformedChmod, malformedDuration, malformedPlatform, malformedImageReference,
         malformedChecksum, malformedURL, malformedSignal, malformedUser, malformedPath,
         unsupportedByDialect,

@@ -34,6 +34,8 @@ public struct BubblewrapSandbox: Sendable {
     public func run(_ request: SandboxRequest, output: @escaping @Sendable (Data) -> Void) async throws -> Int32 {
         let stubs = try NamespaceSandbox.createStubs(request)
         defer { NamespaceSandbox.removeStubs(stubs) }
+        var request = request
+        request.mounts = stubs.mounts  // targets resolved inside the root, where the stubs are
         return try await ProcessRunner.run(executable: executable, arguments: Self.arguments(request),
                                            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], output: output)
     }

@@ -88,43 +88,18 @@ public struct NamespaceSandbox: Sendable {
         return lines.joined(separator: "\n")
     }
 
-    /// Creates missing mount points; returns what it created, deepest first, for `removeStubs`.
-    static func createStubs(_ request: SandboxRequest) throws -> [String] {
-        var created: [String] = []
-        let fm = FileManager.default
-        func ensure(_ path: String, directory: Bool) throws {
-            var isDirectory: ObjCBool = false
-            if fm.fileExists(atPath: path, isDirectory: &isDirectory) { return }
-            let parent = (path as NSString).deletingLastPathComponent
-            if !fm.fileExists(atPath: parent) { try ensure(parent, directory: true) }
-            if directory {
-                try fm.createDirectory(atPath: path, withIntermediateDirectories: false)
-            } else {
-                guard fm.createFile(atPath: path, contents: nil) else {
-                    throw SandboxError.cannotStart("cannot create mount point \(path)")
-                }
-            }
-            created.append(path)
-        }
-        try ensure(request.rootfs + "/proc", directory: true)
-        try ensure(request.rootfs + "/dev", directory: true)
-        for mount in request.mounts {
-            var isDirectory: ObjCBool = false
-            _ = fm.fileExists(atPath: mount.source, isDirectory: &isDirectory)
-            try ensure(request.rootfs + mount.target, directory: isDirectory.boolValue)
-        }
-        return created.reversed()
-    }
+    /// Creates missing mount points inside the root (see `MountPointStubs`), for `removeStubs`.
+    static func createStubs(_ request: SandboxRequest) throws -> MountPointStubs { try MountPointStubs(request) }
 
-    static func removeStubs(_ paths: [String]) {
-        for path in paths { try? FileManager.default.removeItem(atPath: path) }
-    }
+    static func removeStubs(_ stubs: MountPointStubs) { stubs.remove() }
 
     /// Runs the request, passing output (stdout and stderr, interleaved) to `output` as it comes;
     /// returns the exit status (128+signal when killed). Cancelling the task kills the process.
     public func run(_ request: SandboxRequest, output: @escaping @Sendable (Data) -> Void) async throws -> Int32 {
         let stubs = try Self.createStubs(request)
         defer { Self.removeStubs(stubs) }
+        var request = request
+        request.mounts = stubs.mounts  // targets resolved inside the root, where the stubs are
         var flags = ["--mount", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
         if !request.network { flags.append("--net") }
         return try await ProcessRunner.run(

@@ -160,7 +160,14 @@ struct StageRunner {
                 continue
             }
             let root = try await context.views.root(stage: stage.name, base: base, layers: layers)
-            let path = ContainedPath.resolve(artifact.path, in: root, followLast: false)
+            // Resolved inside the stage's root: a link on the way never leads to a host folder.
+            let path: String
+            do {
+                path = try RootedDirectory(root).hostPath(artifact.path, followLast: false)
+            } catch {
+                throw failure("stage '\(stage.name)' declares artifact '\(artifact.name)' at \(artifact.path), "
+                                  + "but the stage did not produce it (\(error.reason))", location: artifact.location)
+            }
             var info = stat()
             if lstat(path, &info) != 0 {
                 throw failure("stage '\(stage.name)' declares artifact '\(artifact.name)' at \(artifact.path), "
@@ -273,8 +280,7 @@ struct StageRunner {
         case .workdir(_, let location):
             emit(.stepStarted(stage: stage.name, step: index, description: description))
             do {
-                try FileManager.default.createDirectory(atPath: ContainedPath.resolve(state.workdir, in: root),
-                                                        withIntermediateDirectories: true)
+                try RootedDirectory(root).makeDirectories(state.workdir)
             } catch {
                 throw failure("cannot create the workdir \(state.workdir): \(error)", location: location)
             }
@@ -401,19 +407,52 @@ struct StageRunner {
                 throw failure("cannot get image `\(expanded)`: \(error)", step: description, location: copy.location)
             }
         }
+        // The context is read beneath itself (a path through a link out of it is an error; a link
+        // named as the source arrives as a link); a stage's or image's tree inside itself.
+        let isContext = copy.source == .context
+        let rooted: RootedDirectory
+        do {
+            rooted = try RootedDirectory(sourceRoot, scope: isContext ? .beneath : .inRoot)
+        } catch {
+            throw failure("cannot open \(sourceRoot): \(error.reason)", step: description, location: copy.location)
+        }
+        func hostPath(_ relative: String) throws -> String? {
+            do {
+                return try rooted.hostPath(relative, followLast: !isContext)
+            } catch where error.code == ENOENT || error.code == ENOTDIR {
+                return nil
+            } catch {
+                let place = isContext ? "the build context" : "its root filesystem"
+                throw failure(error.code == EXDEV ? "`\(relative)` leaves \(place) through a symbolic link"
+                                  : "cannot read `\(relative)` in \(place): \(error.reason)",
+                              step: description, location: copy.location)
+            }
+        }
         var sources: [(host: String, relative: String)] = []
         for pattern in copy.sources {
             let expanded = VariableExpansion.expand(pattern, values)
             let relative = String(expanded.drop(while: { $0 == "/" }))
             if PosixPath.hasGlob(relative) {
-                for match in FileGlob.matches(sourceRoot + "/" + relative) {
-                    sources.append((match, String(match.dropFirst(sourceRoot.count + 1))))
+                // Folders are listed through the rooted folder too: a glob never lists a host folder.
+                let matches: [String]
+                do {
+                    matches = try rooted.glob(relative)
+                } catch {
+                    throw failure(error.code == EXDEV ? "`\(relative)` leaves \(isContext ? "the build context" : "its root filesystem") through a symbolic link"
+                                      : "cannot expand `\(relative)`: \(error.reason)", step: description, location: copy.location)
                 }
+                for match in matches {
+                    if let host = try hostPath(match) { sources.append((host, match)) }
+                }
+            } else if PosixPath.normalize(relative).path.isEmpty || PosixPath.normalize(relative).path == "." {
+                sources.append((sourceRoot, "."))
             } else {
-                let host = copy.source == .context
-                    ? PosixPath.normalize(sourceRoot + "/" + relative).path
-                    : ContainedPath.resolve(relative, in: sourceRoot)
-                sources.append((host, relative.isEmpty ? "." : relative))
+                // Never a host path through a link: a source missing inside the tree is an error here.
+                guard let host = try hostPath(relative) else {
+                    throw failure("cannot copy `\(relative)`: no such file in \(isContext ? "the build context" : "its root filesystem")",
+                                  step: description, location: copy.location)
+                }
+                sources.append((host, relative))
             }
         }
         if case .context = copy.source {

@@ -48,20 +48,27 @@ public struct UserDatabase: Sendable {
     }
 
     /// Reads the files under `root`; a missing file is an empty database, as for `scratch` images.
+    /// Links are followed inside `root` only: an image whose `/etc/passwd` links to `/etc/passwd` (or
+    /// to any absolute path) names a file of the image, never the host's user database.
     public init(root: String) {
-        users = Self.lines(root + "/etc/passwd").compactMap { fields in
+        let rooted = try? RootedDirectory(root)
+        self.init(passwd: rooted?.readFile("/etc/passwd"), group: rooted?.readFile("/etc/group"))
+    }
+
+    init(passwd: Data?, group: Data?) {
+        users = Self.lines(passwd).compactMap { fields in
             guard fields.count >= 6, let uid = UInt32(fields[2]), let gid = UInt32(fields[3]) else { return nil }
             return Passwd(name: fields[0], uid: uid, gid: gid, home: fields[5])
         }
-        groups = Self.lines(root + "/etc/group").compactMap { fields in
+        groups = Self.lines(group).compactMap { fields in
             guard fields.count >= 3, let gid = UInt32(fields[2]) else { return nil }
             let members = fields.count > 3 ? fields[3].split(separator: ",").map(String.init) : []
             return Group(name: fields[0], gid: gid, members: members)
         }
     }
 
-    static func lines(_ path: String) -> [[String]] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
+    static func lines(_ data: Data?) -> [[String]] {
+        guard let data, let text = String(data: data, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").filter { !$0.hasPrefix("#") }
             .map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) }
     }
