@@ -219,13 +219,16 @@ extension RegistryClient {
         }
     }
 
-    /// Reads (and so releases) a response body, keeping its start for error messages.
+    /// Reads (and so releases) a response body, keeping its start for error messages; stops after
+    /// 64 KiB.
     static func excerpt(_ response: HTTPClientResponse) async -> String {
         var data = Data()
         do {
-            for try await buffer in response.body where data.count < 64 << 10 {
+            // The start is enough: an error body that never ends must not hold the request.
+            for try await buffer in response.body {
                 TransferProgress.current?.received(buffer.readableBytes)
                 buffer.withUnsafeReadableBytes { data.append(contentsOf: $0) }
+                if data.count >= 64 << 10 { break }
             }
         } catch {}
         let text = String(decoding: data.prefix(300), as: UTF8.self)

@@ -154,4 +154,19 @@ struct RegistryBoundsTests {
         #expect(!store.contains(image.layers[0].digest))
         #expect(store.temporaryFiles().isEmpty)
     }
+
+    @Test("an error answer whose body never ends is cut after its start and retried like any 500",
+          .timeLimit(.minutes(1)))
+    func endlessErrorBody() async throws {
+        let (work, _, server, store) = try FakeRegistryTests.setUp { _ in ["--endless", "/manifests/"] }
+        defer { server.stop(); OCITestKit.remove(work) }
+        let client = Self.client(server, attempts: 2)
+        await #expect {
+            try await client.pull(try server.reference("1"), into: store)
+        } throws: { error in
+            guard case .retriesExhausted(_, 2, let last) = error as? RegistryError else { return false }
+            return last.hasPrefix("HTTP 500: xxx") && last.count < 400
+        }
+        #expect(server.requests().filter { $0.hasSuffix("endless") }.count == 2, "\(server.requests())")
+    }
 }

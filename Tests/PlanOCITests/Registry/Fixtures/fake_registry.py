@@ -9,6 +9,7 @@ to --log, and misbehaves on request:
   --fail N:STATUS:SUBSTR     answer STATUS to the first N requests whose path contains SUBSTR
   --drop N:SUBSTR            close the connection mid-body on the first N such requests
   --trickle SECONDS:SUBSTR    send the body of such requests one byte every SECONDS
+  --endless SUBSTR           answer 500 to such requests with a body that never ends
   --bearer USER:PASS         require a Bearer token from /token (basic USER:PASS; "-" = anonymous)
 
 Stops by itself after --lifetime seconds (default 300).
@@ -32,6 +33,7 @@ p.add_argument("--lie", action="append", default=[])
 p.add_argument("--fail", action="append", default=[])
 p.add_argument("--drop", action="append", default=[])
 p.add_argument("--trickle", action="append", default=[])
+p.add_argument("--endless", action="append", default=[])
 p.add_argument("--bearer")
 p.add_argument("--lifetime", type=float, default=300)
 a = p.parse_args()
@@ -121,6 +123,19 @@ class Handler(BaseHTTPRequestHandler):
                     break
             else:
                 status = None
+        if send_body and any(sub in path for sub in a.endless):
+            self.record("endless")
+            self.send_response(500)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = b"x" * 65536
+            try:
+                while True:
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         if status is not None:
             return self.reply(status, b'{"errors":[{"code":"TOOMANYREQUESTS"}]}', {"Retry-After": "0"} if status == 429 else {}, send_body)
         if path == "/v2/" or path == "/v2":
