@@ -32,7 +32,7 @@ struct ImageOptions: ParsableArguments {
     var platform: String?
 
     @Option(name: .customLong("insecure-registry"), help: ArgumentHelp(
-        "Talk plain HTTP to this registry (repeatable).", valueName: "host:port"))
+        "Talk plain HTTP to this registry (repeatable; localhost, 127.0.0.0/8 and ::1 always are).", valueName: "host:port"))
     var insecureRegistries: [String] = []
 
     @Option(name: .customLong("cache-dir"), help: ArgumentHelp("Where the image store lives.", valueName: "dir"),

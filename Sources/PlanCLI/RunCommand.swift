@@ -52,7 +52,7 @@ struct RunCommand: AsyncParsableCommand {
     var progress: Progress = .auto
 
     @Option(name: .customLong("insecure-registry"), help: ArgumentHelp(
-        "Talk plain HTTP to this registry (repeatable).", valueName: "host:port"))
+        "Talk plain HTTP to this registry (repeatable; localhost, 127.0.0.0/8 and ::1 always are).", valueName: "host:port"))
     var insecureRegistries: [String] = []
 
     @Flag(name: .customLong("keep-going"), help: "After a failure, let independent stages finish.")

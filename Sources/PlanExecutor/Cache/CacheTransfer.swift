@@ -71,10 +71,19 @@ struct CacheTransfer {
                 if let layer = record.layer {
                     // Streamed; the store refuses bytes that do not match the digest.
                     let path = layout.path(for: layer.digest).path
+                    let hadLayer = cache.store.contains(layer.digest)
                     do {
                         try cache.store.importBlob(fromFile: path, digest: layer.digest, size: layer.size)
                     } catch {
                         throw CacheCorruption(digest: layer.digest, path: path)
+                    }
+                    // A layer that unpacking would refuse (a name climbing out with `..`, …) is never
+                    // stored: kept, it would fail every later build that hits its key, until a prune.
+                    do {
+                        try LayerApplier.validate(TarReader(FileByteSource(path: cache.path(of: layer.digest))))
+                    } catch {
+                        if !hadLayer { cache.store.remove(layer.digest) }
+                        throw error
                     }
                 }
                 try cache.put(record, imported: true)

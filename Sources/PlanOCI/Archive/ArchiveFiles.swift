@@ -8,8 +8,12 @@ import Foundation
 struct ArchiveFiles {
     private(set) var files: [String: [UInt8]] = [:]
     private(set) var links: [String: String] = [:]
+    /// Every regular file, kept in ``files`` or not.
+    private(set) var members: Set<String> = []
 
-    static func read(_ path: String) throws -> ArchiveFiles {
+    /// Reads the archive at `path`, keeping the content of the members `keep` accepts (each at
+    /// most `limit` bytes: a larger one is refused) and only the names of the others.
+    static func read(_ path: String, keep: (String) -> Bool = { _ in true }, limit: Int64 = .max) throws -> ArchiveFiles {
         let reader = TarReader(try LayerSource.open(path: path))
         var result = ArchiveFiles()
         while let entry = try reader.next() {
@@ -18,12 +22,18 @@ struct ArchiveFiles {
             case .directory:
                 continue
             case .regular:
-                if result.files[name] != nil || result.links[name] != nil {
+                if result.members.contains(name) || result.links[name] != nil {
                     throw ImageError.invalid("archive \(path)", "`\(name)` appears twice")
                 }
-                result.files[name] = try reader.readAllContent()
+                result.members.insert(name)
+                if keep(name) {
+                    guard entry.size <= limit else {
+                        throw ImageError.invalid("archive \(path)", "`\(name)` is larger than \(limit) bytes")
+                    }
+                    result.files[name] = try reader.readAllContent()
+                }
             case .symlink:
-                if result.files[name] != nil || result.links[name] != nil {
+                if result.members.contains(name) || result.links[name] != nil {
                     throw ImageError.invalid("archive \(path)", "`\(name)` appears twice")
                 }
                 result.links[name] = entry.linkTarget
@@ -47,10 +57,15 @@ struct ArchiveFiles {
     }
 
     subscript(name: String) -> [UInt8]? {
+        resolve(name).flatMap { files[$0] }
+    }
+
+    /// The regular member a name stands for, links between members followed (a few hops at
+    /// most; a link may not climb out); nil when there is none.
+    func resolve(_ name: String) -> String? {
         guard var current = try? Self.normalised(name, archive: "") else { return nil }
-        // Follow links between archive members, a few hops at most; a link may not climb out.
         for _ in 0..<8 {
-            if let bytes = files[current] { return bytes }
+            if members.contains(current) { return current }
             guard let target = links[current] else { return nil }
             let folder = current.split(separator: "/").dropLast().joined(separator: "/")
             var parts: [Substring] = target.hasPrefix("/") ? [] : folder.split(separator: "/")
@@ -68,7 +83,7 @@ struct ArchiveFiles {
     }
 
     /// Names of the archive's files and links, sorted.
-    var names: [String] { (Array(files.keys) + Array(links.keys)).sorted() }
+    var names: [String] { (Array(members) + Array(links.keys)).sorted() }
 }
 
 /// Writes a deterministic tar of named byte strings: sorted, owned by 0:0, time 0, mode 0644

@@ -46,10 +46,15 @@ public enum DockerArchive {
         try ArchiveWriter.write(files, to: path)
     }
 
+    /// The largest `manifest.json` or image config read from an archive (as for registries).
+    public static let documentLimit: Int64 = 4 << 20
+
     /// Reads the image of a docker archive tagged `tag` (or its only image) into `sink` as an OCI image
-    /// with uncompressed layers, and returns the manifest's descriptor.
+    /// with uncompressed layers, and returns the manifest's descriptor. The archive is read twice:
+    /// once for the names and `manifest.json`, once for the config and the layers, which are streamed
+    /// (un-gzipped on the way) into `sink`, never held in memory.
     public static func read(_ path: String, tag: String? = nil, into sink: some BlobSink) throws -> Descriptor {
-        let archive = try ArchiveFiles.read(path)
+        let archive = try ArchiveFiles.read(path, keep: { $0 == "manifest.json" }, limit: documentLimit)
         guard let manifestBytes = archive["manifest.json"] else {
             throw ImageError.layout(path, "not a docker archive: no manifest.json")
         }
@@ -66,7 +71,34 @@ public enum DockerArchive {
             }
             chosen = only
         }
-        guard let configBytes = archive[chosen.config] else {
+        guard let configMember = archive.resolve(chosen.config) else {
+            throw ImageError.layout(path, "manifest.json names `\(chosen.config)`, which the archive lacks")
+        }
+        var layerMembers: [String] = []
+        for name in chosen.layers {
+            guard let member = archive.resolve(name) else {
+                throw ImageError.layout(path, "manifest.json names layer `\(name)`, which the archive lacks")
+            }
+            layerMembers.append(member)
+        }
+
+        // Second pass: the config into memory (bounded), each wanted layer streamed into the sink.
+        let wanted = Set(layerMembers)
+        var configBytes: [UInt8]?
+        var stored: [String: (digest: Digest, size: Int64)] = [:]
+        let reader = TarReader(try LayerSource.open(path: path))
+        while let entry = try reader.next() {
+            guard entry.kind == .regular, let name = try? ArchiveFiles.normalised(entry.path, archive: path) else { continue }
+            if name == configMember {
+                guard entry.size <= documentLimit else {
+                    throw ImageError.invalid("\(path): image config", "`\(name)` is larger than \(documentLimit) bytes")
+                }
+                configBytes = try reader.readAllContent()
+            } else if wanted.contains(name), stored[name] == nil {
+                stored[name] = try sink.putBlob(streaming: try uncompressedSource(TarContentSource(reader)))
+            }
+        }
+        guard let configBytes else {
             throw ImageError.layout(path, "manifest.json names `\(chosen.config)`, which the archive lacks")
         }
         let config = try CanonicalJSON.decode(ImageConfiguration.self, from: Data(configBytes), what: "\(path): image config")
@@ -74,16 +106,14 @@ public enum DockerArchive {
             throw ImageError.invalid("\(path): image config", "\(config.rootfs.diffIDs.count) diff_ids for \(chosen.layers.count) layers")
         }
         var layers: [Descriptor] = []
-        for (name, diffID) in zip(chosen.layers, config.rootfs.diffIDs) {
-            guard let stored = archive[name] else {
+        for ((name, member), diffID) in zip(zip(chosen.layers, layerMembers), config.rootfs.diffIDs) {
+            guard let blob = stored[member] else {
                 throw ImageError.layout(path, "manifest.json names layer `\(name)`, which the archive lacks")
             }
-            let plain = try uncompressed(stored)
-            let digest = try sink.putBlob(Data(plain))
-            guard digest == diffID else {
-                throw ImageError.invalid("\(path): layer `\(name)`", "its content is \(digest), but the config says \(diffID)")
+            guard blob.digest == diffID else {
+                throw ImageError.invalid("\(path): layer `\(name)`", "its content is \(blob.digest), but the config says \(diffID)")
             }
-            layers.append(Descriptor(mediaType: .ociLayer, digest: digest, size: Int64(plain.count)))
+            layers.append(Descriptor(mediaType: .ociLayer, digest: blob.digest, size: blob.size))
         }
         let configDigest = try sink.putBlob(Data(configBytes))
         let manifest = Manifest(
@@ -91,6 +121,20 @@ public enum DockerArchive {
         let manifestData = try CanonicalJSON.encode(manifest)
         let manifestDigest = try sink.putBlob(manifestData)
         return Descriptor(mediaType: .ociManifest, digest: manifestDigest, size: Int64(manifestData.count))
+    }
+
+    /// A layer member as a plain tar stream: gzip is undone as it is read, anything else is taken
+    /// as it is.
+    static func uncompressedSource(_ source: ByteSource) throws -> ByteSource {
+        var prefix = [UInt8](repeating: 0, count: 2)
+        var have = 0
+        while have < 2 {
+            let n = try prefix.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[have...])) }
+            if n == 0 { break }
+            have += n
+        }
+        let whole = PrefixedByteSource(Array(prefix[0..<have]), source)
+        return have == 2 && prefix[0] == 0x1F && prefix[1] == 0x8B ? try GzipByteSource(whole) : whole
     }
 
     /// Tags name the same image when equal as written or once normalised (`busybox:1` is
@@ -113,5 +157,27 @@ public enum DockerArchive {
             result.append(contentsOf: buffer[0..<count])
         }
         return result
+    }
+}
+
+/// Bytes already read from a source, then the rest of it.
+final class PrefixedByteSource: ByteSource {
+    private var prefix: [UInt8]
+    private let rest: ByteSource
+
+    init(_ prefix: [UInt8], _ rest: ByteSource) {
+        self.prefix = prefix
+        self.rest = rest
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard !prefix.isEmpty else { return try rest.read(into: buffer) }
+        let count = min(prefix.count, buffer.count)
+        guard count > 0, let base = buffer.baseAddress else { return 0 }
+        prefix.withUnsafeBytes { raw in
+            UnsafeMutableRawBufferPointer(start: base, count: count).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<count]))
+        }
+        prefix.removeFirst(count)
+        return count
     }
 }

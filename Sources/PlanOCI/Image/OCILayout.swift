@@ -170,6 +170,10 @@ public struct OCILayout: BlobSink, BlobSource, Sendable {
     }
     /// Whether `blobs/` has the blob.
     public func hasBlob(_ digest: Digest) -> Bool { blobs.contains(digest) }
+    /// Streams a blob into `blobs/`.
+    public func putBlob(streaming source: ByteSource) throws -> (digest: Digest, size: Int64) {
+        try blobs.write(streaming: source)
+    }
     /// Reads a blob from `blobs/`.
     public func blob(_ digest: Digest) throws -> Data { try blobs.read(digest) }
     /// The file that holds a blob.

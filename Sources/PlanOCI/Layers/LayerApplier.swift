@@ -74,6 +74,27 @@ public struct LayerApplier {
     }
 }
 
+extension LayerApplier {
+    /// Reads a whole layer without writing anything and throws what applying it would refuse on
+    /// its names alone: a path or hard-link target that climbs out with `..`, a whiteout of `.` or
+    /// `..`, an unreadable tar. Used to refuse a layer before it is stored (a cache import), so
+    /// that it cannot fail every later build that would unpack it.
+    public static func validate(_ reader: TarReader) throws {
+        while let entry = try reader.next() {
+            let parts = try RootDirectory.components(of: entry.path, entry: entry.path)
+            if parts.isEmpty && entry.kind != .directory { throw LayerError.invalidName(entry.path) }
+            if let name = parts.last, name.hasPrefix(".wh."), !name.hasPrefix(".wh..wh.") {
+                let victim = name.dropFirst(".wh.".count)
+                guard !victim.isEmpty, victim != ".", victim != ".." else { throw LayerError.invalidName(entry.path) }
+            }
+            if entry.kind == .hardLink {
+                let target = try RootDirectory.components(of: entry.linkTarget, entry: entry.path)
+                if target.isEmpty { throw LayerError.hardLinkTargetMissing(entry: entry.path, target: entry.linkTarget) }
+            }
+        }
+    }
+}
+
 /// The state of one layer application.
 private struct ApplyRun {
     let root: RootDirectory

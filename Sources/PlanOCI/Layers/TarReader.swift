@@ -97,6 +97,22 @@ public final class TarReader {
         }
     }
 
+    /// Copies up to `target.count` bytes of the current entry's content into `target`; 0 at the
+    /// end of the content (pull-style, for ``TarContentSource``).
+    public func readContent(into target: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard contentLeft > 0, let destination = target.baseAddress, target.count > 0 else { return 0 }
+        let n = try available()
+        guard n > 0 else { throw LayerError.truncated(entry: currentName) }
+        let step = Int(min(Int64(min(n, target.count)), contentLeft))
+        if let base = buffer.baseAddress { destination.copyMemory(from: base + start, byteCount: step) }
+        consume(step)
+        contentLeft -= Int64(step)
+        return step
+    }
+
+    /// The content left in the current entry, in bytes.
+    public var contentRemaining: Int64 { contentLeft }
+
     /// Reads the rest of the current entry's content into memory.
     public func readAllContent() throws -> [UInt8] {
         var out: [UInt8] = []
@@ -304,5 +320,18 @@ public final class TarReader {
             return (-seconds, 0)
         }
         return (seconds, nanos)
+    }
+}
+
+/// The content of a tar reader's current entry as a ``ByteSource``, so that a member of an
+/// archive can be streamed (and un-gzipped) without being held in memory.
+public final class TarContentSource: ByteSource {
+    private let reader: TarReader
+
+    /// Reads the current entry of `reader`, until its end.
+    public init(_ reader: TarReader) { self.reader = reader }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try reader.readContent(into: buffer)
     }
 }

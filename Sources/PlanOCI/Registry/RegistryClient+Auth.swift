@@ -11,18 +11,30 @@ actor AuthorizationCache {
     func set(_ value: String, for key: String) { values[key] = value }
 }
 
+/// How one attempt of ``RegistryClient/perform(_:url:reference:accept:_:)`` ended.
+enum AttemptOutcome<T: Sendable>: Sendable {
+    /// The handler's value.
+    case done(T)
+    /// HTTP 401 with its `WWW-Authenticate` header and body excerpt.
+    case challenge(String?, String)
+    /// A status worth retrying (description, `Retry-After` seconds).
+    case retry(String, Int?)
+}
+
 extension RegistryClient {
     static func cacheKey(_ reference: ImageReference) -> String { "\(reference.registry)/\(reference.repository)" }
 
     /// Sends a request and hands a 2xx, 3xx or 404 response to `handle`; other 4xx statuses
     /// throw ``RegistryError/unexpectedStatus(_:_:_:_:)`` with the start of the body. On 401 with
     /// `WWW-Authenticate`, authenticates once (Bearer token or Basic) and sends again. Retries
-    /// with backoff on 429, 408, 5xx and transport failures — including failures while `handle`
-    /// reads the body — within the retry policy. `RegistryError`s and `ContentStoreError`s (a
-    /// digest mismatch, say) are not retried.
+    /// with backoff on 429, 408, 5xx and transient transport failures — resets, time-outs, stalls
+    /// (see ``TransferWatchdog``), including failures while `handle` reads the body — within the
+    /// retry policy. A refused connection, a plain-HTTP answer to TLS and other TLS failures are
+    /// known at once and not retried; nor are `RegistryError`s and `ContentStoreError`s (a digest
+    /// mismatch, say).
     func perform<T: Sendable>(
         _ method: HTTPMethod, url: String, reference: ImageReference, accept: [MediaType],
-        _ handle: (HTTPClientResponse) async throws -> T
+        _ handle: @escaping @Sendable (HTTPClientResponse) async throws -> T
     ) async throws -> T {
         let policy = configuration.retry
         var attempt = 0
@@ -42,17 +54,33 @@ extension RegistryClient {
             let failure: String
             var retryAfter: Int?
             do {
-                let response = try await http.execute(request, timeout: .hours(1))
-                let status = Int(response.status.code)
-                if status == 401 {
-                    let body = await Self.excerpt(response)
-                    if authenticated {
-                        throw RegistryError.unauthorized(
-                            reference.registry, refusal(reference, status: status, body: body))
+                let http = self.http
+                let outcome: AttemptOutcome<T> = try await watchdog.run { [request] in
+                    let response = try await http.execute(request, timeout: .hours(1))
+                    let status = Int(response.status.code)
+                    if status == 401 {
+                        let body = await Self.excerpt(response)
+                        return .challenge(response.headers.first(name: "WWW-Authenticate"), body)
                     }
-                    guard let header = response.headers.first(name: "WWW-Authenticate"),
-                          let challenge = AuthChallenge(header: header)
-                    else {
+                    if RetryPolicy.isRetryable(status: status) {
+                        let after = response.headers.first(name: "Retry-After").flatMap { Int($0) }
+                        let body = await Self.excerpt(response)
+                        return .retry("HTTP \(status)" + (body.isEmpty ? "" : ": \(body)"), after)
+                    }
+                    if status >= 400 && status != 404 {
+                        let body = await Self.excerpt(response)
+                        throw RegistryError.unexpectedStatus(method.rawValue, url, status, body)
+                    }
+                    return .done(try await handle(response))
+                }
+                switch outcome {
+                case .done(let value):
+                    return value
+                case .challenge(let header, let body):
+                    if authenticated {
+                        throw RegistryError.unauthorized(reference.registry, refusal(reference, status: 401, body: body))
+                    }
+                    guard let header, let challenge = AuthChallenge(header: header) else {
                         throw RegistryError.unauthorized(reference.registry, "HTTP 401 without a WWW-Authenticate challenge")
                     }
                     let value = try await authorize(challenge, reference: reference, header: header)
@@ -60,32 +88,33 @@ extension RegistryClient {
                     authenticated = true
                     attempt -= 1  // authenticating is not a retry
                     continue
-                }
-                if RetryPolicy.isRetryable(status: status) {
-                    retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0) }
-                    let body = await Self.excerpt(response)
-                    failure = "HTTP \(status)" + (body.isEmpty ? "" : ": \(body)")
-                } else if status >= 400 && status != 404 {
-                    let body = await Self.excerpt(response)
-                    throw RegistryError.unexpectedStatus(method.rawValue, url, status, body)
-                } else {
-                    return try await handle(response)
+                case .retry(let why, let after):
+                    failure = why
+                    retryAfter = after
                 }
             } catch let error as RegistryError {
                 throw error
             } catch let error as ContentStoreError {
                 throw RegistryError.store(error)
-            } catch is CancellationError {
+            } catch is CancellationError where Task.isCancelled {
                 throw CancellationError()
             } catch {
-                // Connection refused, reset or closed mid-body, read time-out, …
-                failure = String(describing: error)
+                // Connection refused, reset or closed mid-body, read time-out, stall, TLS, …
+                switch TransportFailure.classify(error, url: url) {
+                case .permanent(let known): throw known
+                case .transient(let why): failure = why
+                }
             }
             guard attempt < policy.maxAttempts else {
                 throw RegistryError.retriesExhausted(url, attempt, failure)
             }
             try await Task.sleep(for: policy.delay(beforeRetry: attempt, retryAfterSeconds: retryAfter))
         }
+    }
+
+    /// The stall detector of this client's requests.
+    var watchdog: TransferWatchdog {
+        TransferWatchdog(window: configuration.stallTimeout, minimumRate: configuration.minimumTransferRate)
     }
 
     private func refusal(_ reference: ImageReference, status: Int, body: String) -> String {
@@ -142,48 +171,64 @@ extension RegistryClient {
             if let credential { request.headers.add(name: "Authorization", value: credential.basicAuthorization) }
             let failure: String
             do {
-                let response = try await http.execute(request, timeout: .minutes(2))
-                let status = Int(response.status.code)
-                if status == 200 {
-                    let data = try await Self.collect(response, limit: configuration.maxDocumentSize, url: url)
-                    struct TokenResponse: Decodable {
-                        var token: String?
-                        var access_token: String?
+                let http = self.http
+                let limit = configuration.maxDocumentSize
+                let result: Result<String, RegistryError> = try await watchdog.run { [request] in
+                    let response = try await http.execute(request, timeout: .minutes(2))
+                    let status = Int(response.status.code)
+                    if status == 200 {
+                        let data = try await Self.collect(response, limit: limit, url: url)
+                        struct TokenResponse: Decodable {
+                            var token: String?
+                            var access_token: String?
+                        }
+                        guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: data),
+                              let token = decoded.token ?? decoded.access_token, !token.isEmpty
+                        else {
+                            throw RegistryError.tokenRequestFailed(realm, "the response has no token")
+                        }
+                        return .success(token)
                     }
-                    guard let decoded = try? JSONDecoder().decode(TokenResponse.self, from: data),
-                          let token = decoded.token ?? decoded.access_token, !token.isEmpty
-                    else {
-                        throw RegistryError.tokenRequestFailed(realm, "the response has no token")
+                    let body = await Self.excerpt(response)
+                    if status == 401 || status == 403 {
+                        let who = credential.map { "credentials of user \"\($0.username)\" refused" } ?? "anonymous token refused"
+                        throw RegistryError.unauthorized(
+                            reference.registry, "\(who) by \(realm) (HTTP \(status)\(body.isEmpty ? "" : ": \(body)"))")
                     }
-                    return token
+                    guard RetryPolicy.isRetryable(status: status) else {
+                        throw RegistryError.tokenRequestFailed(realm, "HTTP \(status)\(body.isEmpty ? "" : ": \(body)")")
+                    }
+                    return .failure(.tokenRequestFailed(realm, "HTTP \(status)"))
                 }
-                let body = await Self.excerpt(response)
-                if status == 401 || status == 403 {
-                    let who = credential.map { "credentials of user \"\($0.username)\" refused" } ?? "anonymous token refused"
-                    throw RegistryError.unauthorized(reference.registry, "\(who) by \(realm) (HTTP \(status)\(body.isEmpty ? "" : ": \(body)"))")
+                switch result {
+                case .success(let token): return token
+                case .failure(let error): failure = error.description
                 }
-                guard RetryPolicy.isRetryable(status: status) else {
-                    throw RegistryError.tokenRequestFailed(realm, "HTTP \(status)\(body.isEmpty ? "" : ": \(body)")")
-                }
-                failure = "HTTP \(status)"
             } catch let error as RegistryError {
                 throw error
-            } catch is CancellationError {
+            } catch is CancellationError where Task.isCancelled {
                 throw CancellationError()
             } catch {
-                failure = String(describing: error)
+                switch TransportFailure.classify(error, url: url) {
+                case .permanent(let known): throw known
+                case .transient(let why): failure = why
+                }
             }
             guard attempt < policy.maxAttempts else { throw RegistryError.retriesExhausted(url, attempt, failure) }
             try await Task.sleep(for: policy.delay(beforeRetry: attempt, retryAfterSeconds: nil))
         }
     }
 
-    /// Reads (and so releases) a response body, keeping its start for error messages.
+    /// Reads (and so releases) a response body, keeping its start for error messages; stops after
+    /// 64 KiB.
     static func excerpt(_ response: HTTPClientResponse) async -> String {
         var data = Data()
         do {
-            for try await buffer in response.body where data.count < 64 << 10 {
+            // The start is enough: an error body that never ends must not hold the request.
+            for try await buffer in response.body {
+                TransferProgress.current?.received(buffer.readableBytes)
                 buffer.withUnsafeReadableBytes { data.append(contentsOf: $0) }
+                if data.count >= 64 << 10 { break }
             }
         } catch {}
         let text = String(decoding: data.prefix(300), as: UTF8.self)

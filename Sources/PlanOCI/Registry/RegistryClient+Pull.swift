@@ -44,6 +44,12 @@ extension RegistryClient {
         }
         let manifest = try Self.decode(Manifest.self, data, what: "manifest \(reference)@\(manifestDescriptor.digest)")
 
+        // The config is read whole into memory: bounded like manifests, before any byte is fetched.
+        guard manifest.config.size <= Int64(configuration.maxDocumentSize) else {
+            throw RegistryError.tooLarge(
+                "image config \(manifest.config.digest) of \(reference) (\(manifest.config.size) bytes announced)",
+                configuration.maxDocumentSize)
+        }
         var downloaded = 0
         if try await fetchBlob(manifest.config, of: reference, into: store) { downloaded += 1 }
         let configData: Data

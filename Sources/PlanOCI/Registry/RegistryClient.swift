@@ -17,16 +17,31 @@ public final class RegistryClient: Sendable {
         public var retry: RetryPolicy
         /// How many layers a pull downloads at once.
         public var maxConcurrentDownloads: Int
-        /// Longest a manifest, index or token response may be.
+        /// Longest a manifest, index, image config or token response may be (4 MiB, as containerd's
+        /// manifest limit): a descriptor announcing more is refused before any byte is fetched.
         public var maxDocumentSize: Int
         /// Sent as `User-Agent`.
         public var userAgent: String
+        /// Whether `localhost`, 127.0.0.0/8 and `::1` are spoken to over plain HTTP without being
+        /// listed in ``insecureRegistries``, as Docker does (true by default).
+        public var loopbackIsInsecure: Bool
+        /// A request is abandoned as stalled when a window this long passes with fewer than
+        /// ``minimumTransferRate`` bytes per second received (waiting for the answer included);
+        /// a stall counts as a transient fault and is retried within ``retry``.
+        public var stallTimeout: Duration
+        /// Bytes per second, averaged over ``stallTimeout``, below which a transfer is stalled
+        /// (at least one byte per window is always required).
+        public var minimumTransferRate: Int
 
         /// Makes a configuration.
         public init(
             insecureRegistries: Set<String> = [], credentials: RegistryCredentials = .none, retry: RetryPolicy = .default,
-            maxConcurrentDownloads: Int = 3, maxDocumentSize: Int = 4 << 20, userAgent: String = "plan-oci/1"
+            maxConcurrentDownloads: Int = 3, maxDocumentSize: Int = 4 << 20, userAgent: String = "plan-oci/1",
+            loopbackIsInsecure: Bool = true, stallTimeout: Duration = .seconds(30), minimumTransferRate: Int = 1024
         ) {
+            self.loopbackIsInsecure = loopbackIsInsecure
+            self.stallTimeout = stallTimeout
+            self.minimumTransferRate = minimumTransferRate
             self.maxConcurrentDownloads = maxConcurrentDownloads
             self.insecureRegistries = insecureRegistries
             self.credentials = credentials
@@ -51,21 +66,45 @@ public final class RegistryClient: Sendable {
 
     /// The process-wide HTTP client: follows up to 5 redirects (blob storage often redirects),
     /// connects within 10 s, and gives up on a response silent for 60 s (a dropped connection).
+    /// A connection that fails (refused, TLS handshake refused) fails its request at once rather
+    /// than being retried inside the pool until the connect timeout: ``perform`` decides what is
+    /// worth retrying.
     static let sharedHTTPClient: HTTPClient = {
         var config = HTTPClient.Configuration(
             redirectConfiguration: .follow(max: 5, allowCycles: false),
             timeout: .init(connect: .seconds(10), read: .seconds(60))
         )
         config.decompression = .disabled
+        config.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
     }()
 
     // MARK: URLs
 
-    /// `http` for insecure registries, `https` otherwise.
+    /// `http` for insecure registries (listed, or on the loopback interface), `https` otherwise.
     func scheme(for reference: ImageReference) -> String {
+        isInsecure(reference) ? "http" : "https"
+    }
+
+    /// Whether the registry of `reference` is spoken to over plain HTTP.
+    public func isInsecure(_ reference: ImageReference) -> Bool {
         configuration.insecureRegistries.contains(reference.registry) || configuration.insecureRegistries.contains(reference.apiHost)
-            ? "http" : "https"
+            || configuration.loopbackIsInsecure && Self.isLoopback(reference.apiHost)
+    }
+
+    /// Whether `host[:port]` names the loopback interface: `localhost`, 127.0.0.0/8 or `::1`.
+    static func isLoopback(_ hostAndPort: String) -> Bool {
+        var host = Substring(hostAndPort)
+        if host.hasPrefix("[") {
+            guard let end = host.firstIndex(of: "]") else { return false }
+            host = host[host.index(after: host.startIndex)..<end]
+        } else if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
+            host = host[..<colon]
+        }
+        let lower = host.lowercased()
+        if lower == "localhost" || lower.hasSuffix(".localhost") || lower == "::1" || lower == "0:0:0:0:0:0:0:1" { return true }
+        let octets = lower.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     func baseURL(_ reference: ImageReference) -> String {
@@ -147,7 +186,12 @@ public final class RegistryClient: Sendable {
     public func fetchBlob(_ descriptor: Descriptor, of reference: ImageReference, into store: ContentStore) async throws -> Bool {
         if store.contains(descriptor.digest) { return false }
         let url = blobURL(reference, descriptor.digest)
-        let expectedSize: Int64? = descriptor.size > 0 ? descriptor.size : nil
+        // The size is enforced as bytes arrive (a blob longer than announced stops at the first
+        // chunk past it); `0` means empty, never "unknown".
+        guard descriptor.size >= 0 else {
+            throw RegistryError.invalidDocument("descriptor of blob \(descriptor.digest)", "negative size \(descriptor.size)")
+        }
+        let expectedSize = descriptor.size
         try await perform(.GET, url: url, reference: reference, accept: []) { response in
             try Self.check(response, method: "GET", url: url, what: "blob \(descriptor.digest) of \(reference.name)")
             let writer: BlobWriter
@@ -158,6 +202,7 @@ public final class RegistryClient: Sendable {
             }
             do {
                 for try await buffer in response.body {
+                    TransferProgress.current?.received(buffer.readableBytes)
                     try buffer.withUnsafeReadableBytes { bytes in try writer.write(bytes) }
                 }
                 try writer.commit()
@@ -166,6 +211,8 @@ public final class RegistryClient: Sendable {
                 switch error {
                 case .digestMismatch(let expected, let actual):
                     throw RegistryError.digestMismatch("blob from \(url)", expected, actual)
+                case .sizeMismatch(let expected, let actual, _) where actual > expected:
+                    throw RegistryError.tooLarge(url, Int(clamping: expected))
                 default:
                     throw RegistryError.store(error)
                 }
@@ -190,6 +237,7 @@ public final class RegistryClient: Sendable {
     static func collect(_ response: HTTPClientResponse, limit: Int, url: String) async throws -> Data {
         var data = Data()
         for try await buffer in response.body {
+            TransferProgress.current?.received(buffer.readableBytes)
             if data.count + buffer.readableBytes > limit { throw RegistryError.tooLarge(url, limit) }
             buffer.withUnsafeReadableBytes { data.append(contentsOf: $0) }
         }

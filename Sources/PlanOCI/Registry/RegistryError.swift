@@ -28,8 +28,14 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     case credentials(String, String)
     /// The local content store failed.
     case store(ContentStoreError)
-    /// A response was larger than allowed (URL, limit).
+    /// A response was larger than allowed (URL or what, limit).
     case tooLarge(String, Int)
+    /// Nothing listens at the registry's address (host:port, URL).
+    case connectionRefused(String, String)
+    /// A registry spoken to over HTTPS answered in plain HTTP (host:port).
+    case plainHTTP(String)
+    /// The TLS handshake with the registry failed for another reason (host:port, why).
+    case tlsFailed(String, String)
 
     public var description: String {
         switch self {
@@ -52,7 +58,14 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidDocument(let what, let why): return "invalid \(what): \(why)"
         case .credentials(let path, let why): return "cannot use registry credentials from \(path): \(why)"
         case .store(let e): return e.description
-        case .tooLarge(let url, let limit): return "\(url): response larger than \(limit) bytes"
+        case .tooLarge(let url, let limit): return "\(url): larger than the limit of \(limit) bytes; refused"
+        case .connectionRefused(let host, let url):
+            return "\(url): connection to \(host) refused: nothing listens there (is the registry running, and is the port right?)"
+        case .plainHTTP(let host):
+            return "\(host) answered plain HTTP to a TLS handshake; it is an insecure registry: "
+                + "pass --insecure-registry \(host) to talk plain HTTP to it"
+        case .tlsFailed(let host, let why):
+            return "TLS handshake with \(host) failed: \(why)"
         }
     }
 }

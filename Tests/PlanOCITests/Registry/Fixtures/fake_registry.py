@@ -8,11 +8,13 @@ to --log, and misbehaves on request:
   --lie DIGEST               serve other bytes (same length) for that blob
   --fail N:STATUS:SUBSTR     answer STATUS to the first N requests whose path contains SUBSTR
   --drop N:SUBSTR            close the connection mid-body on the first N such requests
+  --trickle SECONDS:SUBSTR    send the body of such requests one byte every SECONDS
+  --endless SUBSTR           answer 500 to such requests with a body that never ends
   --bearer USER:PASS         require a Bearer token from /token (basic USER:PASS; "-" = anonymous)
 
 Stops by itself after --lifetime seconds (default 300).
 """
-import argparse, base64, hashlib, json, os, signal, sys, threading
+import argparse, base64, hashlib, json, os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Close whatever descriptors were inherited (pipes of other tests' children started at the same
@@ -30,6 +32,8 @@ p.add_argument("--log", required=True)
 p.add_argument("--lie", action="append", default=[])
 p.add_argument("--fail", action="append", default=[])
 p.add_argument("--drop", action="append", default=[])
+p.add_argument("--trickle", action="append", default=[])
+p.add_argument("--endless", action="append", default=[])
 p.add_argument("--bearer")
 p.add_argument("--lifetime", type=float, default=300)
 a = p.parse_args()
@@ -43,6 +47,10 @@ drops = []
 for d in a.drop:
     n, sub = d.split(":", 1)
     drops.append([int(n), sub])
+trickles = []
+for t in a.trickle:
+    seconds, sub = t.split(":", 1)
+    trickles.append([float(seconds), sub])
 TOKEN = "fake-token-" + hashlib.sha256(os.urandom(16)).hexdigest()[:16]
 
 def blob_path(digest):
@@ -115,6 +123,19 @@ class Handler(BaseHTTPRequestHandler):
                     break
             else:
                 status = None
+        if send_body and any(sub in path for sub in a.endless):
+            self.record("endless")
+            self.send_response(500)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = b"x" * 65536
+            try:
+                while True:
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
         if status is not None:
             return self.reply(status, b'{"errors":[{"code":"TOOMANYREQUESTS"}]}', {"Retry-After": "0"} if status == 429 else {}, send_body)
         if path == "/v2/" or path == "/v2":
@@ -156,6 +177,23 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)
+            return
+        trickle = next((t[0] for t in trickles if t[1] in path), None)
+        if trickle is not None and send_body:
+            self.record("trickled")
+            self.send_response(200)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(trickle)
+            except OSError:
+                pass
+            self.close_connection = True
             return
         self.reply(200, data, headers, send_body)
 
