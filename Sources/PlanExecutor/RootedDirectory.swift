@@ -239,7 +239,7 @@ final class RootedDirectory: @unchecked Sendable {
     }
 
     /// The names in the folder `path` (resolved inside), without `.` and `..`; none when it is missing.
-    private func list(_ path: String) throws(Failure) -> [String] {
+    func list(_ path: String) throws(Failure) -> [String] {
         let fd: Int32
         do {
             fd = try open(path, O_RDONLY | O_DIRECTORY)

@@ -187,17 +187,16 @@ struct StageRunner {
     /// What the nearest existing folder above a missing artifact holds (`/out holds: app-linux, bin/`),
     /// so that a misnamed or misplaced artifact shows where it went.
     static func whatIsThere(instead path: String, in root: String) -> String {
+        guard let rooted = try? RootedDirectory(root) else { return "the stage's file system cannot be read" }
         var folder = PosixPath.normalize(path).path
         while folder != "/" {
             folder = (folder as NSString).deletingLastPathComponent
             if folder.isEmpty { folder = "/" }
-            let resolved = ContainedPath.resolve(folder, in: root)
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
-            let names = ((try? FileManager.default.contentsOfDirectory(atPath: resolved)) ?? []).sorted().map { name -> String in
-                // lstat: a link in the stage's tree must not be followed onto the host.
-                var info = stat()
-                return lstat(resolved + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR ? name + "/" : name
+            // Listed inside the stage's root: a link on the way is never followed onto the host.
+            guard rooted.isDirectory(folder), let listed = try? rooted.list(folder) else { continue }
+            let names = listed.sorted().map { name -> String in
+                let mode = rooted.status(folder + "/" + name).map { $0.st_mode & S_IFMT }
+                return mode == S_IFDIR ? name + "/" : name
             }
             if names.isEmpty { return "\(folder) is empty" }
             let shown = names.prefix(20).joined(separator: ", ")
