@@ -6,8 +6,10 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
     /// The `--output` spec as the user wrote its destination.
     public var destination: String
     public var reason: String
+    /// How the user named it: `--output dest` or `--cache-to dir`.
+    public var option = "--output dest"
 
-    public var description: String { "--output dest=\(destination): \(reason)" }
+    public var description: String { "\(option)=\(destination): \(reason)" }
 }
 
 /// Where an output goes, and whether plan may write there. The rule: plan replaces only what plan
@@ -69,6 +71,20 @@ public enum OutputDestination {
             seen[path] = destination
             try checkPlace(output, path: path, graph: graph, options: options)
             try checkExisting(output, force: options.force)
+        }
+        // --cache-to writes an OCI layout by the same rules (and usually rewrites its own).
+        if let cacheTo = options.cacheTo {
+            let layout = OutputSpec.oci(destination: cacheTo)
+            do {
+                if let other = seen[resolved(cacheTo)] {
+                    throw OutputError(destination: cacheTo, reason: "--output dest=\(other) writes the same path")
+                }
+                try checkPlace(layout, path: resolved(cacheTo), graph: graph, options: options)
+                try checkExisting(layout, force: options.force)
+            } catch var error as OutputError {
+                error.option = "--cache-to dir"
+                throw error
+            }
         }
     }
 

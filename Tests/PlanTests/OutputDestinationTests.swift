@@ -153,7 +153,7 @@ import Testing
             if isFolder.boolValue { return fm.fileExists(atPath: path + "/oci-layout") }  // `out.tar/`: a layout folder
             let head = fm.contents(atPath: path)?.prefix(512) ?? Data()
             return head.count == 512 && String(decoding: head[257..<262], as: UTF8.self) == "ustar"
-        case .local: return (try? TestSupport.read(path + "/out/result")) == "built\n" && fm.fileExists(atPath: path + "/app/a.txt")
+        case .local: return (try? TestSupport.read(path + "/out/result")) == "built\n" && fm.fileExists(atPath: path + "/bin/busybox")
         case .artifacts: return (try? TestSupport.read(path + "/app/result")) == "built\n"
         }
     }
@@ -224,6 +224,20 @@ import Testing
         // merge= is for folders of files, not images.
         let image = try workspace.run(["--output", "type=oci,dest=x,merge=true"])
         #expect(image.status != 0 && image.stderr.contains("merge="), "\(image.stderr)")
+    }
+
+    @Test func cacheToFollowsTheSameRules() throws {
+        let workspace = try Workspace()
+        defer { try? FileManager.default.removeItem(atPath: workspace.folder) }
+        _ = try workspace.prepare(.folderWithFiles, name: "ci-cache")
+        let refused = try workspace.run(["--cache-to", "dir=ci-cache"])
+        #expect(refused.status == 1 && refused.stderr.contains("--cache-to dir=ci-cache"), "\(refused.stderr)")
+        #expect(try TestSupport.read(workspace.work + "/ci-cache/keep.txt") == "keep\n")
+        let fresh = try workspace.run(["--cache-to", "dir=new-cache"])
+        #expect(fresh.status == 0, "\(fresh.stderr)")
+        // Its own layout, it rewrites.
+        let again = try workspace.run(["--cache-from", "dir=new-cache", "--cache-to", "dir=new-cache"])
+        #expect(again.status == 0, "\(again.stderr)")
     }
 
     @Test func anImageOutputOfSeveralTargetsFailsBeforeBuilding() throws {
