@@ -210,6 +210,11 @@ public final class Executor: Sendable {
         case .oci(let destination), .docker(let destination):
             let target = try single(targets, for: "an image output")
             guard let result = results[target] else { return }
+            if output.writesArchive {
+                // An archive goes into a folder that may not exist yet, like a folder output.
+                let parent = (OutputDestination.absolute(destination) as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            }
             try writeImage(result, cache: context.cache, output: output, destination: destination)
         }
     }

@@ -82,7 +82,7 @@ import Testing
         func prepare(_ existing: Existing, name: String) throws -> String {
             let fm = FileManager.default
             switch existing {
-            case .missing: return name
+            case .missing: return "new/" + name  // in a folder that does not exist yet either
             case .emptyFolder:
                 try fm.createDirectory(atPath: work + "/" + name, withIntermediateDirectories: true)
                 return name
