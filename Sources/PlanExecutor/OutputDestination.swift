@@ -180,7 +180,11 @@ public enum OutputDestination {
         if let lgetxattr = lgetxattrFunction, lgetxattr(path, markerAttribute, nil, 0) >= 0 { return true }
         guard case .oci = output else { return false }
         let entries = Set((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
-        return entries.contains("oci-layout") && entries.isSubset(of: ["oci-layout", "index.json", "blobs", "ingest"])
+        guard entries.contains("oci-layout"), entries.isSubset(of: ["oci-layout", "index.json", "blobs", "ingest"]) else { return false }
+        // plan's image layouts hold one image; a layout of several (skopeo's, say) is not replaced.
+        guard let data = FileManager.default.contents(atPath: path + "/index.json"),
+              let index = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return ((index["manifests"] as? [Any]) ?? []).count <= 1
     }
 
     /// Marks a folder as written by plan (where the file system keeps extended attributes).

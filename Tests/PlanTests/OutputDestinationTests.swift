@@ -240,6 +240,22 @@ import Testing
         #expect(again.status == 0, "\(again.stderr)")
     }
 
+    @Test func anOCILayoutOfSeveralImagesIsNotReplaced() throws {
+        let workspace = try Workspace()
+        defer { try? FileManager.default.removeItem(atPath: workspace.folder) }
+        let layout = workspace.work + "/layout"
+        try TestSupport.write(#"{"imageLayoutVersion":"1.0.0"}"#, to: layout + "/oci-layout")
+        try FileManager.default.createDirectory(atPath: layout + "/blobs/sha256", withIntermediateDirectories: true)
+        try TestSupport.write(#"{"schemaVersion":2,"manifests":[{"digest":"sha256:a"},{"digest":"sha256:b"}]}"#, to: layout + "/index.json")
+        let refused = try workspace.run(["--output", "type=oci,dest=layout"])
+        #expect(refused.status == 1 && refused.stderr.contains("--force"), "\(refused.stderr)")
+        #expect(try TestSupport.read(layout + "/index.json").contains("sha256:b"))
+        // One image: the shape of plan's own layout, replaced.
+        try TestSupport.write(#"{"schemaVersion":2,"manifests":[{"digest":"sha256:a"}]}"#, to: layout + "/index.json")
+        let replaced = try workspace.run(["--output", "type=oci,dest=layout"])
+        #expect(replaced.status == 0, "\(replaced.stderr)")
+    }
+
     @Test func anImageOutputOfSeveralTargetsFailsBeforeBuilding() throws {
         let workspace = try Workspace()
         defer { try? FileManager.default.removeItem(atPath: workspace.folder) }
