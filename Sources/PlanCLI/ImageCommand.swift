@@ -302,6 +302,17 @@ struct ImageUnpackCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ImageOptions
 
+    @Option(name: .customLong("allow"), help: ArgumentHelp(
+        "Allow an entitlement: special-files keeps device nodes, fifos, sockets and setuid/setgid bits.",
+        valueName: "entitlement"))
+    var allow: [String] = []
+
+    func validate() throws {
+        for entitlement in allow where entitlement != SpecialFiles.entitlement {
+            throw ValidationError("--allow \(entitlement): the only entitlement is \(SpecialFiles.entitlement)")
+        }
+    }
+
     func run() async throws {
         let location = try ImageLocation(image)
         var isDirectory: ObjCBool = false
@@ -334,6 +345,10 @@ struct ImageUnpackCommand: AsyncParsableCommand {
                 staging.waitIfStopping()
                 staging.remove()
                 throw error
+            }
+            if !allow.contains(SpecialFiles.entitlement) {
+                let special = try SpecialFiles.strip(directory)
+                if !special.isEmpty { warnings.append(special.warning(for: directory)) }
             }
             for warning in warnings { Output.standardError("warning: \(warning)\n") }
             Output.standardOutput("\(loaded.name): \(loaded.manifest.layers.count) layers unpacked into \(directory)\n")

@@ -16,7 +16,9 @@ struct RunCommand: AsyncParsableCommand {
             bubblewrap in a user namespace (files then belong to the invoking user).
 
             Outputs (repeatable --output): type=oci,dest=DIR|FILE.tar  type=docker,dest=FILE.tar  \
-            type=local,dest=DIR  type=artifacts,dest=DIR
+            type=local,dest=DIR[,merge=true]  type=artifacts,dest=DIR[,merge=true]. Each is checked before \
+            building: plan writes a new or empty path or replaces what plan wrote; merge=true writes over \
+            the files of an existing folder and keeps the others; --force replaces anything.
 
             Every step is cached by what it reads (content, not times): an unchanged step is skipped. \
             --explain prints, for each step, `hit` or `miss` and the first input that differed from the \
@@ -47,6 +49,14 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("output"), help: ArgumentHelp("Where results go (repeatable); see below.", valueName: "spec"))
     var outputs: [String] = []
+
+    @Flag(help: "Replace whatever is at an --output dest; without it, plan replaces only what plan wrote.")
+    var force = false
+
+    @Option(name: .customLong("allow"), help: ArgumentHelp(
+        "Allow an entitlement: special-files keeps device nodes, fifos, sockets and setuid/setgid bits in local and artifacts outputs.",
+        valueName: "entitlement"))
+    var allow: [String] = []
 
     @Option(help: "auto, tty, plain or json.")
     var progress: Progress = .auto
@@ -94,6 +104,9 @@ struct RunCommand: AsyncParsableCommand {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         for output in outputs {
             do { _ = try OutputSpec(parsing: output) } catch { throw ValidationError("\(error)") }
+        }
+        for entitlement in allow where entitlement != SpecialFiles.entitlement {
+            throw ValidationError("--allow \(entitlement): the only entitlement is \(SpecialFiles.entitlement)")
         }
     }
 
@@ -146,6 +159,8 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.secrets = try secretFiles(in: secretDirectory)
         runOptions.jobs = jobs
         runOptions.outputs = try outputs.map(OutputSpec.init(parsing:))
+        runOptions.force = force
+        runOptions.allowSpecialFiles = allow.contains(SpecialFiles.entitlement)
         runOptions.insecureRegistries = Set(insecureRegistries)
         runOptions.keepGoing = keepGoing
         runOptions.noCache = noCache

@@ -42,6 +42,9 @@ public final class Executor: Sendable {
     }
 
     public func run() async throws -> RunSummary {
+        // Outputs are checked before anything is built: a run never ends in "cannot write there".
+        try OutputDestination.check(options.outputs, graph: graph, targets: options.targets.isEmpty ? graph.targets : options.targets,
+                                    options: options)
         let cache = try BuildCache(cacheDirectory: options.cacheDirectory)
         RunDirectory.removeStale(in: options.cacheDirectory + "/runs")
         return try await cache.withLock(exclusive: false) {
@@ -164,37 +167,71 @@ public final class Executor: Sendable {
     private func writeOutputs(results: [String: StageResult], context: RunContext) async throws {
         let targets = options.targets.isEmpty ? graph.targets : options.targets
         for output in options.outputs {
-            switch output {
-            case .local(let destination):
-                let target = try single(targets, for: "type=local")
-                guard let result = results[target] else { continue }
-                let root = try await context.views.root(stage: target, base: result.baseRootfs, layers: result.layers)
-                try AtomicOutput.replace(destination) { temporary in
-                    try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-                    try StageRunner.copyTree(root, to: temporary)
-                }
-            case .artifacts(let destination):
-                try AtomicOutput.replace(destination) { temporary in
-                    for stage in neededStages where !stage.artifacts.isEmpty {
-                        guard let result = results[stage.name] else { continue }
-                        let folder = temporary + "/" + stage.name
-                        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                        for artifact in stage.artifacts {
-                            guard let tree = result.artifacts[artifact.path] else { continue }
-                            // The stored tree holds one entry, `artifact`: unpack it, then give it its name.
-                            let unpacking = folder + "/.unpacking"
-                            try FileManager.default.createDirectory(atPath: unpacking, withIntermediateDirectories: true)
-                            try context.cache.apply(tree.digest, to: unpacking)
-                            try FileManager.default.moveItem(atPath: unpacking + "/artifact", toPath: folder + "/" + artifact.name)
-                            try FileManager.default.removeItem(atPath: unpacking)
-                        }
+            do {
+                try await writeOutput(output, targets: targets, results: results, context: context)
+            } catch let error as OutputError {
+                throw error
+            } catch let error as CocoaError {
+                // Foundation's own text says "(null)" at times: say what failed in words.
+                let reason = (error.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? "it could not be written"
+                throw OutputError(destination: output.destination, reason: "cannot write `\(error.filePath ?? output.destination)`: \(reason)")
+            }
+        }
+    }
+
+    private func writeOutput(_ output: OutputSpec, targets: [String], results: [String: StageResult], context: RunContext) async throws {
+        // What the destination holds may have changed while the build ran.
+        try OutputDestination.checkExisting(output, force: options.force)
+        switch output {
+        case .local(let destination, let merge):
+            let target = try single(targets, for: "type=local")
+            guard let result = results[target] else { return }
+            let root = try await context.views.root(stage: target, base: result.baseRootfs, layers: result.layers)
+            try writeFolder(destination, merge: merge) { temporary in
+                try StageRunner.copyTree(root, to: temporary)
+            }
+        case .artifacts(let destination, let merge):
+            try writeFolder(destination, merge: merge) { temporary in
+                for stage in neededStages where !stage.artifacts.isEmpty {
+                    guard let result = results[stage.name] else { continue }
+                    let folder = temporary + "/" + stage.name
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                    for artifact in stage.artifacts {
+                        guard let tree = result.artifacts[artifact.path] else { continue }
+                        // The stored tree holds one entry, `artifact`: unpack it, then give it its name.
+                        let unpacking = folder + "/.unpacking"
+                        try FileManager.default.createDirectory(atPath: unpacking, withIntermediateDirectories: true)
+                        try context.cache.apply(tree.digest, to: unpacking)
+                        try FileManager.default.moveItem(atPath: unpacking + "/artifact", toPath: folder + "/" + artifact.name)
+                        try FileManager.default.removeItem(atPath: unpacking)
                     }
                 }
-            case .oci(let destination), .docker(let destination):
-                let target = try single(targets, for: "an image output")
-                guard let result = results[target] else { continue }
-                try writeImage(result, cache: context.cache, output: output, destination: destination)
             }
+        case .oci(let destination), .docker(let destination):
+            let target = try single(targets, for: "an image output")
+            guard let result = results[target] else { return }
+            if output.writesArchive {
+                // An archive goes into a folder that may not exist yet, like a folder output.
+                let parent = (OutputDestination.absolute(destination) as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            }
+            try writeImage(result, cache: context.cache, output: output, destination: destination)
+        }
+    }
+
+    /// Writes a host folder output: replaced whole, or merged into what is there; special files are
+    /// left out unless allowed (images keep them: there they are legitimate).
+    private func writeFolder(_ destination: String, merge: Bool, _ build: (String) throws -> Void) throws {
+        let write = { (temporary: String) throws in
+            try build(temporary)
+            guard !self.options.allowSpecialFiles else { return }
+            let report = try SpecialFiles.strip(temporary)
+            if !report.isEmpty { self.emit(.warning(report.warning(for: "--output dest=\(destination)"))) }
+        }
+        if merge {
+            try AtomicOutput.merge(destination, write)
+        } else {
+            try AtomicOutput.replace(destination, write)
         }
     }
 

@@ -6,16 +6,17 @@ public enum OutputSpec: Hashable, Sendable {
     case oci(destination: String)
     /// A `docker load` archive.
     case docker(destination: String)
-    /// The target's root filesystem.
-    case local(destination: String)
-    /// The declared artifacts of the built stages, as `DEST/STAGE/ARTIFACT`.
-    case artifacts(destination: String)
+    /// The target's root filesystem; `merge`: write into an existing folder, over its files, keeping
+    /// the others (BuildKit's local exporter).
+    case local(destination: String, merge: Bool = false)
+    /// The declared artifacts of the built stages, as `DEST/STAGE/ARTIFACT`; `merge` as for `local`.
+    case artifacts(destination: String, merge: Bool = false)
 
     public struct ParseError: Error, CustomStringConvertible {
         public var description: String
     }
 
-    /// Parses `type=oci,dest=image.tar`.
+    /// Parses `type=oci,dest=image.tar` (and `merge=true` for `local` and `artifacts`).
     public init(parsing text: String) throws {
         var fields: [String: String] = [:]
         for part in text.split(separator: ",") {
@@ -28,16 +29,52 @@ public enum OutputSpec: Hashable, Sendable {
         guard let type = fields.removeValue(forKey: "type"), let destination = fields.removeValue(forKey: "dest") else {
             throw ParseError(description: "--output \(text) needs type= and dest=")
         }
+        var merge = false
+        if let value = fields.removeValue(forKey: "merge") {
+            guard type == "local" || type == "artifacts" else {
+                throw ParseError(description: "--output \(text): merge= is for type=local and type=artifacts (an image is replaced whole)")
+            }
+            guard let flag = Bool(value) else {
+                throw ParseError(description: "--output \(text): merge=\(value) is not true or false")
+            }
+            merge = flag
+        }
         if let unknown = fields.keys.sorted().first {
             throw ParseError(description: "--output \(text): unknown key `\(unknown)`")
         }
         switch type {
         case "oci": self = .oci(destination: destination)
         case "docker": self = .docker(destination: destination)
-        case "local": self = .local(destination: destination)
-        case "artifacts": self = .artifacts(destination: destination)
+        case "local": self = .local(destination: destination, merge: merge)
+        case "artifacts": self = .artifacts(destination: destination, merge: merge)
         default:
             throw ParseError(description: "--output type `\(type)` is not one of oci, docker, local, artifacts")
+        }
+    }
+
+    /// The `dest=` path as written.
+    public var destination: String {
+        switch self {
+        case .oci(let destination), .docker(let destination), .local(let destination, _), .artifacts(let destination, _):
+            destination
+        }
+    }
+
+    /// `oci`, `docker`, `local` or `artifacts`.
+    public var typeName: String {
+        switch self {
+        case .oci: "oci"
+        case .docker: "docker"
+        case .local: "local"
+        case .artifacts: "artifacts"
+        }
+    }
+
+    /// For the outputs that can merge into a folder: whether they do; nil for images.
+    var merges: Bool? {
+        switch self {
+        case .local(_, let merge), .artifacts(_, let merge): merge
+        case .oci, .docker: nil
         }
     }
 }
@@ -65,6 +102,10 @@ public struct RunOptions: Sendable {
     public var cacheFrom: [String] = []
     /// Where to export the entries this build used (`--cache-to dir=PATH`).
     public var cacheTo: String?
+    /// Replace whatever is at an output's destination (`--force`); otherwise only what plan wrote.
+    public var force = false
+    /// Let device nodes, fifos, sockets and setuid/setgid bits reach host outputs (`--allow special-files`).
+    public var allowSpecialFiles = false
 
     public init(cacheDirectory: String, contextDirectory: String) {
         self.cacheDirectory = cacheDirectory

@@ -90,9 +90,11 @@ struct ArchiveFiles {
 /// (folders 0755), the way image archives should be so the same image gives the same archive.
 struct ArchiveWriter {
     static func write(_ files: [(name: String, bytes: [UInt8])], to path: String) throws {
-        let temporary = path + ".plan-\(getpid()).tmp"
+        // A new file (O_EXCL|O_NOFOLLOW) with a name nobody can guess: whoever can write DEST's folder
+        // cannot make this write go through a link of theirs.
+        let temporary = path + ".plan-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36)).tmp"
         do {
-            let sink = try FileByteSink(path: temporary)
+            let sink = try FileByteSink(path: temporary, exclusive: true)
             let writer = TarWriter(sink, options: TarWriter.Options(fixedModificationTime: 0))
             var folders = Set<String>()
             for file in files.sorted(by: { $0.name < $1.name }) {

@@ -6,7 +6,12 @@ public enum OCIArchive {
     /// Writes `descriptor` (a manifest or an index) and every blob it references, read from `source`,
     /// as an OCI archive at `path` (atomically), naming it `name` in `index.json`.
     public static func write(_ descriptor: Descriptor, name: String?, from source: some BlobSource, to path: String) throws {
-        let staging = path + ".plan-\(getpid())-layout"
+        // A folder made by mkdtemp: nothing planted at a guessable name is followed.
+        var template = Array((path + ".plan-\(getpid())-layout-XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw ImageError.layout(path, "cannot create a staging folder beside it: \(String(cString: strerror(errno)))")
+        }
+        let staging = String(cString: made)
         defer { try? FileManager.default.removeItem(atPath: staging) }
         let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
         try layout.copyImage(descriptor, from: source, name: name)

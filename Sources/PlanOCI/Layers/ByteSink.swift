@@ -20,9 +20,11 @@ public final class FileByteSink: ByteSink {
     private var buffer: [UInt8] = []
     private static let bufferSize = 1 << 20
 
-    /// Creates (or truncates) `path` with mode 0644.
-    public init(path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    /// Creates (or truncates) `path` with mode 0644; `exclusive`: creates a new file, failing when
+    /// anything (a planted symbolic link, say) is at `path` already.
+    public init(path: String, exclusive: Bool = false) throws {
+        let flags = exclusive ? O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC : O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+        let fd = open(path, flags, 0o644)
         guard fd >= 0 else { throw LayerError.system(call: "open", path: path, errno: errno) }
         self.fd = fd
         self.ownsDescriptor = true
