@@ -133,9 +133,13 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let cache = CacheLocation.directory(explicit: cacheDirectory)
-        let secretDirectory = NSTemporaryDirectory() + "plan-secrets-\(getpid())"
-        try FileManager.default.createDirectory(atPath: secretDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        // mkdtemp: a fresh 0700 folder of this user, never one another user made first.
+        var template = Array((NSTemporaryDirectory() + "/plan-secrets-XXXXXX").utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ $0.baseAddress.map { mkdtemp($0) != nil } ?? false }) else {
+            Output.standardError("error: cannot create a folder for secrets in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))\n")
+            throw ExitCode(1)
+        }
+        let secretDirectory = String(cString: template)
         defer { try? FileManager.default.removeItem(atPath: secretDirectory) }
 
         var runOptions = RunOptions(cacheDirectory: cache, contextDirectory: graph.contextPath)

@@ -32,11 +32,14 @@ import Testing
         var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
     }
 
-    func run(_ script: String, root: String, user: String = "root", network: Bool = true,
+    func run(_ script: String, root: String, user: String = "root", network: SandboxNetwork = .default,
              mounts: [SandboxMount] = [], workdir: String = "/work") async throws -> (Int32, String) {
         let resolved = try UserDatabase(root: root).resolve(user)
         let output = Collected()
-        let status = try await NamespaceSandbox().run(
+        let state = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let sandbox = try #require(RuncSandbox.find(stateDirectory: state))
+        let status = try await sandbox.run(
             SandboxRequest(rootfs: root, arguments: ["/bin/sh", "-c", script],
                            environment: ["PATH=/bin", "HOME=\(resolved.home)", "GREETING=hi there"],
                            workingDirectory: workdir, user: resolved, network: network, mounts: mounts),
@@ -71,7 +74,7 @@ import Testing
         let root = try Self.busyboxRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         #expect(try await run("exit 7", root: root).0 == 7)
-        let (_, links) = try await run("ip -o link | cut -d: -f2", root: root, network: false)
+        let (_, links) = try await run("ip -o link | cut -d: -f2", root: root, network: .none)
         #expect(!links.contains("eth"), "\(links)")
     }
 
