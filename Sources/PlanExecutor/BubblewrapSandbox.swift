@@ -8,8 +8,9 @@ import PlanProcess
 /// read-only). Files the step writes belong to the invoking user on the host, so an unprivileged run
 /// records no other owners in its layers.
 ///
-/// bubblewrap reads its arguments, the step's environment among them, from a file (`--args 0`, as its
-/// standard input) in a 0700 folder, so no secret is on a host command line.
+/// bubblewrap reads its options, the step's environment among them, from a file (`--args 0`, as its
+/// standard input) in a 0700 folder, so no secret is on a host command line; only the step's command
+/// (the plan's `run` text) is.
 public struct BubblewrapSandbox: Sendable {
     public let executable: String
     /// Where the argument files go (a 0700 folder is made there).
@@ -50,7 +51,7 @@ public struct BubblewrapSandbox: Sendable {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             arguments += ["--setenv", parts[0], parts.count > 1 ? parts[1] : ""]
         }
-        return arguments + ["--"] + request.arguments
+        return arguments
     }
 
     public func run(_ request: SandboxRequest, output: @escaping @Sendable (Data) -> Void) async throws -> Int32 {
@@ -63,12 +64,13 @@ public struct BubblewrapSandbox: Sendable {
         defer { unlink(argumentsFile) }
         var bytes: [UInt8] = []
         for argument in Self.arguments(request) { bytes += Array(argument.utf8) + [0] }
+        // The command stays on the command line: bubblewrap takes no `--` and command from `--args`.
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
         guard written == bytes.count else { throw SandboxError.cannotStart("cannot write \(argumentsFile)") }
         let stubs = try NamespaceSandbox.createStubs(request)
         defer { NamespaceSandbox.removeStubs(stubs) }
-        return try await ProcessRunner.run(executable: executable, arguments: ["--args", "0"], stdin: argumentsFile,
+        return try await ProcessRunner.run(executable: executable, arguments: ["--args", "0", "--"] + request.arguments, stdin: argumentsFile,
                                            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], output: output)
     }
 }

@@ -125,6 +125,7 @@ public struct RuncSandbox: Sendable {
     /// Runs the request in a new container; returns the exit status (128+signal when killed).
     /// Cancelling the task kills the container and removes its state.
     public func run(_ request: SandboxRequest, output: @escaping @Sendable (Data) -> Void) async throws -> Int32 {
+        var request = request
         let id = "plan-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let bundle = stateDirectory + "/bundles/" + id
         do {
@@ -137,6 +138,15 @@ public struct RuncSandbox: Sendable {
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let pidFile = bundle + "/slirp4netns.pid"
         let hook = request.network == .default ? slirp4netns.map { Self.slirpHook(slirp4netns: $0, pidFile: pidFile) } : nil
+        if hook != nil, !request.mounts.contains(where: { $0.target == "/etc/resolv.conf" }) {
+            // slirp4netns's DNS forwarder, as BuildKit gives steps a resolv.conf of their network.
+            let resolv = bundle + "/resolv.conf"
+            guard FileManager.default.createFile(atPath: resolv, contents: Data("nameserver 10.0.2.3\n".utf8),
+                                                 attributes: [.posixPermissions: 0o644]) else {
+                throw SandboxError.cannotStart("cannot write \(resolv)")
+            }
+            request.mounts.append(SandboxMount(source: resolv, target: "/etc/resolv.conf", readOnly: true))
+        }
         let data = try JSONSerialization.data(withJSONObject: Self.configuration(request, slirpHook: hook), options: [.sortedKeys])
         let configPath = bundle + "/config.json"
         let fd = open(configPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
