@@ -172,9 +172,20 @@ public struct RuncSandbox: Sendable {
         return status
     }
 
+    /// Kills and removes the containers a killed run left in `stateDirectory` (runc's state folders are
+    /// named by container id; `bundles` holds their configurations).
+    static func deleteContainers(stateDirectory: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: stateDirectory),
+              let sandbox = find(stateDirectory: stateDirectory) else { return }
+        for name in names.sorted() where name.hasPrefix("plan-") {
+            // Not its slirp4netns: a pid recorded by a dead run may belong to another process by now.
+            sandbox.cleanUp(id: name, pidFile: nil)
+        }
+    }
+
     /// Stops slirp4netns, and removes a container `runc run` left behind (killed or cancelled).
-    func cleanUp(id: String, pidFile: String) {
-        if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+    func cleanUp(id: String, pidFile: String?) {
+        if let pidFile, let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
             kill(pid, SIGKILL)
         }

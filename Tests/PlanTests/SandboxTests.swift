@@ -16,7 +16,7 @@ import Testing
         // a sandbox another test starts meanwhile, and exec would then fail with "text file busy".
         let copied = try TestSupport.run("/bin/cp", [busybox, root + "/bin/busybox"])
         guard copied.status == 0 else { throw TestSupport.ToolMissing(name: "cp: \(copied.stderr)") }
-        for applet in ["sh", "id", "ls", "cat", "touch", "hostname", "ip", "ps", "echo", "pwd", "stat", "sleep", "mkdir"] {
+        for applet in ["sh", "id", "ls", "cat", "touch", "hostname", "ip", "ps", "echo", "pwd", "stat", "sleep", "mkdir", "grep", "tr", "cut"] {
             try FileManager.default.createSymbolicLink(atPath: root + "/bin/" + applet, withDestinationPath: "busybox")
         }
         try "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
@@ -76,6 +76,27 @@ import Testing
         #expect(try await run("exit 7", root: root).0 == 7)
         let (_, links) = try await run("ip -o link | cut -d: -f2", root: root, network: .none)
         #expect(!links.contains("eth"), "\(links)")
+    }
+
+    @Test func otherUsersHoldNoCapabilityAndCannotGainAny() async throws {
+        let root = try Self.busyboxRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let script = "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '"
+        let (status, output) = try await run(script, root: root, user: "app")
+        #expect(status == 0)
+        #expect(output == "CapEff: 0000000000000000\nCapBnd: 00000000a80425fb\nNoNewPrivs: 1\nSeccomp: 2\n", "\(output)")
+        let (_, rootOutput) = try await run(script, root: root)
+        #expect(rootOutput == "CapEff: 00000000a80425fb\nCapBnd: 00000000a80425fb\nNoNewPrivs: 0\nSeccomp: 2\n", "\(rootOutput)")
+    }
+
+    @Test func theDefaultNetworkIsANamespaceOfItsOwnWithSlirp() async throws {
+        _ = try TestSupport.tool("slirp4netns")
+        let root = try Self.busyboxRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (status, output) = try await run("ip -o link | cut -d: -f2 | tr -d ' '; cat /etc/resolv.conf", root: root)
+        #expect(status == 0)
+        #expect(output == "lo\ntap0\nnameserver 10.0.2.3\n", "\(output)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/resolv.conf"), "the mount point is removed")
     }
 
     @Test func bindMountsAreVisibleAndReadOnlyWhenAsked() async throws {
