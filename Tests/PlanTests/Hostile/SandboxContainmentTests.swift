@@ -197,6 +197,45 @@ import Testing
         #expect(!observed.connected, "a default-network step reached a listener on the host's 127.0.0.1")
     }
 
+    /// Another user made `TMPDIR/plan-secrets-PID` first (the shell that becomes plan knows its pid):
+    /// plan neither writes the secret there nor removes that user's folder.
+    @Test func theSecretsFolderIsNeverOneAnotherUserMadeFirst() throws {
+        let folder = try Self.workspace()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder + "/tmp", withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o1777])
+        try """
+            version: 1
+            allow: [root-target]
+            args: {REGISTRY: "127.0.0.1:5555"}
+            stages:
+              probe:
+                from: ${REGISTRY}/plan-test/busybox:stable
+                steps:
+                  - run: echo "$TOKEN" | wc -c > /length
+                    secrets:
+                      - {id: token, env: TOKEN}
+            targets: [probe]
+            """.write(toFile: folder + "/plan/plan.yaml", atomically: true, encoding: .utf8)
+        let secret = "plan-secret-\(UUID().uuidString)"
+        let result = try TestSupport.run("/bin/sh", ["-c", """
+            others="$TMPDIR/plan-secrets-$$"
+            mkdir -m 0777 "$others" && chown 65534:65534 "$others" && exec "$@"
+            """, "sh", folder + "/plan-binary", "run", folder + "/plan", "--cache-dir", folder + "/cache",
+            "--arg", "REGISTRY=\(Self.registry)", "--insecure-registry", Self.registry,
+            "--secret", "id=token,env=PLAN_PROBE_TOKEN", "--output", "type=local,dest=\(folder)/out"],
+            environment: ["TMPDIR": folder + "/tmp", "PLAN_PROBE_TOKEN": secret])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect((try? TestSupport.read(folder + "/out/length"))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                == "\(secret.utf8.count + 1)")
+        let others = try FileManager.default.contentsOfDirectory(atPath: folder + "/tmp").filter { $0.hasPrefix("plan-secrets-") }
+        #expect(others.count == 1, "the other user's folder is kept, plan's own is gone: \(others)")
+        for name in others {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder + "/tmp/" + name).isEmpty,
+                    "plan wrote into a folder another user made")
+        }
+    }
+
     @Test func networkHostIsTheHostsNetwork() throws {
         let observed = try Self.probe(rootless: false, network: "host")
         expectContained(observed, rootless: false)
