@@ -128,17 +128,15 @@ public struct RuncSandbox: Sendable {
         var request = request
         let id = "plan-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let bundle = stateDirectory + "/bundles/" + id
-        do {
-            try FileManager.default.createDirectory(atPath: stateDirectory + "/bundles", withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-            guard mkdir(bundle, 0o700) == 0 else {
-                throw SandboxError.cannotStart("cannot create \(bundle): \(String(cString: strerror(errno)))")
-            }
+        try FileManager.default.createDirectory(atPath: stateDirectory + "/bundles", withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        guard mkdir(bundle, 0o700) == 0 else {
+            throw SandboxError.cannotStart("cannot create \(bundle): \(String(cString: strerror(errno)))")
         }
         defer { try? FileManager.default.removeItem(atPath: bundle) }
         let pidFile = bundle + "/slirp4netns.pid"
         let hook = request.network == .default ? slirp4netns.map { Self.slirpHook(slirp4netns: $0, pidFile: pidFile) } : nil
-        if hook != nil, !request.mounts.contains(where: { $0.target == "/etc/resolv.conf" }) {
+        if hook != nil, !request.mounts.contains(where: { $0.target == "/etc/resolv.conf" }), Self.canMountResolvConf(in: request.rootfs) {
             // slirp4netns's DNS forwarder, as BuildKit gives steps a resolv.conf of their network.
             let resolv = bundle + "/resolv.conf"
             guard FileManager.default.createFile(atPath: resolv, contents: Data("nameserver 10.0.2.3\n".utf8),
@@ -170,6 +168,15 @@ public struct RuncSandbox: Sendable {
         }
         cleanUp(id: id, pidFile: pidFile)
         return status
+    }
+
+    /// Whether `/etc/resolv.conf` is a plain file or missing in a plain `/etc`: never through a symbolic
+    /// link the image planted, where making the mount point would happen outside the root.
+    static func canMountResolvConf(in rootfs: String) -> Bool {
+        var info = stat()
+        guard lstat(rootfs + "/etc", &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return false }
+        if lstat(rootfs + "/etc/resolv.conf", &info) != 0 { return errno == ENOENT }
+        return info.st_mode & S_IFMT == S_IFREG
     }
 
     /// Kills and removes the containers a killed run left in `stateDirectory` (runc's state folders are

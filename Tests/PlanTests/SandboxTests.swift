@@ -97,6 +97,15 @@ import Testing
         #expect(status == 0)
         #expect(output == "lo\ntap0\nnameserver 10.0.2.3\n", "\(output)")
         #expect(!FileManager.default.fileExists(atPath: root + "/etc/resolv.conf"), "the mount point is removed")
+
+        // An image's resolv.conf that links out of the root is left alone: no mount point on the host.
+        let outside = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc/resolv.conf", withDestinationPath: outside + "/canary")
+        let (linked, _) = try await run("true", root: root)
+        #expect(linked == 0)
+        #expect(!FileManager.default.fileExists(atPath: outside + "/canary"), "a mount point was made outside the root")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/etc/resolv.conf")) == outside + "/canary")
     }
 
     @Test func bindMountsAreVisibleAndReadOnlyWhenAsked() async throws {
