@@ -10,10 +10,11 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Build a plan with the built-in multi-stage executor (no Docker daemon).",
         discussion: """
-            Stages run sandboxed (new mount, pid, ipc and uts namespaces; a network namespace for \
-            `network: none`) on overlayfs where the kernel allows it; independent stages run in parallel. \
-            As root, steps run as their user through namespaces and chroot; without root, through \
-            bubblewrap in a user namespace (files then belong to the invoking user).
+            Steps run sandboxed on overlayfs where the kernel allows it; independent stages run in parallel. \
+            As root, each step is a runc container (pivot_root, Docker's default capabilities, seccomp, \
+            masked /proc; a network of its own through slirp4netns that cannot reach the host's loopback, \
+            loopback only for `network: none`); without root, bubblewrap in a user namespace with every \
+            capability dropped (files then belong to the invoking user).
 
             Outputs (repeatable --output): type=oci,dest=DIR|FILE.tar  type=docker,dest=FILE.tar  \
             type=local,dest=DIR[,merge=true]  type=artifacts,dest=DIR[,merge=true]. Each is checked before \
@@ -149,9 +150,13 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let cache = CacheLocation.directory(explicit: cacheDirectory)
-        let secretDirectory = NSTemporaryDirectory() + "plan-secrets-\(getpid())"
-        try FileManager.default.createDirectory(atPath: secretDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        // mkdtemp: a fresh 0700 folder of this user, never one another user made first.
+        var template = Array((NSTemporaryDirectory() + "/plan-secrets-XXXXXX").utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ $0.baseAddress.map { mkdtemp($0) != nil } ?? false }) else {
+            Output.standardError("error: cannot create a folder for secrets in \(NSTemporaryDirectory()): \(String(cString: strerror(errno)))\n")
+            throw ExitCode(1)
+        }
+        let secretDirectory = String(cString: template)
         defer { try? FileManager.default.removeItem(atPath: secretDirectory) }
 
         var runOptions = RunOptions(cacheDirectory: cache, contextDirectory: graph.contextPath)

@@ -188,6 +188,9 @@ extension Checker {
             if let target = secret.target, !PosixPath.isAbsolute(target.value) {
                 error(.malformedPath, "a secret's `target` must be an absolute path", at: target.location,
                       help: "for example `/run/secrets/\(secret.id.value)`")
+            } else if let target = secret.target, PosixPath.normalize(target.value).climbsOut {
+                error(.pathClimbsOut, "`\(target.value)` climbs above the root with `..`", at: target.location,
+                      help: "for example `/run/secrets/\(secret.id.value)`")
             }
             secrets.append(SecretMount(id: secret.id.value, env: secret.env?.value, target: secret.target?.value,
                                        required: secret.required?.value))
@@ -200,6 +203,11 @@ extension Checker {
                       help: Suggestion.didYouMean(value.value, in: allowed))
             } else if value.value != "default" {
                 network = value.value
+            }
+            if value.value == "host" {
+                warn(.networkHost, "this step uses the host's network: it reaches the host's loopback services",
+                     at: value.location, stage: stage,
+                     help: "drop `network: host` for a network of the step's own, or allow it with `allow: [network-host]`")
             }
         }
         return GraphRun(command: command.value, cache: cache, secrets: secrets, network: network, location: step.location)

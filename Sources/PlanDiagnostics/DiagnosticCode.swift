@@ -127,6 +127,7 @@ extension DiagnosticCode {
         "a copy to a relative destination in a stage that sets no workdir")
     public static let globMatchesNothing = DiagnosticCode(
         "W0110", "glob-matches-nothing", "a `dirs:` glob that matches no folder of the context")
+    public static let networkHost = DiagnosticCode("W0111", "network-host", "a `run` step on the host's network")
 
     /// Every code, in id order: the catalogue that docs/language.md documents.
     public static let all: [DiagnosticCode] = [
@@ -145,6 +146,6 @@ extension DiagnosticCode {
         unsupportedByDialect,
         unusedArtifact, unreachableStage, unpinnedImage, rootTarget, secretLookingName,
         wholeContextBeforeInstall, cdInRun, unknownAllowCode, relativeDestinationWithoutWorkdir,
-        globMatchesNothing,
+        globMatchesNothing, networkHost,
     ]
 }

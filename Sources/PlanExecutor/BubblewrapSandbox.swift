@@ -1,11 +1,25 @@
 import Foundation
 import PlanProcess
 
-/// The sandbox for runs without root: bubblewrap in a new user namespace, with the step's user and
-/// group mapped inside it. Files the step writes belong to the invoking user on the host, so an
-/// unprivileged run records no other owners in its layers.
+/// The sandbox for runs without root: bubblewrap in new user, pid, ipc, uts, cgroup and network
+/// namespaces (the host's network only for `network: host`), with the step's user and group mapped
+/// inside it, every capability dropped, a new session (no terminal injection), the same masked paths
+/// as runc (bubblewrap itself makes `/proc/sys`, `/proc/sysrq-trigger`, `/proc/irq` and `/proc/bus`
+/// read-only). Files the step writes belong to the invoking user on the host, so an unprivileged run
+/// records no other owners in its layers.
+///
+/// bubblewrap reads its options, the step's environment among them, from a file (`--args 0`, as its
+/// standard input) in a 0700 folder, so no secret is on a host command line; only the step's command
+/// (the plan's `run` text) is.
 public struct BubblewrapSandbox: Sendable {
     public let executable: String
+    /// Where the argument files go (a 0700 folder is made there).
+    public var stateDirectory: String
+
+    public init(executable: String, stateDirectory: String = NSTemporaryDirectory()) {
+        self.executable = executable
+        self.stateDirectory = stateDirectory
+    }
 
     /// The bubblewrap on PATH, or nil.
     public static func find() -> BubblewrapSandbox? {
@@ -17,10 +31,19 @@ public struct BubblewrapSandbox: Sendable {
 
     static func arguments(_ request: SandboxRequest) -> [String] {
         var arguments = ["--bind", request.rootfs, "/", "--proc", "/proc", "--dev", "/dev",
-                         "--unshare-user", "--uid", String(request.user.uid), "--gid", String(request.user.gid),
-                         "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", request.hostname,
+                         "--unshare-all", "--uid", String(request.user.uid), "--gid", String(request.user.gid),
+                         "--hostname", request.hostname, "--cap-drop", "ALL", "--new-session",
                          "--die-with-parent", "--chdir", request.workingDirectory, "--clearenv"]
-        if !request.network { arguments.append("--unshare-net") }
+        if request.network == .host { arguments.append("--share-net") }
+        for path in RuncSandbox.maskedPaths where path.hasPrefix("/proc/") {
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            if info.st_mode & S_IFMT == S_IFDIR {
+                arguments += ["--tmpfs", path, "--remount-ro", path]
+            } else {
+                arguments += ["--ro-bind", "/dev/null", path]
+            }
+        }
         for mount in request.mounts {
             arguments += [mount.readOnly ? "--ro-bind" : "--bind", mount.source, mount.target]
         }
@@ -28,7 +51,7 @@ public struct BubblewrapSandbox: Sendable {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             arguments += ["--setenv", parts[0], parts.count > 1 ? parts[1] : ""]
         }
-        return arguments + ["--"] + request.arguments
+        return arguments
     }
 
     public func run(_ request: SandboxRequest, output: @escaping @Sendable (Data) -> Void) async throws -> Int32 {
@@ -36,7 +59,20 @@ public struct BubblewrapSandbox: Sendable {
         defer { NamespaceSandbox.removeStubs(stubs) }
         var request = request
         request.mounts = stubs.mounts  // targets resolved inside the root, where the stubs are
-        return try await ProcessRunner.run(executable: executable, arguments: Self.arguments(request),
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        var template = Array((stateDirectory + "/args-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { mkstemp($0) } ?? -1 }
+        guard fd >= 0 else { throw SandboxError.cannotStart("cannot create a file in \(stateDirectory): \(String(cString: strerror(errno)))") }
+        let argumentsFile = String(cString: template)
+        defer { unlink(argumentsFile) }
+        var bytes: [UInt8] = []
+        for argument in Self.arguments(request) { bytes += Array(argument.utf8) + [0] }
+        // The command stays on the command line: bubblewrap takes no `--` and command from `--args`.
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else { throw SandboxError.cannotStart("cannot write \(argumentsFile)") }
+        return try await ProcessRunner.run(executable: executable, arguments: ["--args", "0", "--"] + request.arguments, stdin: argumentsFile,
                                            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], output: output)
     }
 }
@@ -47,7 +83,7 @@ public struct BubblewrapSandbox: Sendable {
 /// spawns). Cancelling the task kills the whole group — the sandbox and everything it started — and
 /// returns only once the group is gone, so nothing outlives a stopped run.
 enum ProcessRunner {
-    static func run(executable: String, arguments: [String], environment: [String: String],
+    static func run(executable: String, arguments: [String], stdin: String? = nil, environment: [String: String],
                     output: @escaping @Sendable (Data) -> Void) async throws -> Int32 {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SandboxError.cannotStart(String(cString: strerror(errno))) }
@@ -56,7 +92,7 @@ enum ProcessRunner {
         _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
         let child: pid_t
         do {
-            child = try Spawn.start(executable, arguments, environment: environment, stdout: .descriptor(fds[1]),
+            child = try Spawn.start(executable, arguments, environment: environment, stdin: stdin, stdout: .descriptor(fds[1]),
                                     stderr: .descriptor(fds[1]), newProcessGroup: true, closeOtherDescriptors: true)
         } catch {
             close(fds[0])

@@ -11,6 +11,7 @@ enum RunDirectory {
 
     /// Unmounts everything mounted under `path`, deepest first, then removes it.
     static func remove(_ path: String) {
+        RuncSandbox.deleteContainers(stateDirectory: path + "/runc")
         detachMounts(under: path)
         try? FileManager.default.removeItem(atPath: path)
     }

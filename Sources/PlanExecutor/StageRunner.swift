@@ -338,15 +338,25 @@ struct StageRunner {
         let request = SandboxRequest(
             rootfs: root, arguments: state.shell + [run.script],
             environment: environment.map { "\($0.name)=\($0.value)" }, workingDirectory: state.workdir,
-            user: user, network: run.network != "none", mounts: mounts)
+            user: user, network: SandboxNetwork(rawValue: run.network ?? "default") ?? .default, mounts: mounts)
         let onOutput: @Sendable (Data) -> Void = { data in
             tail.add(data)
             emit(.output(stage: stageName, step: index, data: data))
         }
         let status: Int32
         if getuid() == 0 {
-            status = try await NamespaceSandbox().run(request, output: onOutput)
-        } else if let bubblewrap = BubblewrapSandbox.find() {
+            guard let runc = RuncSandbox.find(stateDirectory: context.runDirectory + "/runc") else {
+                throw failure("running steps as root needs runc", step: description, location: run.location)
+            }
+            if request.network == .default, runc.slirp4netns == nil, SandboxNotice.once("slirp4netns") {
+                emit(.warning("slirp4netns is missing: steps with the default network get loopback only (no outbound access)"))
+            }
+            status = try await runc.run(request, output: onOutput)
+        } else if var bubblewrap = BubblewrapSandbox.find() {
+            bubblewrap.stateDirectory = context.runDirectory + "/bwrap"
+            if request.network == .default, SandboxNotice.once("rootless-network") {
+                emit(.warning("without root, steps with the default network get loopback only (no outbound access); use `network: host` for the host's network"))
+            }
             status = try await bubblewrap.run(request, output: onOutput)
         } else {
             throw failure("running steps without root needs bubblewrap (bwrap)", step: description, location: run.location)

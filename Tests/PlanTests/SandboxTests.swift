@@ -16,7 +16,7 @@ import Testing
         // a sandbox another test starts meanwhile, and exec would then fail with "text file busy".
         let copied = try TestSupport.run("/bin/cp", [busybox, root + "/bin/busybox"])
         guard copied.status == 0 else { throw TestSupport.ToolMissing(name: "cp: \(copied.stderr)") }
-        for applet in ["sh", "id", "ls", "cat", "touch", "hostname", "ip", "ps", "echo", "pwd", "stat", "sleep", "mkdir"] {
+        for applet in ["sh", "id", "ls", "cat", "touch", "hostname", "ip", "ps", "echo", "pwd", "stat", "sleep", "mkdir", "grep", "tr", "cut"] {
             try FileManager.default.createSymbolicLink(atPath: root + "/bin/" + applet, withDestinationPath: "busybox")
         }
         try "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
@@ -32,11 +32,14 @@ import Testing
         var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
     }
 
-    func run(_ script: String, root: String, user: String = "root", network: Bool = true,
+    func run(_ script: String, root: String, user: String = "root", network: SandboxNetwork = .default,
              mounts: [SandboxMount] = [], workdir: String = "/work") async throws -> (Int32, String) {
         let resolved = try UserDatabase(root: root).resolve(user)
         let output = Collected()
-        let status = try await NamespaceSandbox().run(
+        let state = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let sandbox = try #require(RuncSandbox.find(stateDirectory: state))
+        let status = try await sandbox.run(
             SandboxRequest(rootfs: root, arguments: ["/bin/sh", "-c", script],
                            environment: ["PATH=/bin", "HOME=\(resolved.home)", "GREETING=hi there"],
                            workingDirectory: workdir, user: resolved, network: network, mounts: mounts),
@@ -71,8 +74,38 @@ import Testing
         let root = try Self.busyboxRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
         #expect(try await run("exit 7", root: root).0 == 7)
-        let (_, links) = try await run("ip -o link | cut -d: -f2", root: root, network: false)
+        let (_, links) = try await run("ip -o link | cut -d: -f2", root: root, network: .none)
         #expect(!links.contains("eth"), "\(links)")
+    }
+
+    @Test func otherUsersHoldNoCapabilityAndCannotGainAny() async throws {
+        let root = try Self.busyboxRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let script = "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status | tr -s '\\t ' ' '"
+        let (status, output) = try await run(script, root: root, user: "app")
+        #expect(status == 0)
+        #expect(output == "CapEff: 0000000000000000\nCapBnd: 00000000a80425fb\nNoNewPrivs: 1\nSeccomp: 2\n", "\(output)")
+        let (_, rootOutput) = try await run(script, root: root)
+        #expect(rootOutput == "CapEff: 00000000a80425fb\nCapBnd: 00000000a80425fb\nNoNewPrivs: 0\nSeccomp: 2\n", "\(rootOutput)")
+    }
+
+    @Test func theDefaultNetworkIsANamespaceOfItsOwnWithSlirp() async throws {
+        _ = try TestSupport.tool("slirp4netns")
+        let root = try Self.busyboxRoot()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (status, output) = try await run("ip -o link | cut -d: -f2 | tr -d ' '; cat /etc/resolv.conf", root: root)
+        #expect(status == 0)
+        #expect(output == "lo\ntap0\nnameserver 10.0.2.3\n", "\(output)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/etc/resolv.conf"), "the mount point is removed")
+
+        // An image's resolv.conf that links out of the root is left alone: no mount point on the host.
+        let outside = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        try FileManager.default.createSymbolicLink(atPath: root + "/etc/resolv.conf", withDestinationPath: outside + "/canary")
+        let (linked, _) = try await run("true", root: root)
+        #expect(linked == 0)
+        #expect(!FileManager.default.fileExists(atPath: outside + "/canary"), "a mount point was made outside the root")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: root + "/etc/resolv.conf")) == outside + "/canary")
     }
 
     @Test func bindMountsAreVisibleAndReadOnlyWhenAsked() async throws {
