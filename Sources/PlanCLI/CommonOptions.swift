@@ -32,8 +32,9 @@ struct PlanOptions: ParsableArguments {
               completion: .file(extensions: ["yaml", "yml"]))
     var plan: String
 
-    @Option(name: .customLong("arg"), help: ArgumentHelp(
-        "Set a build argument the plan declares (repeatable).", valueName: "name=value"))
+    @Option(name: [.customLong("arg"), .customLong("build-arg")], help: ArgumentHelp(
+        "Set a build argument the plan declares (repeatable); one without a default must be given.",
+        valueName: "name=value"))
     var arguments: [ArgumentOverride] = []
 
     @Option(name: .customLong("target"), help: ArgumentHelp(

@@ -144,6 +144,15 @@ struct Checker {
                 arguments[name] = .some(value)
             }
         }
+        // A required argument without a value would build with an empty one (docker build does so silently).
+        var reported = Set<String>()
+        for argument in plan.args where arguments[argument.name.value] == .some(nil) {
+            guard reported.insert(argument.name.value).inserted else { continue }
+            let name = argument.name.value
+            error(.missingArgumentValue, "build argument `\(name)` must be given, and no value was passed",
+                  at: argument.name.location,
+                  help: "pass `--arg \(name)=VALUE` (to check, compile and run alike), or give it a default under `args:`")
+        }
     }
 
     /// Argument values known at compile time (for checks that need concrete text).

@@ -71,10 +71,13 @@ public struct Compiler: Sendable {
             }
             instances = expanded.instances
             diagnostics.append(contentsOf: expanded.diagnostics)
-            var checker = Checker(plan: expanded.plan, options: options)
-            graph = checker.run()
-            graph?.planFiles = files
-            diagnostics.append(contentsOf: checker.diagnostics)
+            // The checks would only report what the unreadable include would have defined.
+            if !expanded.isIncomplete {
+                var checker = Checker(plan: expanded.plan, options: options)
+                graph = checker.run()
+                graph?.planFiles = files
+                diagnostics.append(contentsOf: checker.diagnostics)
+            }
         }
         if options.warningsAsErrors { diagnostics.promoteWarnings() }
         let sorted = diagnostics.sorted.map { Self.attributing($0, to: instances) }
