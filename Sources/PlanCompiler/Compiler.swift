@@ -61,8 +61,13 @@ public struct Compiler: Sendable {
         var graph: BuildGraph? = nil
         var instances: [TemplateInstance] = []
         var files = [file]
-        if let syntax = parsed.plan {
+        if var syntax = parsed.plan {
             let context = Self.contextDirectory(of: syntax)
+            if let contextIgnore = ContextIgnoreFile.read(contextDirectory: context) {
+                sources.add(SourceFile(path: contextIgnore.path, text: contextIgnore.text))
+                files.append(contextIgnore.path)
+                syntax.ignore = contextIgnore.patterns + syntax.ignore
+            }
             let ignore = IgnoreMatcher(syntax.ignore.map(\.value))
             let expanded = PlanExpander().expand(syntax, contextDirectory: context, ignore: ignore.isExcluded)
             for included in expanded.files {

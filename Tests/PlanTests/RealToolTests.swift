@@ -76,7 +76,7 @@ import Testing
         let registry = ProcessInfo.processInfo.environment["PLAN_TEST_REGISTRY"] ?? "127.0.0.1:5555"
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        // The context is a copy of the example, with the generated .dockerignore at its root.
+        // The context is a copy of the example; the ignore file is written as Containerfile.dockerignore.
         let context = folder + "/context"
         try FileManager.default.copyItem(atPath: TestSupport.plans + "/registry", toPath: context)
         try "scratch file the ignore list must keep out\n".write(toFile: context + "/notes.tmp", atomically: true, encoding: .utf8)
@@ -121,5 +121,49 @@ import Testing
         #expect(inspect.stdout.contains("\"org.opencontainers.image.title\": \"registry-demo\""))
         #expect(inspect.stdout.contains("\"8080/tcp\""))
         #expect(inspect.stdout.contains("\"StopSignal\": \"SIGTERM\""))
+    }
+
+    @Test("buildah reads the ignore file compile writes beside the Containerfile, with the context's own .dockerignore in it")
+    func buildahHonoursTheIgnoreFiles() throws {
+        let buildah = try TestSupport.tool("buildah")
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let context = folder + "/context"
+        try TestSupport.write("""
+            version: 1
+            allow: [root-target]
+            ignore: [plan.yaml, build, "*.tmp"]
+            stages:
+              app:
+                from: scratch
+                workdir: /app
+                steps:
+                  - copy: .
+
+            """, to: context + "/plan.yaml")
+        try TestSupport.write("secret.env\n", to: context + "/.dockerignore")
+        for (name, text) in ["secret.env": "TOKEN=hunter2\n", "notes.tmp": "scratch\n", "app.txt": "app\n"] {
+            try TestSupport.write(text, to: context + "/" + name)
+        }
+        let compile = try TestSupport.plan([
+            "compile", context, "--dialect", "portable", "-o", context + "/build/Containerfile",
+        ])
+        #expect(compile.status == 0, "\(compile.stderr)")
+        let tag = "localhost/plan-test-ignore:\(UUID().uuidString.lowercased().prefix(8))"
+        let build = try TestSupport.run(buildah, [
+            "bud", "--isolation", "chroot", "--layers=false", "-f", context + "/build/Containerfile", "-t", tag, context,
+        ])
+        #expect(build.status == 0, "buildah bud failed:\n\(build.stderr.suffix(3000))")
+        guard build.status == 0 else { return }
+        defer { _ = try? TestSupport.run(buildah, ["rmi", "-f", tag]) }
+        let container = try TestSupport.run(buildah, ["from", tag])
+        let name = container.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? TestSupport.run(buildah, ["rm", name]) }
+        let mount = try TestSupport.run(buildah, ["mount", name])
+        let root = mount.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(mount.status == 0 && !root.isEmpty, "\(mount.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: root + "/app").sorted()
+        // Neither the plan's `ignore` (*.tmp) nor the context's .dockerignore (secret.env) reached the image.
+        #expect(files == [".dockerignore", "app.txt"], "\(files)")
     }
 }
