@@ -133,6 +133,7 @@ struct Checker {
             arguments[name] = .some(argument.defaultValue?.value)
             if let value = argument.defaultValue {
                 checkVariables(in: value, scope: .global, stage: nil)
+                checkNoLineBreak(value, what: "the default of argument `\(name)`")
             }
             checkSecretLooking(name: argument.name, kind: "argument", stage: nil)
         }
@@ -142,6 +143,10 @@ struct Checker {
                       help: Suggestion.didYouMean(name, in: argumentOrder) ?? "declare it under `args:` in the plan")
             } else {
                 arguments[name] = .some(value)
+                if value.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
+                    error(.lineBreakInValue, "`--arg \(name)` holds a line break, which no Dockerfile ARG can carry",
+                          at: nil, help: "pass the value on one line")
+                }
             }
         }
         // A required argument without a value would build with an empty one (docker build does so silently).

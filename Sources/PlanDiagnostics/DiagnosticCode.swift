@@ -108,7 +108,7 @@ extension DiagnosticCode {
     public static let malformedUser = DiagnosticCode("E0609", "malformed-user", "a user that is not USER[:GROUP]")
     public static let malformedPath = DiagnosticCode("E0610", "malformed-path", "a path that is empty or must be absolute")
     public static let lineBreakInValue = DiagnosticCode(
-        "E0611", "line-break-in-value", "an `env` or `labels` value with a line break, which no Dockerfile can carry")
+        "E0611", "line-break-in-value", "an `args`, `env` or `labels` value with a line break, which no Dockerfile can carry")
 
     // MARK: Back ends (E07xx)
     public static let unsupportedByDialect = DiagnosticCode(
