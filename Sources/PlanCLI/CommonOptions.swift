@@ -55,6 +55,13 @@ struct PlanOptions: ParsableArguments {
                        warningsAsErrors: warningsAsErrors)
     }
 
+    /// For commands that only inspect the plan (graph, affected): arguments without a value are no error.
+    var inspectionCompileOptions: CompileOptions {
+        var options = compileOptions
+        options.requireArgumentValues = false
+        return options
+    }
+
     var colored: Bool {
         switch color {
         case .always: return true

@@ -151,7 +151,7 @@ struct Checker {
         }
         // A required argument without a value would build with an empty one (docker build does so silently).
         var reported = Set<String>()
-        for argument in plan.args where arguments[argument.name.value] == .some(nil) {
+        for argument in plan.args where options.requireArgumentValues && arguments[argument.name.value] == .some(nil) {
             guard reported.insert(argument.name.value).inserted else { continue }
             let name = argument.name.value
             error(.missingArgumentValue, "build argument `\(name)` must be given, and no value was passed",

@@ -10,6 +10,9 @@ public struct CompileOptions: Sendable {
     public var targets: [String]
     /// `--werror`: warnings fail the compilation.
     public var warningsAsErrors: Bool
+    /// An argument that must be given and has no value is an error (E0405): true for what builds or writes
+    /// a build (check, compile, run); false for what only inspects the plan's structure (graph, affected).
+    public var requireArgumentValues = true
 
     public init(argumentOverrides: [(name: String, value: String)] = [], targets: [String] = [],
                 warningsAsErrors: Bool = false) {

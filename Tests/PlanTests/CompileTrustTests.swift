@@ -41,6 +41,9 @@ import Testing
             #expect(result.stdout.isEmpty, "\(command) wrote: \(result.stdout)")
         }
         #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+        // Commands that only inspect the plan do not need the value.
+        let graph = try TestSupport.plan(["graph", folder])
+        #expect(graph.status == 0, "\(graph.stderr)")
         for spelling in ["--arg", "--build-arg"] {
             let given = try TestSupport.plan(["compile", folder, spelling, "APP_VERSION=1.2.3"])
             #expect(given.status == 0, "\(given.stderr)")
