@@ -1,4 +1,5 @@
 import Foundation
+import PlanCompiler
 import Testing
 
 /// The compiled examples against the real tools: BuildKit's own parser, hadolint, and a real build with
@@ -42,6 +43,34 @@ import Testing
             // Every stage is named, and no instruction is unknown to BuildKit.
             for from in froms { #expect(from.value.count == 3 && from.value[1].lowercased() == "as") }
         }
+    }
+
+    @Test("BuildKit joins continuation lines, so an ENV or LABEL value cannot carry a line break (why E0611 refuses)")
+    func lineBreaksCannotBeCarried() throws {
+        let parser = TestSupport.repoRoot + "/scripts/dockerfile-parse"
+        let python = try TestSupport.tool("python3", environment: "PLAN_TEST_PYTHON")
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // Escaped with a continuation, the line break is gone; written raw, the next line is an instruction.
+        try TestSupport.write("FROM scratch\nENV A=\"one\\\ntwo\"\nLABEL b=\"one\nRUN two\"\n", to: folder + "/Dockerfile")
+        let result = try TestSupport.run(python, [parser, folder + "/Dockerfile"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let instructions = try JSONDecoder().decode([ParsedInstruction].self, from: Data(result.stdout.utf8))
+        let env = instructions.first { $0.cmd.lowercased() == "env" }
+        #expect(env?.value.contains { $0.contains("\n") } == false, "\(instructions.map(\.value))")
+        #expect(instructions.map { $0.cmd.lowercased() } == ["from", "env", "label", "run"])
+        // And plan refuses such values, located.
+        let plan = try TestSupport.compile(["plan.yaml": """
+            version: 1
+            allow: [root-target]
+            stages:
+              app:
+                from: alpine:3.20
+                labels: {description: "one\\ntwo"}
+
+            """])
+        #expect(plan.graph == nil)
+        #expect(plan.diagnostics.map(\.code.id) == ["E0611"])
     }
 
     @Test("every compiled example passes hadolint", arguments: TestSupport.examplePlans())
