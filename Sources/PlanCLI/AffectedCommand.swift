@@ -31,7 +31,7 @@ struct AffectedCommand: ParsableCommand {
     var format: Format = .lines
 
     func run() throws {
-        let result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
+        let result = Compiler(options: options.inspectionCompileOptions).compile(planAt: options.plan)
         Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
         guard let graph = result.graph else { throw ExitCode(isUsageProblem(result) ? 2 : 1) }
         let targets: [String]

@@ -32,8 +32,9 @@ struct PlanOptions: ParsableArguments {
               completion: .file(extensions: ["yaml", "yml"]))
     var plan: String
 
-    @Option(name: .customLong("arg"), help: ArgumentHelp(
-        "Set a build argument the plan declares (repeatable).", valueName: "name=value"))
+    @Option(name: [.customLong("arg"), .customLong("build-arg")], help: ArgumentHelp(
+        "Set a build argument the plan declares (repeatable); one without a default must be given.",
+        valueName: "name=value"))
     var arguments: [ArgumentOverride] = []
 
     @Option(name: .customLong("target"), help: ArgumentHelp(
@@ -52,6 +53,13 @@ struct PlanOptions: ParsableArguments {
     var compileOptions: CompileOptions {
         CompileOptions(argumentOverrides: arguments.map { ($0.name, $0.value) }, targets: targets,
                        warningsAsErrors: warningsAsErrors)
+    }
+
+    /// For commands that only inspect the plan (graph, affected): arguments without a value are no error.
+    var inspectionCompileOptions: CompileOptions {
+        var options = compileOptions
+        options.requireArgumentValues = false
+        return options
     }
 
     var colored: Bool {

@@ -11,8 +11,11 @@ struct CompileCommand: ParsableCommand {
         commandName: "compile",
         abstract: "Compile a plan into a multi-stage Dockerfile.",
         discussion: """
-            Without -o the Dockerfile goes to standard output and diagnostics to standard error. With -o, \
-            the Dockerfile and a .dockerignore beside it are written atomically: on any error, nothing is written.
+            Without -o the Dockerfile goes to standard output and diagnostics to standard error; the ignore \
+            file is written only with --dockerignore FILE (otherwise a note says it was not, when the plan \
+            has `ignore` patterns). With -o FILE, the \
+            Dockerfile and FILE.dockerignore beside it (where BuildKit and buildah look for it) are written \
+            atomically: on any error, nothing is written.
 
             Examples:
               plan compile plans/site/plan.yaml > Dockerfile
@@ -23,7 +26,7 @@ struct CompileCommand: ParsableCommand {
 
     @OptionGroup var options: PlanOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the Dockerfile here (and .dockerignore beside it).",
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the Dockerfile here (and FILE.dockerignore beside it).",
                                                     valueName: "file"),
             completion: .file())
     var output: String?
@@ -31,7 +34,7 @@ struct CompileCommand: ParsableCommand {
     @Option(help: "Dockerfile dialect: buildkit (Docker's BuildKit) or portable (older builders such as buildah 1.28).")
     var dialect: Dialect = .buildkit
 
-    @Option(help: ArgumentHelp("With -o, write the .dockerignore here instead of beside the Dockerfile.",
+    @Option(help: ArgumentHelp("Write the ignore file here (default with -o: FILE.dockerignore beside the Dockerfile).",
                                valueName: "file"),
             completion: .file())
     var dockerignore: String?
@@ -92,10 +95,24 @@ struct CompileCommand: ParsableCommand {
             return
         }
         guard let output else {
+            if let dockerignore {
+                do {
+                    try OutputFile.checkOwnership(dockerignore)
+                    try OutputFile.writeAtomically([(dockerignore, writer.dockerignore(for: graph))])
+                } catch let failure as OutputFile.Failure {
+                    Output.standardError("error: \(failure.message)\n")
+                    throw ExitCode(failure.isUsage ? 2 : 1)
+                }
+            } else if !graph.ignore.isEmpty {
+                Output.standardError("note: the plan's ignore patterns were not written (the Dockerfile went to "
+                                     + "standard output); use -o FILE, or --dockerignore FILE\n")
+            }
             Output.standardOutput(dockerfile)
             return
         }
-        let ignorePath = dockerignore ?? (PosixPath.dirname(output) + "/.dockerignore")
+        // Builders read `<Dockerfile>.dockerignore` beside the Dockerfile; a `.dockerignore` there is read
+        // only when that folder is also the context.
+        let ignorePath = dockerignore ?? (output + ".dockerignore")
         do {
             try OutputFile.checkOwnership(ignorePath)
             try OutputFile.writeAtomically([

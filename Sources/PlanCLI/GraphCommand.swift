@@ -23,7 +23,7 @@ struct GraphCommand: ParsableCommand {
     var format: GraphWriter.Format = .mermaid
 
     func run() throws {
-        let result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
+        let result = Compiler(options: options.inspectionCompileOptions).compile(planAt: options.plan)
         Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
         guard let graph = result.graph else { throw ExitCode(isUsageProblem(result) ? 2 : 1) }
         Output.standardOutput(GraphWriter(format: format).render(graph))

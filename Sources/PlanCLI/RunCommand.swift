@@ -169,8 +169,11 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.insecureRegistries = Set(insecureRegistries)
         runOptions.keepGoing = keepGoing
         runOptions.noCache = noCache
-        for stage in noCacheStages where graph.stage(named: stage) == nil {
-            Output.standardError("error: --no-cache-filter \(stage): the plan has no stage `\(stage)`\n")
+        // What the plan alone does not settle (platform, secrets, stage names given here), before building.
+        let preflight = RunPreflight(graph: graph, targets: options.targets)
+            .problems(secretIDs: Set(runOptions.secrets.keys), noCacheStages: noCacheStages)
+        if !preflight.isEmpty {
+            for problem in preflight { Output.standardError("error: \(problem)\n") }
             throw ExitCode(2)
         }
         runOptions.noCacheStages = Set(noCacheStages)

@@ -152,6 +152,8 @@ public struct Healthcheck: Hashable, Sendable {
     public var startInterval: String?
     public var retries: Int?
     public var location: SourceLocation
+    /// Where `start_interval` is written, for the dialect that cannot express it.
+    public var startIntervalLocation: SourceLocation? = nil
 }
 
 /// The image configuration a stage sets beyond its steps.

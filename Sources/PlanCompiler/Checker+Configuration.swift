@@ -24,6 +24,7 @@ extension Checker {
             }
             for label in syntax.labels {
                 checkVariables(in: label.value, scope: .stage(env: env), stage: index)
+                checkNoLineBreak(label.value, what: "the value of label `\(label.key.value)`")
                 config.labels.append((label.key.value, label.value.value))
             }
             if let signal = syntax.stopsignal {
@@ -48,6 +49,7 @@ extension Checker {
                     healthcheck.timeout = check.timeout?.value
                     healthcheck.startPeriod = check.startPeriod?.value
                     healthcheck.startInterval = check.startInterval?.value
+                    healthcheck.startIntervalLocation = check.startInterval?.location
                     healthcheck.retries = check.retries?.value
                 }
                 config.healthcheck = healthcheck

@@ -93,10 +93,21 @@ extension Checker {
                       help: "use letters, digits and `_`, not starting with a digit")
             }
             checkVariables(in: pair.value, scope: .stage(env: known), stage: stage)
+            checkNoLineBreak(pair.value, what: "the value of environment variable `\(pair.key.value)`")
             checkSecretLooking(name: pair.key, kind: "environment variable", stage: stage)
             known.insert(pair.key.value)
             return (pair.key.value, pair.value.value)
         }
+    }
+
+    /// Dockerfile line continuations join lines, so ENV and LABEL cannot hold a line break in any dialect.
+    mutating func checkNoLineBreak(_ value: Located<String>, what: String) {
+        guard let offset = value.value.unicodeScalars.firstIndex(where: { $0 == "\n" || $0 == "\r" }) else { return }
+        let distance = value.value.unicodeScalars.distance(from: value.value.unicodeScalars.startIndex, to: offset)
+        error(.lineBreakInValue, "\(what) holds a line break, which no Dockerfile can carry",
+              at: value.location(ofOffset: distance, length: 1),
+              help: "write it on one line (YAML `>-` folds the lines into one and drops the last line break); "
+                + "for text that needs its lines, copy a file into the image instead")
     }
 
     mutating func checkUser(_ user: Located<String>, stage: Int, env: Set<String>) {
@@ -139,7 +150,14 @@ extension Checker {
                   help: "give the shell command to run, or remove the step")
             return nil
         }
-        checkVariables(in: command, scope: .script(env: state.env), stage: stage)
+        if case .scratch = stages[stage].base {
+            error(.runInScratch, "stage `\(stages[stage].name)` starts from `scratch`, which has no shell to run this",
+                  at: command.location,
+                  help: "run it in a stage from an image with a shell (like `alpine:3.20`) and copy the result here as an artifact")
+        }
+        // A secret exposed as an environment variable is a variable of the script, not an argument to declare.
+        let secretVariables = run.secrets.compactMap { $0.env?.value }
+        checkVariables(in: command, scope: .script(env: state.env.union(secretVariables)), stage: stage)
         let range = NSRange(command.value.startIndex..., in: command.value)
 
         if let regex = Self.cdPattern, let match = regex.firstMatch(in: command.value, range: range),

@@ -133,6 +133,7 @@ struct Checker {
             arguments[name] = .some(argument.defaultValue?.value)
             if let value = argument.defaultValue {
                 checkVariables(in: value, scope: .global, stage: nil)
+                checkNoLineBreak(value, what: "the default of argument `\(name)`")
             }
             checkSecretLooking(name: argument.name, kind: "argument", stage: nil)
         }
@@ -142,7 +143,20 @@ struct Checker {
                       help: Suggestion.didYouMean(name, in: argumentOrder) ?? "declare it under `args:` in the plan")
             } else {
                 arguments[name] = .some(value)
+                if value.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
+                    error(.lineBreakInValue, "`--arg \(name)` holds a line break, which no Dockerfile ARG can carry",
+                          at: nil, help: "pass the value on one line")
+                }
             }
+        }
+        // A required argument without a value would build with an empty one (docker build does so silently).
+        var reported = Set<String>()
+        for argument in plan.args where options.requireArgumentValues && arguments[argument.name.value] == .some(nil) {
+            guard reported.insert(argument.name.value).inserted else { continue }
+            let name = argument.name.value
+            error(.missingArgumentValue, "build argument `\(name)` must be given, and no value was passed",
+                  at: argument.name.location,
+                  help: "pass `--arg \(name)=VALUE` (to check, compile and run alike), or give it a default under `args:`")
         }
     }
 

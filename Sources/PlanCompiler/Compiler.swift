@@ -10,6 +10,9 @@ public struct CompileOptions: Sendable {
     public var targets: [String]
     /// `--werror`: warnings fail the compilation.
     public var warningsAsErrors: Bool
+    /// An argument that must be given and has no value is an error (E0405): true for what builds or writes
+    /// a build (check, compile, run); false for what only inspects the plan's structure (graph, affected).
+    public var requireArgumentValues = true
 
     public init(argumentOverrides: [(name: String, value: String)] = [], targets: [String] = [],
                 warningsAsErrors: Bool = false) {
@@ -61,8 +64,13 @@ public struct Compiler: Sendable {
         var graph: BuildGraph? = nil
         var instances: [TemplateInstance] = []
         var files = [file]
-        if let syntax = parsed.plan {
+        if var syntax = parsed.plan {
             let context = Self.contextDirectory(of: syntax)
+            if let contextIgnore = ContextIgnoreFile.read(contextDirectory: context) {
+                sources.add(SourceFile(path: contextIgnore.path, text: contextIgnore.text))
+                files.append(contextIgnore.path)
+                syntax.ignore = contextIgnore.patterns + syntax.ignore
+            }
             let ignore = IgnoreMatcher(syntax.ignore.map(\.value))
             let expanded = PlanExpander().expand(syntax, contextDirectory: context, ignore: ignore.isExcluded)
             for included in expanded.files {
@@ -71,10 +79,13 @@ public struct Compiler: Sendable {
             }
             instances = expanded.instances
             diagnostics.append(contentsOf: expanded.diagnostics)
-            var checker = Checker(plan: expanded.plan, options: options)
-            graph = checker.run()
-            graph?.planFiles = files
-            diagnostics.append(contentsOf: checker.diagnostics)
+            // The checks would only report what the unreadable include would have defined.
+            if !expanded.isIncomplete {
+                var checker = Checker(plan: expanded.plan, options: options)
+                graph = checker.run()
+                graph?.planFiles = files
+                diagnostics.append(contentsOf: checker.diagnostics)
+            }
         }
         if options.warningsAsErrors { diagnostics.promoteWarnings() }
         let sorted = diagnostics.sorted.map { Self.attributing($0, to: instances) }

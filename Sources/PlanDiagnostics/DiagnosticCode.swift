@@ -48,6 +48,8 @@ extension DiagnosticCode {
         "E0112", "missing-parameter", "a template instance without a value for a parameter")
     public static let unknownParameter = DiagnosticCode(
         "E0113", "unknown-parameter", "`for` or `with` names a parameter the template does not have")
+    public static let runInScratch = DiagnosticCode(
+        "E0114", "run-in-scratch", "a `run` step in a stage that starts from `scratch`, which has no shell")
 
     // MARK: Names and references (E02xx)
     public static let badStageName = DiagnosticCode("E0201", "bad-stage-name", "a stage name that is not allowed")
@@ -83,6 +85,8 @@ extension DiagnosticCode {
         "E0403", "unknown-argument-override", "`--arg` sets an argument the plan does not declare")
     public static let argumentInRuntimeCommand = DiagnosticCode(
         "E0404", "argument-in-runtime-command", "a build argument used where only runtime values exist")
+    public static let missingArgumentValue = DiagnosticCode(
+        "E0405", "missing-argument-value", "a build argument that must be given has no value")
 
     // MARK: Build context (E05xx)
     public static let contextPathMissing = DiagnosticCode(
@@ -105,6 +109,8 @@ extension DiagnosticCode {
     public static let malformedSignal = DiagnosticCode("E0608", "malformed-signal", "a stop signal that is not a signal")
     public static let malformedUser = DiagnosticCode("E0609", "malformed-user", "a user that is not USER[:GROUP]")
     public static let malformedPath = DiagnosticCode("E0610", "malformed-path", "a path that is empty or must be absolute")
+    public static let lineBreakInValue = DiagnosticCode(
+        "E0611", "line-break-in-value", "an `args`, `env` or `labels` value with a line break, which no Dockerfile can carry")
 
     // MARK: Back ends (E07xx)
     public static let unsupportedByDialect = DiagnosticCode(
@@ -134,15 +140,17 @@ extension DiagnosticCode {
         unreadableFile, invalidEncoding, yamlSyntax, documentTooComplex, notASingleDocument, duplicateKey,
         unknownKey, wrongType, missingKey, unsupportedVersion, stepWithoutAction, stepWithTwoActions,
         conflictingKeys, invalidValue, includeCycle, includeMissing, missingParameter,
-        unknownParameter,
+        unknownParameter, runInScratch,
         badStageName, duplicateStage, unknownStage, unknownArtifact, unknownTemplate, targetNotAStage,
         dependencyCycle, badName, duplicateName,
         copyOutsideArtifacts, relativeArtifactWithoutWorkdir, pathClimbsOut, malformedArtifactReference,
         relativePathWithoutWorkdir,
         undefinedArgument, undefinedParameter, unknownArgumentOverride, argumentInRuntimeCommand,
+        missingArgumentValue,
         contextPathMissing, contextPathIgnored, contextMissing, contextPathLeaves,
         malformedPort, malformedChmod, malformedDuration, malformedPlatform, malformedImageReference,
         malformedChecksum, malformedURL, malformedSignal, malformedUser, malformedPath,
+        lineBreakInValue,
         unsupportedByDialect,
         unusedArtifact, unreachableStage, unpinnedImage, rootTarget, secretLookingName,
         wholeContextBeforeInstall, cdInRun, unknownAllowCode, relativeDestinationWithoutWorkdir,

@@ -40,7 +40,7 @@ public enum Dialect: String, CaseIterable, Sendable {
                 }
             }
             if let check = stage.config.healthcheck, check.startInterval != nil {
-                report("`start_interval` of a healthcheck", check.location, help: "remove `start_interval`")
+                report("`start_interval` of a healthcheck", check.startIntervalLocation ?? check.location, help: "remove `start_interval`")
             }
         }
         return found

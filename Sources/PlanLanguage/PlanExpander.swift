@@ -22,6 +22,9 @@ public struct ExpandedPlan: Sendable {
     /// Every file read (the plan and its includes), with its text, for snippets.
     public var files: [(path: String, text: String)]
     public var diagnostics: [Diagnostic]
+    /// An included file could not be read or parsed: what it would have defined is unknown, so checks
+    /// that depend on it (templates, stages, arguments) must not run.
+    public var isIncomplete = false
 }
 
 /// Merges `include`d fragments and expands `templates` through `expand` entries.
@@ -44,7 +47,8 @@ public struct PlanExpander: Sendable {
         merged.expand = []
         state.merge(plan, into: &merged, chain: [Self.canonical(plan.file)])
         state.expandTemplates(into: &merged, contextDirectory: contextDirectory, ignore: ignore)
-        return ExpandedPlan(plan: merged, instances: state.instances, files: state.files, diagnostics: state.diagnostics)
+        return ExpandedPlan(plan: merged, instances: state.instances, files: state.files, diagnostics: state.diagnostics,
+                            isIncomplete: state.isIncomplete)
     }
 
     static func canonical(_ path: String) -> String {
@@ -59,6 +63,7 @@ public struct PlanExpander: Sendable {
         var included = Set<String>()
         var argumentLocations: [String: SourceLocation] = [:]
         var templateLocations: [String: SourceLocation] = [:]
+        var isIncomplete = false
 
         init(parser: PlanParser) { self.parser = parser }
 
@@ -90,13 +95,18 @@ public struct PlanExpander: Sendable {
                     error(.includeMissing, "cannot include `\(entry.value)`: no such file", at: entry.location,
                           help: Suggestion.didYouMean((path as NSString).lastPathComponent, in: siblings.sorted())
                             ?? "include paths are relative to the file that names them")
+                    isIncomplete = true
                     continue
                 }
                 included.insert(key)
                 let (result, text) = parser.parseFile(atPath: path, fragment: true)
                 if let text { files.append((path, text)) }
                 diagnostics += result.diagnostics
-                if let child = result.plan { merge(child, into: &plan, chain: chain + [key]) }
+                if let child = result.plan {
+                    merge(child, into: &plan, chain: chain + [key])
+                } else {
+                    isIncomplete = true
+                }
             }
             for argument in fragment.args {
                 if let first = argumentLocations[argument.name.value] {
@@ -129,7 +139,7 @@ public struct PlanExpander: Sendable {
             let names = plan.templates.map(\.name.value)
             for entry in plan.expand {
                 guard let template = usable[entry.template.value] else {
-                    if !names.contains(entry.template.value) {
+                    if !names.contains(entry.template.value), !isIncomplete {
                         error(.unknownTemplate, "there is no template `\(entry.template.value)`", at: entry.template.location,
                               help: Suggestion.didYouMean(entry.template.value, in: names)
                                 ?? (names.isEmpty ? "define it under `templates:`" : "templates: " + names.joined(separator: ", ")))

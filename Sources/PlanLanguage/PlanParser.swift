@@ -150,6 +150,13 @@ public struct PlanParser: Sendable {
             hints[key] = "`\(key)` is a step: put it under `steps:` as `- \(key): …`"
         }
         hints["artifact"] = "did you mean `artifacts`? (To copy an artifact, use a step `- artifact: STAGE.NAME`.)"
+        for action in ["copy", "run", "artifact", "add"] {
+            for option in optionKeys[action] ?? [] where !stageKeys.contains(option) && hints[option] == nil {
+                let example = action == "run" ? "- run: make" : action == "copy" ? "- copy: src/" : "- \(action): …"
+                hints[option] = "`\(option)` belongs to a step: indent it under the step, level with its action "
+                    + "(`\(example)` then `  \(option): …` on the next line)"
+            }
+        }
         hints["arg"] = "build arguments are declared at the top level, under `args:`"
         hints["args"] = hints["arg"]
         reader.checkKeys(mapping, allowed: stageKeys, in: what, hints: hints)

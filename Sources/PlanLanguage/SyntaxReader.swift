@@ -13,7 +13,30 @@ struct SyntaxReader {
     }
 
     mutating func wrongType(_ node: YAMLNode, expected: String, what: String, help: String? = nil) {
-        error(.wrongType, "\(what) must be \(expected), found \(node.kindDescription)", at: node.location, help: help)
+        error(.wrongType, "\(what) must be \(expected), found \(node.kindDescription)", at: node.location,
+              help: help ?? Self.wrongTypeHelp(node, expected: expected))
+    }
+
+    /// A fix for a value of the wrong type, from what was found and what was expected.
+    static func wrongTypeHelp(_ node: YAMLNode, expected: String) -> String {
+        switch node {
+        case .scalar(let scalar) where scalar.isNull:
+            return "give a value after the `:`, or remove the key"
+        case .mapping:
+            return expected.hasPrefix("a string")
+                ? "a `: ` inside the value makes it a mapping; quote the whole value (`\"a: b\"`) if it is text"
+                : "write \(expected) here, not `key: value` pairs"
+        case .sequence:
+            return expected.contains("list")
+                ? "write \(expected) here"
+                : "write a single value here, not a list (`- …` or `[…]`)"
+        case .scalar:
+            if expected.contains("whole number") { return "write digits only, like `3`, without quotes" }
+            if expected.contains("`true`") { return "write `true` or `false`, without quotes" }
+            if expected.contains("mapping") { return "write `key: value` pairs, one per line, indented under the key" }
+            if expected.contains("list") { return "write the items as a list: one `- item` per line, or `[a, b]`" }
+            return "write \(expected) here"
+        }
     }
 
     /// Reports keys outside `allowed` (with a did-you-mean), and returns the mapping's entries by key.

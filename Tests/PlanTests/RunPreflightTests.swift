@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+/// `plan run` refuses, before building anything, what it cannot build as written: another platform, a
+/// required secret not passed, a `--no-cache-filter` stage that does not exist. And it honours the
+/// context's hand-written `.dockerignore` as `compile` does. Needs root or bubblewrap, as scripts/test provides.
+@Suite struct RunPreflightTests {
+    func project(_ plan: String, files: [String: String] = [:]) throws -> String {
+        let folder = try TestSupport.temporaryFolder()
+        try TestSupport.write(plan, to: folder + "/plan.yaml")
+        for (name, text) in files { try TestSupport.write(text, to: folder + "/" + name) }
+        return folder
+    }
+
+    func run(_ folder: String, _ extra: [String] = []) throws -> TestSupport.ProcessResult {
+        try TestSupport.plan(["run", folder, "--cache-dir", folder + "/cache", "--output", "type=local,dest=\(folder)/out"] + extra)
+    }
+
+    @Test("a stage platform other than the host's is an error before building")
+    func foreignPlatformIsRefused() throws {
+        #if arch(x86_64)
+        let (host, foreign) = ("linux/amd64", "linux/arm64")
+        #else
+        let (host, foreign) = ("linux/arm64/v8", "linux/amd64")
+        #endif
+        let folder = try project("""
+            version: 1
+            allow: [root-target]
+            stages:
+              app:
+                from: scratch
+                platform: \(foreign)
+                steps:
+                  - copy: app.txt
+                    to: /app.txt
+
+            """, files: ["app.txt": "app\n"])
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try run(folder)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("error: stage `app` (\(folder)/plan.yaml:4:3) is for platform \(foreign)"),
+                "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+        // The host's own platform, also through a platform argument, builds.
+        for host in [host, "${BUILDPLATFORM}"] {
+            try TestSupport.write(try TestSupport.read(folder + "/plan.yaml")
+                .replacingOccurrences(of: "platform: \(foreign)", with: "platform: \(host)"), to: folder + "/plan.yaml")
+            let built = try run(folder)
+            #expect(built.status == 0, "\(host): \(built.stderr)")
+            #expect(try TestSupport.read(folder + "/out/app.txt") == "app\n")
+            try? FileManager.default.removeItem(atPath: folder + "/out")
+            try TestSupport.write(try TestSupport.read(folder + "/plan.yaml")
+                .replacingOccurrences(of: "platform: \(host)", with: "platform: \(foreign)"), to: folder + "/plan.yaml")
+        }
+    }
+
+    static let secretive = """
+        version: 1
+        allow: [root-target]
+        stages:
+          app:
+            from: alpine:3.20
+            steps:
+              - run: cat /run/secrets/token > /dev/null
+                secrets: [{id: token, required: true}]
+
+        """
+
+    @Test("a required secret that is not passed is an error before building; a misspelt --no-cache-filter gets a suggestion")
+    func requiredSecretAndNoCacheFilter() throws {
+        let folder = try project(Self.secretive)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try run(folder)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("error: stage `app` needs secret `token` (`required: true`, \(folder)/plan.yaml:7:9)"),
+                "\(result.stderr)")
+        #expect(!result.stderr.contains("[app] started"))
+        #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+
+        try "t0ken".write(toFile: folder + "/token.txt", atomically: true, encoding: .utf8)
+        let misspelt = try run(folder, ["--secret", "id=token,src=\(folder)/token.txt", "--no-cache-filter", "ap"])
+        #expect(misspelt.status == 2)
+        #expect(misspelt.stderr.contains("error: --no-cache-filter ap: the plan has no stage `ap`; did you mean `app`?"),
+                "\(misspelt.stderr)")
+        #expect(!misspelt.stderr.contains("needs secret"))
+    }
+
+    @Test("a hand-written .dockerignore at the context root keeps its files out of the built image")
+    func contextDockerignoreIsHonouredByRun() throws {
+        let folder = try project("""
+            version: 1
+            allow: [root-target]
+            ignore: [plan.yaml, cache, out]
+            stages:
+              app:
+                from: scratch
+                workdir: /app
+                steps:
+                  - copy: .
+
+            """, files: [".dockerignore": "secret.env\n", "secret.env": "TOKEN=hunter2\n", "app.txt": "app\n"])
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let result = try run(folder)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try TestSupport.read(folder + "/out/app/app.txt") == "app\n")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/out/app/secret.env"))
+    }
+}
