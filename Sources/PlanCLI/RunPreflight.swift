@@ -31,8 +31,8 @@ struct RunPreflight {
             for case .run(let run) in stage.instructions {
                 for secret in run.secrets where secret.required == true && !secretIDs.contains(secret.id) {
                     guard reported.insert(secret.id).inserted else { continue }
-                    found.append("stage `\(stage.name)` needs secret `\(secret.id)` (`required: true`, "
-                                 + "\(run.location)), but no --secret id=\(secret.id),src=FILE (or env=VARIABLE) was passed")
+                    found.append("\(run.location): stage `\(stage.name)` needs secret `\(secret.id)` (`required: true`), "
+                                 + "but no --secret id=\(secret.id),src=FILE (or env=VARIABLE) was passed")
                 }
             }
         }
@@ -59,10 +59,10 @@ struct RunPreflight {
         let text = Interpolation.substituteArguments(in: written, values)
         let location = "\(stage.location)"
         guard let platform = try? Platform(parsing: text) else {
-            return "stage `\(stage.name)` (\(location)): platform `\(text)` is not os/arch[/variant]"
+            return "\(location): stage `\(stage.name)`: platform `\(text)` is not os/arch[/variant]"
         }
         if platform.matches(host) && host.matches(platform) { return nil }
-        return "stage `\(stage.name)` (\(location)) is for platform \(platform), but plan run builds only for this "
+        return "\(location): stage `\(stage.name)` is for platform \(platform), but plan run builds only for this "
             + "machine's platform, \(host); remove `platform:` to build for \(host), or compile the plan "
             + "(`plan compile`) and build it with a multi-platform builder"
     }

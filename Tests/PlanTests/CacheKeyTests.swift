@@ -310,10 +310,11 @@ import Testing
             let grep = try TestSupport.run("/bin/grep", ["-r", "-a", "-l", "-F", value, workspace.cache])
             #expect(grep.status == 1 && grep.stdout.isEmpty, "the secret is in: \(grep.stdout) \(grep.stderr)")
         }
-        // Whether it is given is an input: the run fails without it (it is required), not a hit.
+        // Whether it is given is an input: the run fails without it (it is required), not a hit —
+        // before building anything.
         let without = try workspace.run(secret: false)
-        #expect(without.status == 1)
-        #expect(without.stderr.contains("secret `token` is required"), "\(without.stderr)")
+        #expect(without.status == 2)
+        #expect(without.stderr.contains("needs secret `token` (`required: true`)"), "\(without.stderr)")
     }
 
     // MARK: Artifacts

@@ -38,7 +38,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try run(folder)
         #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("error: stage `app` (\(folder)/plan.yaml:4:3) is for platform \(foreign)"),
+        #expect(result.stderr.contains("error: \(folder)/plan.yaml:4:3: stage `app` is for platform \(foreign)"),
                 "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
         // The host's own platform, also through a platform argument, builds.
@@ -72,7 +72,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try run(folder)
         #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("error: stage `app` needs secret `token` (`required: true`, \(folder)/plan.yaml:7:9)"),
+        #expect(result.stderr.contains("error: \(folder)/plan.yaml:7:9: stage `app` needs secret `token` (`required: true`)"),
                 "\(result.stderr)")
         #expect(!result.stderr.contains("[app] started"))
         #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
