@@ -117,6 +117,57 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: out + "/stubs.old"))
     }
 
+    /// The host folder the registry's hostile base image (`plan-test/hostile:1`, made by
+    /// scripts/test-registry) links `/app/sub` and `/hostdir` to.
+    static let hostileImageCanary = "/var/tmp/plan-test-hostile-canary"
+
+    static let hostileImagePlan = """
+        version: 1
+        name: hostile-image
+        args:
+          REGISTRY: "127.0.0.1:5555"
+        allow: [root-target]
+        stages:
+          victim:
+            from: ${REGISTRY}/plan-test/hostile:1
+            steps:
+              - copy: src/
+                to: /app/sub/
+              - copy: tree/
+                to: /
+              - run: cat /app/sub/new.txt /hostdir/from-tree.txt > /result && chmod 0700 /hostdir/
+        targets: [victim]
+        """
+
+    /// Finding 2 with a hostile base image served by the test registry: its `/app/sub` and `/hostdir`
+    /// link to a host folder; `copy: src/ to: /app/sub/`, `copy: tree/ to: /` and a step's `chmod`
+    /// land in the image's folder of that name, and the host folder keeps every byte and its mode.
+    @Test(arguments: [false, true]) func aHostileBaseImageFromTheRegistryKeepsCopiesInside(rootless: Bool) throws {
+        let lab = try Lab(rootless: rootless)
+        defer { lab.remove() }
+        let canary = Self.hostileImageCanary
+        try? FileManager.default.removeItem(atPath: canary)
+        defer { try? FileManager.default.removeItem(atPath: canary) }
+        try TestSupport.write("untouched\n", to: canary + "/keep")
+        // Writable by the run's user: only containment keeps an escaped copy or chmod out.
+        #expect(try TestSupport.run("/bin/chown", ["-R", rootless ? "65534:65534" : "0:0", canary]).status == 0)
+        chmod(canary, 0o755)
+        let context = lab.folder + "/context"
+        try TestSupport.write(Self.hostileImagePlan, to: context + "/plan.yaml")
+        try TestSupport.write("new\n", to: context + "/src/new.txt")
+        try TestSupport.write("tree\n", to: context + "/tree/hostdir/from-tree.txt")
+        try lab.handOver()
+        let before = Self.fingerprint(canary)
+
+        let result = try lab.plan(["run", context + "/plan.yaml", "--output", "type=local,dest=\(lab.folder)/out"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(Self.fingerprint(canary) == before)
+        let out = lab.folder + "/out"
+        #expect((try? TestSupport.read(out + "/result")) == "new\ntree\n")
+        #expect((try? TestSupport.read(out + canary + "/new.txt")) == "new\n")
+        #expect((try? TestSupport.read(out + canary + "/from-tree.txt")) == "tree\n")
+    }
+
     static let contextPlan = """
         version: 1
         name: leaky
