@@ -17,9 +17,12 @@ func LLVMFuzzerRunDriver(
 ) -> Int32
 
 /// The temporary folder: plan.yaml, and a context with a file, a folder and a fragment to include.
-/// In /dev/shm when there is one: a new file on ext4 for every input costs more than the compile.
+/// Inside PLAN_FUZZ_TMPDIR (scripts/fuzz makes it and removes it afterwards: libFuzzer ends with _Exit,
+/// so atexit handlers do not run), else /dev/shm: a new file on ext4 for every input costs more than
+/// the compile.
 let folder: String = {
-    let parent = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NSTemporaryDirectory()
+    let parent = ProcessInfo.processInfo.environment["PLAN_FUZZ_TMPDIR"]
+        ?? (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : NSTemporaryDirectory())
     var template = Array("\(parent)/plan-fuzz.XXXXXX".utf8CString)
     guard let made = mkdtemp(&template) else { fatalError("FuzzPlan: cannot create a temporary folder") }
     let path = String(cString: made)
@@ -35,7 +38,6 @@ let folder: String = {
                                                  withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: full, contents: Data(text.utf8))
     }
-    atexit { try? FileManager.default.removeItem(atPath: folder) }
     return path
 }()
 let planPath = folder + "/plan.yaml"
