@@ -93,3 +93,14 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets (docs/fuzzing.md), declared only for `scripts/fuzz`, which sets PLAN_FUZZ=1 and builds
+// with -sanitize=fuzzer: their main.swift calls LLVMFuzzerRunDriver, which links only with that flag.
+if Context.environment["PLAN_FUZZ"] == "1" {
+    package.targets += [
+        .executableTarget(name: "FuzzPlan", dependencies: ["PlanDiagnostics", "PlanCompiler", "PlanDockerfile"]),
+        .executableTarget(name: "FuzzTar", dependencies: ["PlanOCI"]),
+        .executableTarget(name: "FuzzReference", dependencies: ["PlanOCI"]),
+        .executableTarget(name: "FuzzManifest", dependencies: ["PlanOCI"]),
+    ]
+}
