@@ -45,6 +45,14 @@ public struct PlanParser: Sendable {
 
     /// Reads a plan file from disk; a missing or unreadable file is a located error.
     public func parseFile(atPath path: String, fragment: Bool = false) -> (result: Result, text: String?) {
+        // A device or socket is never read: /dev/zero would never end, and "permission denied" would be wrong.
+        var info = stat()
+        if stat(path, &info) == 0, let kind = Self.specialFileKind(info.st_mode) {
+            return (Result(plan: nil, diagnostics: [
+                .error(.unreadableFile, "cannot read plan `\(path)`: it is \(kind), not a file", at: nil,
+                       help: "give the path of a plan file, such as plans/site/plan.yaml")
+            ]), nil)
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
@@ -55,6 +63,16 @@ public struct PlanParser: Sendable {
             ]), nil)
         }
         return (parse(data, file: path, fragment: fragment), String(data: data, encoding: .utf8))
+    }
+
+    /// How a file that is not a plan file is named (`a character device`), or nil for a file, folder or pipe.
+    static func specialFileKind(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: nil
+        }
     }
 
     // MARK: Top level

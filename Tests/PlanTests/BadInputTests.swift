@@ -28,6 +28,20 @@ import Testing
         #expect(result.stderr.contains("error[E0001]: cannot read plan `/nonexistent/plan.yaml`: no such file"))
     }
 
+    @Test func aDeviceIsNamedAsADeviceAndNeverRead() throws {
+        let result = try TestSupport.plan(["check", "/dev/zero"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("error[E0001]: cannot read plan `/dev/zero`: it is a character device, not a file"),
+                "\(result.stderr)")
+        // An include of a device stops the same way, located at the plan that names it.
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try TestSupport.write("version: 1\ninclude: [/dev/zero]\nstages:\n  a:\n    from: scratch\n", to: folder + "/plan.yaml")
+        let included = try TestSupport.plan(["check", folder + "/plan.yaml"])
+        #expect(included.status == 1)
+        #expect(included.stderr.contains("it is a character device, not a file"), "\(included.stderr)")
+    }
+
     @Test func folderWithoutPlan() throws {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
