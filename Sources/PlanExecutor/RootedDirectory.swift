@@ -1,5 +1,6 @@
 import CPlanSys
 import Foundation
+import PlanOCI
 
 /// A folder whose paths the kernel resolves inside it: every lookup is an `openat2` from the folder's
 /// descriptor with `RESOLVE_IN_ROOT` (a root filesystem: absolute links and `..` stop at the folder,
@@ -248,19 +249,8 @@ final class RootedDirectory: @unchecked Sendable {
         } catch {
             return []
         }
-        guard let directory = fdopendir(fd) else {
-            close(fd)
-            return []
-        }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { buffer in
-                String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        defer { close(fd) }
+        return (try? DirectoryListing.names(of: fd)) ?? []
     }
 
     /// The host path of an open descriptor (of a folder inside this one), as the kernel names it.

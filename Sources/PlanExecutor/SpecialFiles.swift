@@ -1,4 +1,5 @@
 import Foundation
+import PlanOCI
 
 /// Keeps what is only legitimate inside an image off the host: device nodes, fifos and sockets are
 /// left out of host outputs (`type=local`, `type=artifacts`, `plan image unpack`), and setuid/setgid
@@ -71,20 +72,6 @@ public enum SpecialFiles {
     }
 
     private static func names(_ folder: Int32) -> [String] {
-        // fdopendir takes over its descriptor: give it a copy.
-        let copy = dup(folder)
-        guard copy >= 0, let directory = fdopendir(copy) else {
-            if copy >= 0 { close(copy) }
-            return []
-        }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                raw.baseAddress.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""
-            }
-            if name != "." && name != ".." && !name.isEmpty { names.append(name) }
-        }
-        return names.sorted()
+        (try? DirectoryListing.names(of: folder)) ?? []
     }
 }

@@ -497,18 +497,7 @@ enum DiskUsage {
     }
 
     /// The names in a folder (not `.` and `..`), read with `readdir`.
-    static func children(_ path: String) -> [String] {
-        guard let directory = opendir(path) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                raw.baseAddress.map { String(cString: $0.assumingMemoryBound(to: CChar.self)) } ?? ""
-            }
-            if name != "." && name != ".." && !name.isEmpty { names.append(name) }
-        }
-        return names.sorted()
-    }
+    static func children(_ path: String) -> [String] { DirectoryListing.names(atPath: path) }
 
     /// Removes `path` and everything below it, making folders writable first (layers and images hold
     /// read-only folders); never follows symbolic links and never enters another file system. Nil on

@@ -145,22 +145,10 @@ final class RootDirectory {
 
     /// Names in the open directory `fd` (without `.` and `..`), sorted by their bytes.
     static func listDirectory(_ fd: Int32, _ name: String) throws -> [String] {
-        // A fresh descriptor (the given one may be O_PATH, which fdopendir refuses).
-        let copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard copy >= 0 else { throw LayerError.system(call: "openat", path: name, errno: errno) }
-        guard let dir = fdopendir(copy) else {
-            close(copy)
-            throw LayerError.system(call: "fdopendir", path: name, errno: errno)
+        do {
+            return try DirectoryListing.names(of: fd)
+        } catch {
+            throw LayerError.system(call: error.call, path: name, errno: error.errno)
         }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let item = readdir(dir) {
-            let child = withUnsafePointer(to: item.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if child == "." || child == ".." { continue }
-            names.append(child)
-        }
-        return names.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 }
