@@ -13,14 +13,7 @@ struct RunPreflight {
     var host: Platform = .host
 
     /// The stages the run builds: the targets and what they need.
-    var neededStages: [GraphStage] {
-        var needed = Set(targets.isEmpty ? graph.targets : targets)
-        for stage in graph.stages.reversed() where needed.contains(stage.name) {
-            needed.formUnion(stage.dependencies)
-            if case .stage(let base) = stage.base { needed.insert(base) }
-        }
-        return graph.stages.filter { needed.contains($0.name) }
-    }
+    var neededStages: [GraphStage] { graph.stages(building: targets) }
 
     /// Every problem found, in stage order; empty when the build may start.
     func problems(secretIDs: Set<String>, noCacheStages: [String]) -> [String] {

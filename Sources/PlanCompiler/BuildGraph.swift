@@ -20,6 +20,16 @@ public struct BuildGraph: Sendable {
     public var targets: [String]
 
     public func stage(named name: String) -> GraphStage? { stages.first { $0.name == name } }
+
+    /// The stages that building `targets` (the plan's targets when empty) needs — the targets and
+    /// every stage they depend on, bases included — in the graph's dependency order.
+    public func stages(building targets: [String]) -> [GraphStage] {
+        var needed = Set(targets.isEmpty ? self.targets : targets)
+        for stage in stages.reversed() where needed.contains(stage.name) {
+            needed.formUnion(stage.dependencies)
+        }
+        return stages.filter { needed.contains($0.name) }
+    }
 }
 
 /// A build argument with its effective default (`--arg` applied); nil means "must be given at build time".

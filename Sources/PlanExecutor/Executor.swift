@@ -22,14 +22,7 @@ public final class Executor: Sendable {
     }
 
     /// The stages to build: the targets and what they need, in the graph's dependency order.
-    var neededStages: [GraphStage] {
-        let wanted = options.targets.isEmpty ? graph.targets : options.targets
-        var needed = Set(wanted)
-        for stage in graph.stages.reversed() where needed.contains(stage.name) {
-            needed.formUnion(stage.dependencies)
-        }
-        return graph.stages.filter { needed.contains($0.name) }
-    }
+    var neededStages: [GraphStage] { graph.stages(building: options.targets) }
 
     /// What every stage of one attempt shares.
     struct RunContext {
