@@ -25,12 +25,7 @@ public enum OutputDestination {
     /// `path` as an absolute, normalised path: `.` is the current folder, trailing slashes and `..` are
     /// resolved lexically.
     public static func absolute(_ path: String) -> String {
-        let joined = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var parts: [Substring] = []
-        for part in joined.split(separator: "/") where part != "." {
-            if part == ".." { if !parts.isEmpty { parts.removeLast() } } else { parts.append(part) }
-        }
-        return "/" + parts.joined(separator: "/")
+        PosixPath.normalize(PosixPath.isAbsolute(path) ? path : FileManager.default.currentDirectoryPath + "/" + path).path
     }
 
     /// `path` with the symbolic links of its deepest existing ancestor resolved, so that two spellings
@@ -51,7 +46,7 @@ public enum OutputDestination {
 
     /// Whether `path` is `folder` or below it.
     static func isWithin(_ path: String, _ folder: String) -> Bool {
-        folder == "/" || path == folder || path.hasPrefix(folder + "/")
+        folder == "/" || PosixPath.isInside(path, folder)
     }
 
     /// Checks every output before the build: the targets it needs, and the file system at its
