@@ -23,6 +23,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
+        // The value languages every stage of the pipeline reads the same way: image references, platforms, digests,
+        // variables, durations. A leaf: depends on nothing.
+        .target(name: "PlanValues"),
+        // POSIX path arithmetic, .dockerignore matching and globs, for the compiler and the executor. A leaf.
+        .target(name: "PlanPaths"),
         // Source text, locations and the diagnostics engine shared by every stage of the pipeline.
         .target(name: "PlanDiagnostics"),
         // YAML → located syntax tree. Knows nothing about Docker.
@@ -31,11 +36,11 @@ let package = Package(
             dependencies: ["PlanDiagnostics", .product(name: "Yams", package: "Yams")]
         ),
         // Semantic checks and the BuildGraph IR.
-        .target(name: "PlanCompiler", dependencies: ["PlanDiagnostics", "PlanLanguage"]),
+        .target(name: "PlanCompiler", dependencies: ["PlanDiagnostics", "PlanLanguage", "PlanValues", "PlanPaths"]),
         // BuildGraph → Dockerfile and .dockerignore.
         .target(name: "PlanDockerfile", dependencies: ["PlanCompiler"]),
         // BuildGraph → docker-bake.json, for BuildKit builders.
-        .target(name: "PlanBake", dependencies: ["PlanCompiler"]),
+        .target(name: "PlanBake", dependencies: ["PlanCompiler", "PlanPaths"]),
         // BuildGraph → a picture of the stages (Mermaid, Graphviz dot).
         .target(name: "PlanGraph", dependencies: ["PlanCompiler"]),
         // Host processes started with posix_spawn (no Foundation `Process`), for sandboxes and tests.
@@ -44,23 +49,24 @@ let package = Package(
         .target(name: "CPlanSys"),
         // `plan run`: builds the BuildGraph itself — root filesystems, sandboxed steps, artifacts, outputs.
         .target(name: "PlanExecutor", dependencies: [
-            "PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanProcess", "CPlanSys", .product(name: "Crypto", package: "swift-crypto"),
+            "PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanValues", "PlanPaths", "PlanProcess", "CPlanSys", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The command-line interface: thin, parses flags, calls the libraries, prints.
         .target(
             name: "PlanCLI",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanOCI",
-                "PlanExecutor",
+                "PlanExecutor", "PlanValues", "PlanPaths",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
         // OCI images: references, models, content store, image layout, registry client, and layers
-        // (tar, apply, diff). Usable on its own: depends on no other plan module.
+        // (tar, apply, diff). Usable on its own: depends on no other plan module but the leaf PlanValues.
         .target(
             name: "PlanOCI",
             dependencies: [
+                "PlanValues",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -87,7 +93,7 @@ let package = Package(
             name: "PlanTests",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
-                "PlanExecutor", "PlanTestKit", "plan",
+                "PlanExecutor", "PlanTestKit", "plan", "PlanValues", "PlanPaths",
             ],
             exclude: ["Fixtures", "Snapshots"]
         ),

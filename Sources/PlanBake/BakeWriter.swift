@@ -1,5 +1,6 @@
 import Foundation
 import PlanCompiler
+import PlanPaths
 
 /// Writes a `docker-bake.json` for a compiled plan: one bake target per plan target and a `default`
 /// group of all of them, so `docker buildx bake -f DIR/docker-bake.json --builder NAME` builds every

@@ -4,6 +4,7 @@ import PlanCompiler
 import PlanDiagnostics
 import PlanBake
 import PlanDockerfile
+import PlanPaths
 
 /// `plan compile PLAN`: the plan as a multi-stage Dockerfile (and its .dockerignore).
 struct CompileCommand: ParsableCommand {

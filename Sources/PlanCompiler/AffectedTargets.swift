@@ -1,4 +1,5 @@
 import Foundation
+import PlanPaths
 
 /// Which targets a change touches: the targets whose stages copy a changed context file, directly or
 /// through the artifacts of the stages they use; every target when a plan file itself changed.

@@ -1,6 +1,7 @@
 import Foundation
 import PlanDiagnostics
 import PlanLanguage
+import PlanPaths
 
 extension Checker {
     /// Image configuration: ports, volumes, labels, stop signal, health check, entrypoint and cmd.

@@ -1,5 +1,6 @@
 import PlanDiagnostics
 import PlanLanguage
+import PlanPaths
 
 extension Checker {
     // MARK: Names

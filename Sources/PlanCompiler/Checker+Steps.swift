@@ -1,6 +1,7 @@
 import Foundation
 import PlanDiagnostics
 import PlanLanguage
+import PlanPaths
 
 extension Checker {
     /// Per-stage state while walking the steps.

@@ -1,6 +1,7 @@
 import Foundation
 import PlanDiagnostics
 import PlanLanguage
+import PlanPaths
 
 /// Semantic checks over a parsed plan, producing the `BuildGraph`.
 ///

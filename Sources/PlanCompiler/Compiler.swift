@@ -1,6 +1,7 @@
 import Foundation
 import PlanDiagnostics
 import PlanLanguage
+import PlanPaths
 
 /// Options of one compilation, as the CLI passes them.
 public struct CompileOptions: Sendable {

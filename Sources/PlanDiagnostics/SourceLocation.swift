@@ -1,5 +1,5 @@
 /// A position in a plan file: 1-based line and column (columns count Unicode scalars, as libyaml does).
-public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct SourceLocation: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
     /// The file as the user named it (relative paths stay relative, so messages match what they typed).
     public var file: String
     public var line: Int

@@ -1,5 +1,6 @@
 import Foundation
 import PlanCompiler
+import PlanPaths
 
 /// Why an output cannot be written where `--output` asks, found before anything is built.
 public struct OutputError: Error, CustomStringConvertible, Sendable {

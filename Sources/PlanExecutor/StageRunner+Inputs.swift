@@ -1,6 +1,8 @@
 import Foundation
 import PlanCompiler
 import PlanOCI
+import PlanPaths
+import PlanValues
 
 /// The cache inputs of each kind of step: what BuildKit would key on, normalised.
 extension StageRunner {

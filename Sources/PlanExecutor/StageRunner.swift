@@ -6,6 +6,8 @@ import PlanCompiler
 import PlanDiagnostics
 import PlanOCI
 import PlanProcess
+import PlanPaths
+import PlanValues
 
 /// What a finished stage leaves for the stages after it and for the outputs.
 struct StageResult: Sendable {
@@ -244,28 +246,10 @@ struct StageRunner {
             case nil: test = ["NONE"]
             }
             state.healthcheck = HealthConfiguration(
-                test: test, interval: check.interval.flatMap(Self.nanoseconds), timeout: check.timeout.flatMap(Self.nanoseconds),
-                startPeriod: check.startPeriod.flatMap(Self.nanoseconds),
-                startInterval: check.startInterval.flatMap(Self.nanoseconds), retries: check.retries)
+                test: test, interval: check.interval.flatMap(GoDuration.nanoseconds), timeout: check.timeout.flatMap(GoDuration.nanoseconds),
+                startPeriod: check.startPeriod.flatMap(GoDuration.nanoseconds),
+                startInterval: check.startInterval.flatMap(GoDuration.nanoseconds), retries: check.retries)
         }
-    }
-
-    /// A Go duration (`1m30s`, `500ms`) in nanoseconds.
-    static func nanoseconds(_ text: String) -> Int64? {
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
-        var rest = Substring(text)
-        var total = 0.0
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard let value = Double(number) else { return nil }
-            rest = rest.dropFirst(number.count)
-            guard let unit = units.first(where: { rest.hasPrefix($0.0) && !(($0.0 == "m") && rest.hasPrefix("ms")) }) else {
-                return nil
-            }
-            total += value * unit.1
-            rest = rest.dropFirst(unit.0.count)
-        }
-        return Int64(total)
     }
 
     // MARK: Instructions

@@ -3,6 +3,7 @@ import PlanCompiler
 import PlanDiagnostics
 import PlanLanguage
 import Testing
+import PlanPaths
 
 /// Units of the language front end: YAML locations, interpolation, paths, ignore patterns, value formats.
 @Suite struct LanguageTests {

@@ -1,4 +1,4 @@
-import Crypto
+import struct Crypto.SHA256
 import Foundation
 import PlanOCI
 

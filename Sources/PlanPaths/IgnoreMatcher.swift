@@ -55,7 +55,8 @@ public struct IgnoreMatcher: Sendable {
     public func isExcluded(_ path: String) -> Bool { excludingPattern(for: path) != nil }
 
     /// A regular expression equivalent to Docker's pattern syntax.
-    static func compile(_ pattern: String) -> NSRegularExpression? {
+    /// The regular expression a `.dockerignore` pattern stands for.
+    public static func compile(_ pattern: String) -> NSRegularExpression? {
         var regex = "^"
         let chars = Array(pattern)
         var i = 0

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// A content digest such as `sha256:9d214c…`: an algorithm and its lowercase hex encoding.
@@ -43,17 +42,8 @@ public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible {
         try self.init(algorithm: String(text[..<colon]), encoded: String(text[text.index(after: colon)...]))
     }
 
-    /// The SHA-256 digest of some bytes.
-    public static func sha256<D: DataProtocol>(of data: D) -> Digest {
-        Digest(trusted: "sha256", hex: SHA256.hash(data: data).hexString)
-    }
-
-    /// The SHA-256 digest of a finished hash function.
-    public static func sha256(_ hash: SHA256.Digest) -> Digest {
-        Digest(trusted: "sha256", hex: hash.hexString)
-    }
-
-    init(trusted algorithm: String, hex: String) {
+    /// A digest whose parts are known to be valid (computed here, not read from input).
+    package init(trusted algorithm: String, hex: String) {
         self.algorithm = algorithm
         self.encoded = hex
     }
@@ -104,6 +94,11 @@ public struct DigestError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What is wrong with it.
     public let reason: Reason
 
+    public init(text: String, reason: Reason) {
+        self.text = text
+        self.reason = reason
+    }
+
     public var description: String {
         switch reason {
         case .missingAlgorithm:
@@ -119,7 +114,8 @@ public struct DigestError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension Sequence where Element == UInt8 {
-    var hexString: String {
+    /// The bytes as lowercase hex.
+    package var hexString: String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(64)

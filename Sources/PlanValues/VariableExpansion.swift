@@ -1,7 +1,8 @@
 /// Docker's build-time variable expansion for ENV, WORKDIR, USER, COPY paths and the like:
 /// `$NAME`, `${NAME}`, `${NAME:-word}` and `${NAME:+word}`; `\$` is a literal dollar sign.
-enum VariableExpansion {
-    static func expand(_ text: String, _ values: [String: String]) -> String {
+public enum VariableExpansion {
+    /// `text` with every variable reference replaced by its value in `values` (unknown names: empty).
+    public static func expand(_ text: String, _ values: [String: String]) -> String {
         guard text.contains("$") else { return text }
         let chars = Array(text)
         var out = ""
