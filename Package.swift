@@ -53,6 +53,7 @@ let package = Package(
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanOCI",
                 "PlanExecutor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),

@@ -1,46 +1,64 @@
-import Dispatch
 import Foundation
+import NIOConcurrencyHelpers
 import PlanExecutor
 
 /// Prints run events: a live view on a terminal (a line per running step with its elapsed time,
 /// folded into one line per stage when it finishes), prefixed lines for CI, or JSON lines for tools.
-final class ProgressReporter: @unchecked Sendable {
-    let json: Bool
-    let live: Bool
-    let explain: Bool
-    private let lock = NSLock()
-    private var hits = 0
-    private var misses = 0
-    private var partial: [String: String] = [:]
-    /// Running stages: their current step, when it started, and the last line it printed.
-    private var running: [(stage: String, step: String, since: Date, last: String)] = []
-    private var drawnLines = 0
-    private var timer: DispatchSourceTimer?
+final class ProgressReporter: Sendable {
+    private let state: NIOLockedValueBox<ProgressState>
+    /// Redraws the live view every 100 ms, so that elapsed times move while a step prints nothing.
+    private let ticker: Task<Void, Never>?
 
     init(json: Bool, live: Bool = false, explain: Bool = false) {
-        self.json = json
-        self.explain = explain
-        self.live = live && !json
-        if self.live {
-            let timer = DispatchSource.makeTimerSource(queue: DispatchQueue.global())
-            timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
-            timer.setEventHandler { [weak self] in self?.redraw() }
-            timer.resume()
-            self.timer = timer
+        let state = NIOLockedValueBox(ProgressState(json: json, live: live && !json, explain: explain))
+        self.state = state
+        if state.withLockedValue({ $0.live }) {
+            ticker = Task {
+                while (try? await Task.sleep(for: .milliseconds(100))) != nil {
+                    state.withLockedValue { $0.redraw() }
+                }
+            }
+        } else {
+            ticker = nil
         }
     }
 
+    deinit { ticker?.cancel() }
+
     func stop() {
-        timer?.cancel()
-        timer = nil
-        lock.lock()
-        clearLive()
-        lock.unlock()
+        ticker?.cancel()
+        state.withLockedValue { $0.stop() }
     }
 
     func handle(_ event: ExecutionEvent) {
-        lock.lock()
-        defer { lock.unlock() }
+        state.withLockedValue { $0.handle(event) }
+    }
+
+    func summary(stage: String, seconds: Double) {
+        state.withLockedValue { $0.summary(stage: stage, seconds: seconds) }
+    }
+
+    /// How many steps came from the cache.
+    func cacheSummary() {
+        state.withLockedValue { $0.cacheSummary() }
+    }
+}
+
+/// What the reporter has seen and drawn; the reporter changes it only under its lock.
+private struct ProgressState {
+    let json: Bool
+    let live: Bool
+    let explain: Bool
+    var hits = 0
+    var misses = 0
+    var partial: [String: String] = [:]
+    /// Running stages: their current step, when it started, and the last line it printed.
+    var running: [(stage: String, step: String, since: Date, last: String)] = []
+    var drawnLines = 0
+    /// Set by `stop()`: the live view is no longer redrawn.
+    var stopped = false
+
+    mutating func handle(_ event: ExecutionEvent) {
         switch event {
         case .cache(let stage, let step, let description, let hit, let reason):
             if hit { hits += 1 } else { misses += 1 }
@@ -88,7 +106,7 @@ final class ProgressReporter: @unchecked Sendable {
         }
     }
 
-    private func completeLines(_ stage: String, _ data: Data) -> [String] {
+    private mutating func completeLines(_ stage: String, _ data: Data) -> [String] {
         let text = (partial[stage] ?? "") + String(decoding: data, as: UTF8.self)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         partial[stage] = lines.removeLast()
@@ -97,7 +115,7 @@ final class ProgressReporter: @unchecked Sendable {
 
     // MARK: Live view
 
-    private func handleLive(_ event: ExecutionEvent) {
+    private mutating func handleLive(_ event: ExecutionEvent) {
         switch event {
         case .stageStarted(let stage):
             running.append((stage, "starting", Date(), ""))
@@ -124,24 +142,28 @@ final class ProgressReporter: @unchecked Sendable {
         drawLive()
     }
 
-    private func redraw() {
-        lock.lock()
-        defer { lock.unlock() }
-        drawLive()
+    /// The ticker's redraw, until the reporter stops.
+    mutating func redraw() {
+        if !stopped { drawLive() }
     }
 
-    private func clearLive() {
+    mutating func stop() {
+        stopped = true
+        clearLive()
+    }
+
+    private mutating func clearLive() {
         guard drawnLines > 0 else { return }
         Output.standardError("\u{1B}[\(drawnLines)F\u{1B}[J")
         drawnLines = 0
     }
 
-    private func printAbove(_ text: String) {
+    private mutating func printAbove(_ text: String) {
         clearLive()
         Output.standardError(text + "\n")
     }
 
-    private func drawLive() {
+    private mutating func drawLive() {
         clearLive()
         var out = ""
         for item in running {
@@ -157,8 +179,6 @@ final class ProgressReporter: @unchecked Sendable {
     // MARK: Lines
 
     func summary(stage: String, seconds: Double) {
-        lock.lock()
-        defer { lock.unlock() }
         line(["event": "summary", "stage": stage, "seconds": String(format: "%.2f", seconds)],
              text: stage.padding(toLength: max(24, stage.count), withPad: " ", startingAt: 0)
                 + String(format: " %6.1f s", seconds))
@@ -166,8 +186,6 @@ final class ProgressReporter: @unchecked Sendable {
 
     /// How many steps came from the cache.
     func cacheSummary() {
-        lock.lock()
-        defer { lock.unlock() }
         guard hits + misses > 0 else { return }
         line(["event": "cache-summary", "hits": String(hits), "misses": String(misses)],
              text: "\(hits + misses) steps: \(hits) cached, \(misses) built")
