@@ -54,7 +54,7 @@ public struct GraphStage: Sendable {
     public var platform: String?
     /// Configuration and steps, in the order they apply.
     public var instructions: [GraphInstruction]
-    public var config: ImageConfiguration
+    public var config: StageConfiguration
     public var artifacts: [GraphArtifact]
     /// Build arguments the stage's own instructions refer to (they must be declared inside the stage).
     public var arguments: [String]
@@ -167,7 +167,7 @@ public struct Healthcheck: Hashable, Sendable {
 }
 
 /// The image configuration a stage sets beyond its steps.
-public struct ImageConfiguration: Sendable {
+public struct StageConfiguration: Sendable {
     public var entrypoint: GraphCommand?
     public var cmd: GraphCommand?
     public var expose: [String] = []
