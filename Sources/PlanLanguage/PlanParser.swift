@@ -4,20 +4,26 @@ import PlanDiagnostics
 /// Parses plan files strictly into `PlanSyntax`: unknown keys, wrong types and missing required keys
 /// are located errors with a did-you-mean, and every error of the file is reported in one run.
 public struct PlanParser: Sendable {
+    /// Reads the YAML under the plan syntax; its limits bound what a plan file may hold.
     public var yaml = YAMLReader()
 
+    /// A parser with the default YAML limits.
     public init() {}
 
     /// The parsed plan (nil when the YAML itself could not be read) and the diagnostics found.
     public struct Result: Sendable {
+        /// The plan's syntax tree; nil when the YAML could not be read.
         public var plan: PlanSyntax?
+        /// Every problem found, YAML and plan syntax alike, in the order met.
         public var diagnostics: [Diagnostic]
     }
 
+    /// The keys a plan file may hold at its top level.
     public static let topLevelKeys = [
         "version", "name", "context", "ignore", "args", "include", "stages", "templates", "expand", "targets",
         "allow",
     ]
+    /// The keys a stage may hold.
     public static let stageKeys = [
         "from", "platform", "workdir", "user", "env", "shell", "steps", "artifacts", "entrypoint", "cmd", "expose",
         "labels", "volumes", "stopsignal", "healthcheck", "allow",
