@@ -58,6 +58,7 @@ let package = Package(
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanOCI",
                 "PlanExecutor", "PlanValues", "PlanPaths",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),

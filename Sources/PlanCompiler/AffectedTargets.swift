@@ -4,8 +4,10 @@ import PlanPaths
 /// Which targets a change touches: the targets whose stages copy a changed context file, directly or
 /// through the artifacts of the stages they use; every target when a plan file itself changed.
 public struct AffectedTargets: Sendable {
+    /// The checked plan whose targets are considered.
     public var graph: BuildGraph
 
+    /// Answers for `graph`'s targets.
     public init(graph: BuildGraph) {
         self.graph = graph
     }

@@ -9,7 +9,7 @@ extension Checker {
         for index in stages.indices {
             let syntax = stages[index].syntax
             let env = stages[index].envNames
-            var config = ImageConfiguration()
+            var config = StageConfiguration()
             for port in syntax.expose {
                 checkVariables(in: port, scope: .stage(env: env), stage: index)
                 checkFormat(port, ValueFormats.portProblem, .malformedPort, "port",

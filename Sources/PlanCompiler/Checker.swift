@@ -190,5 +190,5 @@ struct StageFacts {
     var usedArtifacts: Set<String> = []
     var instructions: [GraphInstruction] = []
     var usedArguments: [String] = []
-    var config = ImageConfiguration()
+    var config = StageConfiguration()
 }

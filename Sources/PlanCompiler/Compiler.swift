@@ -15,6 +15,7 @@ public struct CompileOptions: Sendable {
     /// a build (check, compile, run); false for what only inspects the plan's structure (graph, affected).
     public var requireArgumentValues = true
 
+    /// Options as the CLI flags give them.
     public init(argumentOverrides: [(name: String, value: String)] = [], targets: [String] = [],
                 warningsAsErrors: Bool = false) {
         self.argumentOverrides = argumentOverrides
@@ -26,19 +27,25 @@ public struct CompileOptions: Sendable {
 /// What a compilation produced: the checked graph (nil when there are errors), the diagnostics in a
 /// stable order, and the source text needed to render them.
 public struct CompileResult: Sendable {
+    /// The checked graph; nil when the plan has errors.
     public var graph: BuildGraph?
+    /// Every diagnostic, in a stable order.
     public var diagnostics: [Diagnostic]
+    /// The text of every file read, for rendering the diagnostics.
     public var sources: SourceMap
     /// The plan file actually read (a folder argument resolves to its `plan.yaml`).
     public var planFile: String
 
+    /// Whether any diagnostic is an error (with `warningsAsErrors`, warnings are).
     public var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }
 }
 
 /// The front end of plan: reads a plan file, parses it strictly, expands it, checks it and builds the `BuildGraph`.
 public struct Compiler: Sendable {
+    /// How this compiler compiles.
     public var options: CompileOptions
 
+    /// A compiler with `options`.
     public init(options: CompileOptions = CompileOptions()) {
         self.options = options
     }
@@ -56,6 +63,7 @@ public struct Compiler: Sendable {
         return base + "/plan.yaml"
     }
 
+    /// Reads the plan at `path` (a file, or a folder holding `plan.yaml`) and compiles it; problems come back as diagnostics.
     public func compile(planAt path: String) -> CompileResult {
         let file = Self.planFile(for: path)
         var sources = SourceMap()

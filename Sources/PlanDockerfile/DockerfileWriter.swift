@@ -170,7 +170,7 @@ public struct DockerfileWriter: Sendable {
 
     // MARK: Image configuration
 
-    func configuration(_ config: ImageConfiguration, shell: [String]) -> String {
+    func configuration(_ config: StageConfiguration, shell: [String]) -> String {
         var out = ""
         if !config.expose.isEmpty { out += "EXPOSE " + config.expose.joined(separator: " ") + "\n" }
         if !config.volumes.isEmpty { out += "VOLUME " + Self.jsonArray(config.volumes) + "\n" }

@@ -243,7 +243,7 @@ public final class Executor: Sendable {
         defer { try? FileManager.default.removeItem(atPath: staging) }
         let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
         var layers: [ImageLayer] = []
-        var history: [PlanOCI.ImageConfiguration.History] = []
+        var history: [ImageConfiguration.History] = []
         if let image = result.image {
             for ((descriptor, diffID), path) in zip(zip(image.manifest.layers, image.configuration.rootfs.diffIDs), image.layerPaths) {
                 try layout.importBlob(fromFile: path, digest: descriptor.digest, size: descriptor.size)
@@ -254,7 +254,7 @@ public final class Executor: Sendable {
         for layer in result.layers {
             try cache.export(layer.descriptor, to: layout)
             layers.append(ImageLayer(descriptor: layer.descriptor, diffID: layer.descriptor.digest))
-            history.append(PlanOCI.ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
+            history.append(ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
         }
         let platform = result.image?.configuration.platform ?? .host
         let written = try ImageWriter(platform: platform, config: result.state.containerConfiguration, layers: layers,

@@ -3,7 +3,9 @@ import PlanDiagnostics
 
 /// One template instance: which template, with which parameter values, made by which `expand` entry.
 public struct TemplateInstance: Sendable {
+    /// The name of the template instantiated.
     public var template: String
+    /// The value each parameter takes in this instance.
     public var parameters: [(name: String, value: String)]
     /// The `expand` entry that made the instance.
     public var location: SourceLocation
@@ -16,11 +18,13 @@ public struct TemplateInstance: Sendable {
 
 /// A plan with its includes merged and its templates expanded: plain stages only, ready for the checks.
 public struct ExpandedPlan: Sendable {
+    /// The merged plan: its own stages, the included ones and every instance's stages.
     public var plan: PlanSyntax
     /// Instances by index; a location's `instance` points here.
     public var instances: [TemplateInstance]
     /// Every file read (the plan and its includes), with its text, for snippets.
     public var files: [(path: String, text: String)]
+    /// What merging and expanding found, after the parser's diagnostics.
     public var diagnostics: [Diagnostic]
     /// An included file could not be read or parsed: what it would have defined is unknown, so checks
     /// that depend on it (templates, stages, arguments) must not run.
@@ -32,10 +36,13 @@ public struct ExpandedPlan: Sendable {
 /// Knows nothing about Docker: it only rewrites the syntax tree. Every string an instance produces keeps
 /// the template's location, tagged with the instance, so diagnostics can point at both.
 public struct PlanExpander: Sendable {
+    /// The parser that reads `include`d fragments.
     public var parser = PlanParser()
 
+    /// An expander with the default parser.
     public init() {}
 
+    /// Merges the includes of `plan` and expands its templates; `{dirs: GLOB}` matches folders of `contextDirectory` that `ignore` does not exclude.
     public func expand(_ plan: PlanSyntax, contextDirectory: String?, ignore: (String) -> Bool = { _ in false })
         -> ExpandedPlan
     {

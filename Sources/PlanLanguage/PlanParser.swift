@@ -4,20 +4,26 @@ import PlanDiagnostics
 /// Parses plan files strictly into `PlanSyntax`: unknown keys, wrong types and missing required keys
 /// are located errors with a did-you-mean, and every error of the file is reported in one run.
 public struct PlanParser: Sendable {
+    /// Reads the YAML under the plan syntax; its limits bound what a plan file may hold.
     public var yaml = YAMLReader()
 
+    /// A parser with the default YAML limits.
     public init() {}
 
     /// The parsed plan (nil when the YAML itself could not be read) and the diagnostics found.
     public struct Result: Sendable {
+        /// The plan's syntax tree; nil when the YAML could not be read.
         public var plan: PlanSyntax?
+        /// Every problem found, YAML and plan syntax alike, in the order met.
         public var diagnostics: [Diagnostic]
     }
 
+    /// The keys a plan file may hold at its top level.
     public static let topLevelKeys = [
         "version", "name", "context", "ignore", "args", "include", "stages", "templates", "expand", "targets",
         "allow",
     ]
+    /// The keys a stage may hold.
     public static let stageKeys = [
         "from", "platform", "workdir", "user", "env", "shell", "steps", "artifacts", "entrypoint", "cmd", "expose",
         "labels", "volumes", "stopsignal", "healthcheck", "allow",
@@ -287,6 +293,33 @@ public struct PlanParser: Sendable {
             reader.wrongType(node, expected: "a mapping with one action key", what: "a step", help: help)
             return nil
         }
+        guard let action = stepAction(mapping, reader: &reader) else { return nil }
+        let kind = action.key.text
+        checkStepKeys(mapping, kind: kind, reader: &reader)
+        let location = action.key.location
+
+        switch kind {
+        case "run":
+            return runStep(action.value, options: mapping, reader: &reader).map { StepSyntax(location: location, action: .run($0)) }
+        case "copy":
+            return copyStep(action.value, options: mapping, reader: &reader).map { StepSyntax(location: location, action: .copy($0)) }
+        case "artifact":
+            return artifactStep(action.value, options: mapping, reader: &reader)
+                .map { StepSyntax(location: location, action: .artifact($0)) }
+        case "add":
+            return addStep(action.value, options: mapping, at: location, reader: &reader)
+                .map { StepSyntax(location: location, action: .add($0)) }
+        case "workdir":
+            return reader.string(action.value, what: "`workdir`").map { StepSyntax(location: location, action: .workdir($0)) }
+        case "user":
+            return reader.string(action.value, what: "`user`").map { StepSyntax(location: location, action: .user($0)) }
+        default:
+            return reader.stringMap(action.value, what: "`env`").map { StepSyntax(location: location, action: .env($0)) }
+        }
+    }
+
+    /// The step's one action key (`run`, `copy`, …) and its value; an error when it has none or several.
+    private static func stepAction(_ mapping: YAMLMapping, reader: inout SyntaxReader) -> YAMLMapping.Entry? {
         let actions = mapping.entries.filter { StepAction.keys.contains($0.key.text) }
         guard let action = actions.first else {
             let unknown = mapping.entries.map(\.key.text)
@@ -306,7 +339,11 @@ public struct PlanParser: Sendable {
                 help: "split it into separate steps, one action each")
             return nil
         }
-        let kind = action.key.text
+        return action
+    }
+
+    /// Reports keys a `kind` step does not take, naming the step kind an option belongs to.
+    private static func checkStepKeys(_ mapping: YAMLMapping, kind: String, reader: inout SyntaxReader) {
         let allowed = [kind] + (optionKeys[kind] ?? [])
         var hints: [String: String] = [:]
         for (otherKind, options) in optionKeys where otherKind != kind {
@@ -315,62 +352,65 @@ public struct PlanParser: Sendable {
             }
         }
         reader.checkKeys(mapping, allowed: allowed, in: "a `\(kind)` step", hints: hints)
-        let location = action.key.location
-        func option(_ key: String) -> YAMLNode? { mapping[key] }
+    }
 
-        switch kind {
-        case "run":
-            guard let command = reader.string(action.value, what: "`run`") else { return nil }
-            var run = RunStepSyntax(command: command)
-            if let cache = option("cache") { run.cache = cacheMounts(cache, reader: &reader) }
-            if let secrets = option("secrets") { run.secrets = secretMounts(secrets, reader: &reader) }
-            run.network = option("network").flatMap { reader.string($0, what: "`network`") }
-            return StepSyntax(location: location, action: .run(run))
-        case "copy":
-            guard let paths = reader.stringList(action.value, what: "`copy`", allowEmpty: false) else { return nil }
-            var copy = CopyStepSyntax(paths: paths)
-            let from = option("from").flatMap { reader.string($0, what: "`from`") }
-            let image = option("image").flatMap { reader.string($0, what: "`image`") }
-            if let from, let image {
-                reader.error(.conflictingKeys, "a copy reads either from a stage (`from`) or from an image (`image`), not both",
-                             at: image.location, notes: [.init("`from` given here", at: from.location)],
-                             help: "keep `from: STAGE` to copy a stage's artifact, or `image: REF` to copy out of an image")
-                return nil
-            }
-            if let from { copy.source = .stage(from) } else if let image { copy.source = .image(image) }
-            copy.to = option("to").flatMap { reader.string($0, what: "`to`") }
-            copy.chown = option("chown").flatMap { reader.string($0, what: "`chown`") }
-            copy.chmod = option("chmod").flatMap { reader.string($0, what: "`chmod`") }
-            copy.exclude = option("exclude").flatMap { reader.stringList($0, what: "`exclude`") } ?? []
-            copy.link = option("link").flatMap { reader.bool($0, what: "`link`") }
-            return StepSyntax(location: location, action: .copy(copy))
-        case "artifact":
-            guard let reference = reader.string(action.value, what: "`artifact`") else { return nil }
-            var step = ArtifactStepSyntax(reference: reference)
-            step.to = option("to").flatMap { reader.string($0, what: "`to`") }
-            step.chown = option("chown").flatMap { reader.string($0, what: "`chown`") }
-            step.chmod = option("chmod").flatMap { reader.string($0, what: "`chmod`") }
-            step.link = option("link").flatMap { reader.bool($0, what: "`link`") }
-            return StepSyntax(location: location, action: .artifact(step))
-        case "add":
-            guard let url = reader.string(action.value, what: "`add`") else { return nil }
-            var add = AddStepSyntax(url: url)
-            add.checksum = option("checksum").flatMap { reader.string($0, what: "`checksum`") }
-            add.to = option("to").flatMap { reader.string($0, what: "`to`") }
-            add.chown = option("chown").flatMap { reader.string($0, what: "`chown`") }
-            add.chmod = option("chmod").flatMap { reader.string($0, what: "`chmod`") }
-            if option("checksum") == nil {
-                reader.error(.missingKey, "an `add` step needs a `checksum`", at: location,
-                             help: "add `checksum: sha256:…` with the file's SHA-256, so a changed download fails the build")
-            }
-            return StepSyntax(location: location, action: .add(add))
-        case "workdir":
-            return reader.string(action.value, what: "`workdir`").map { StepSyntax(location: location, action: .workdir($0)) }
-        case "user":
-            return reader.string(action.value, what: "`user`").map { StepSyntax(location: location, action: .user($0)) }
-        default:
-            return reader.stringMap(action.value, what: "`env`").map { StepSyntax(location: location, action: .env($0)) }
+    /// `run: COMMAND` with its options.
+    private static func runStep(_ value: YAMLNode, options: YAMLMapping, reader: inout SyntaxReader) -> RunStepSyntax? {
+        guard let command = reader.string(value, what: "`run`") else { return nil }
+        var run = RunStepSyntax(command: command)
+        if let cache = options["cache"] { run.cache = cacheMounts(cache, reader: &reader) }
+        if let secrets = options["secrets"] { run.secrets = secretMounts(secrets, reader: &reader) }
+        run.network = options["network"].flatMap { reader.string($0, what: "`network`") }
+        return run
+    }
+
+    /// `copy: [PATH]` with its options: from the context, a stage (`from`) or an image (`image`).
+    private static func copyStep(_ value: YAMLNode, options: YAMLMapping, reader: inout SyntaxReader) -> CopyStepSyntax? {
+        guard let paths = reader.stringList(value, what: "`copy`", allowEmpty: false) else { return nil }
+        var copy = CopyStepSyntax(paths: paths)
+        let from = options["from"].flatMap { reader.string($0, what: "`from`") }
+        let image = options["image"].flatMap { reader.string($0, what: "`image`") }
+        if let from, let image {
+            reader.error(.conflictingKeys, "a copy reads either from a stage (`from`) or from an image (`image`), not both",
+                         at: image.location, notes: [.init("`from` given here", at: from.location)],
+                         help: "keep `from: STAGE` to copy a stage's artifact, or `image: REF` to copy out of an image")
+            return nil
         }
+        if let from { copy.source = .stage(from) } else if let image { copy.source = .image(image) }
+        copy.to = options["to"].flatMap { reader.string($0, what: "`to`") }
+        copy.chown = options["chown"].flatMap { reader.string($0, what: "`chown`") }
+        copy.chmod = options["chmod"].flatMap { reader.string($0, what: "`chmod`") }
+        copy.exclude = options["exclude"].flatMap { reader.stringList($0, what: "`exclude`") } ?? []
+        copy.link = options["link"].flatMap { reader.bool($0, what: "`link`") }
+        return copy
+    }
+
+    /// `artifact: STAGE.NAME` with its options.
+    private static func artifactStep(_ value: YAMLNode, options: YAMLMapping, reader: inout SyntaxReader) -> ArtifactStepSyntax? {
+        guard let reference = reader.string(value, what: "`artifact`") else { return nil }
+        var step = ArtifactStepSyntax(reference: reference)
+        step.to = options["to"].flatMap { reader.string($0, what: "`to`") }
+        step.chown = options["chown"].flatMap { reader.string($0, what: "`chown`") }
+        step.chmod = options["chmod"].flatMap { reader.string($0, what: "`chmod`") }
+        step.link = options["link"].flatMap { reader.bool($0, what: "`link`") }
+        return step
+    }
+
+    /// `add: URL` with its options; a missing `checksum` is an error (reported at `location`), the step
+    /// is still returned.
+    private static func addStep(_ value: YAMLNode, options: YAMLMapping, at location: SourceLocation,
+                                reader: inout SyntaxReader) -> AddStepSyntax? {
+        guard let url = reader.string(value, what: "`add`") else { return nil }
+        var add = AddStepSyntax(url: url)
+        add.checksum = options["checksum"].flatMap { reader.string($0, what: "`checksum`") }
+        add.to = options["to"].flatMap { reader.string($0, what: "`to`") }
+        add.chown = options["chown"].flatMap { reader.string($0, what: "`chown`") }
+        add.chmod = options["chmod"].flatMap { reader.string($0, what: "`chmod`") }
+        if options["checksum"] == nil {
+            reader.error(.missingKey, "an `add` step needs a `checksum`", at: location,
+                         help: "add `checksum: sha256:…` with the file's SHA-256, so a changed download fails the build")
+        }
+        return add
     }
 
     static func cacheMounts(_ node: YAMLNode, reader: inout SyntaxReader) -> [CacheMountSyntax] {

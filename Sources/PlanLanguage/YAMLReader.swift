@@ -15,11 +15,14 @@ public struct YAMLReader: Sendable {
     /// Largest file accepted, in bytes.
     public var maxBytes = 64 << 20
 
+    /// A reader with the default limits.
     public init() {}
 
     /// The result of reading one file: the document's root (nil when reading failed) and what was found.
     public struct Result: Sendable {
+        /// The document's root; nil when the text is not valid YAML or breaks a limit.
         public var root: YAMLNode?
+        /// Every problem found, in the order met.
         public var diagnostics: [Diagnostic]
     }
 

@@ -4,15 +4,19 @@ import Foundation
 /// context root, `*` and `?` stay within one path component, `**` spans any number of them, `!` re-includes,
 /// the last matching pattern wins, and a path is excluded when it or any parent folder is.
 public struct IgnoreMatcher: Sendable {
+    /// One pattern line.
     public struct Pattern: Sendable {
         /// The pattern as written (without `!`).
         public var text: String
+        /// A `!` pattern: it re-includes what it matches.
         public var isException: Bool
         fileprivate var regex: NSRegularExpression?
     }
 
+    /// The patterns, in order; blank lines and comments left out.
     public private(set) var patterns: [Pattern] = []
 
+    /// Patterns from `.dockerignore` lines (`#` comments and blank lines skipped).
     public init(_ lines: [String]) {
         for line in lines {
             var text = line.trimmingCharacters(in: .whitespaces)
@@ -52,6 +56,7 @@ public struct IgnoreMatcher: Sendable {
         return decided.flatMap { $0.isException ? nil : $0 }
     }
 
+    /// Whether `path` (relative to the context root) is left out of the context.
     public func isExcluded(_ path: String) -> Bool { excludingPattern(for: path) != nil }
 
     /// A regular expression equivalent to Docker's pattern syntax.

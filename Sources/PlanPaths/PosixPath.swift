@@ -1,5 +1,6 @@
 /// Path arithmetic on the POSIX paths of images and build contexts (never the host's file system).
 public enum PosixPath {
+    /// Whether `path` starts at the root.
     public static func isAbsolute(_ path: String) -> Bool { path.hasPrefix("/") }
 
     /// `path` with `.`, empty components and `..` resolved. `climbsOut` is true when a `..` would go

@@ -294,9 +294,27 @@ extension BuildCache {
         }
 
         // 2. Entries.
+        let kept = removeEntries(listing.entries, options: options, blobs: blobs, into: &report)
+
+        // 3. Sweep: mark what the remaining records are and refer to, remove the rest.
+        sweepBuildFolder(keeping: kept, blobs: blobs, into: &report)
+        removeLeftoverRuns(cacheDirectory: cacheDirectory, into: &report)
+
+        // 4. Base images and cache mounts; otherwise only what killed runs left in them.
+        if options.all {
+            removeImagesAndMounts(cacheDirectory: cacheDirectory, into: &report)
+        } else {
+            removeTemporaryImageFiles(cacheDirectory: cacheDirectory, into: &report)
+        }
+        return .success(report)
+    }
+
+    /// Removes the entries `selectForRemoval` picks; returns the entries left.
+    private func removeEntries(_ entries: [BuildCacheEntry], options: PruneOptions, blobs: String,
+                               into report: inout PruneReport) -> [BuildCacheEntry] {
         var blobSizes: [Digest: Int64] = [:]
         var unpackedSizes: [Digest: Int64] = [:]
-        for entry in listing.entries {
+        for entry in entries {
             for digest in [entry.record] + (entry.layer.map { [$0] } ?? []) where blobSizes[digest] == nil {
                 blobSizes[digest] = POSIXFileSize.of(blobs + "/" + digest.encoded) ?? 0
             }
@@ -304,18 +322,22 @@ extension BuildCache {
                 unpackedSizes[layer] = DiskUsage.bytes(unpackedDirectory + "/" + layer.encoded)
             }
         }
-        let (removing, keptBytes) = Self.selectForRemoval(listing.entries, options: options, blobSizes: blobSizes,
+        let (removing, keptBytes) = Self.selectForRemoval(entries, options: options, blobSizes: blobSizes,
                                                           unpackedSizes: unpackedSizes)
         var removedKeys = Set<String>()
         for entry in removing where remove(refsDirectory + "/" + entry.key, .buildEntries, into: &report) {
             report.removed.append(entry)
             removedKeys.insert(entry.key)
         }
-        let kept = listing.entries.filter { !removedKeys.contains($0.key) }
+        let kept = entries.filter { !removedKeys.contains($0.key) }
         report.kept = kept.count
         report.keptBytes = keptBytes
+        return kept
+    }
 
-        // 3. Sweep: mark what the remaining records are and refer to, remove the rest.
+    /// Removes blobs that no kept record is or refers to, temporary files, and unpacked folders whose
+    /// layer blob is gone.
+    private func sweepBuildFolder(keeping kept: [BuildCacheEntry], blobs: String, into report: inout PruneReport) {
         var marked = Set<String>()
         for entry in kept {
             marked.insert(entry.record.encoded)
@@ -345,6 +367,10 @@ extension BuildCache {
                 if remove(path, .unpackedLayers, into: &report) { report.unpackedRemoved += 1 }
             }
         }
+    }
+
+    /// Removes the scratch folders of runs whose process is gone.
+    private func removeLeftoverRuns(cacheDirectory: String, into report: inout PruneReport) {
         let runs = cacheDirectory + "/runs"
         for name in Self.names(in: runs) where RunDirectory.writerIsGone(name.hasPrefix("image-") ? name.dropFirst(6) : Substring(name)) {
             // A killed run leaves its mounts (step roots, stage views): detach them first.
@@ -352,24 +378,26 @@ extension BuildCache {
             RunDirectory.detachMounts(under: path)
             if remove(path, .leftoverRuns, into: &report) { report.runsRemoved += 1 }
         }
+    }
 
-        // 4. Base images and cache mounts; otherwise only what killed runs left in them.
-        if options.all {
-            report.removedImagesAndMounts = true
-            for (folder, category) in [("images", CacheCategory.baseImages), ("rootfs", .baseImages), ("mounts", .cacheMounts)] {
-                let path = cacheDirectory + "/" + folder
-                if access(path, F_OK) == 0 { _ = remove(path, category, into: &report) }
-            }
-        } else {
-            for name in Self.names(in: cacheDirectory + "/images/tmp") where RunDirectory.writerIsGone(name.dropFirst(".tmp-".count)) {
-                if remove(cacheDirectory + "/images/tmp/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
-            }
-            for name in Self.names(in: cacheDirectory + "/rootfs") {
-                guard let range = name.range(of: ".tmp-"), RunDirectory.writerIsGone(name[range.upperBound...]) else { continue }
-                if remove(cacheDirectory + "/rootfs/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
-            }
+    /// With `all`: removes base images (`images/`, `rootfs/`) and cache mounts (`mounts/`) entirely.
+    private func removeImagesAndMounts(cacheDirectory: String, into report: inout PruneReport) {
+        report.removedImagesAndMounts = true
+        for (folder, category) in [("images", CacheCategory.baseImages), ("rootfs", .baseImages), ("mounts", .cacheMounts)] {
+            let path = cacheDirectory + "/" + folder
+            if access(path, F_OK) == 0 { _ = remove(path, category, into: &report) }
         }
-        return .success(report)
+    }
+
+    /// Removes the temporary base image files of processes that are gone.
+    private func removeTemporaryImageFiles(cacheDirectory: String, into report: inout PruneReport) {
+        for name in Self.names(in: cacheDirectory + "/images/tmp") where RunDirectory.writerIsGone(name.dropFirst(".tmp-".count)) {
+            if remove(cacheDirectory + "/images/tmp/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
+        }
+        for name in Self.names(in: cacheDirectory + "/rootfs") {
+            guard let range = name.range(of: ".tmp-"), RunDirectory.writerIsGone(name[range.upperBound...]) else { continue }
+            if remove(cacheDirectory + "/rootfs/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
+        }
     }
 
     /// Removes a file or folder, counting what it took under `category`; a failure becomes a warning.

@@ -148,15 +148,13 @@ public final class TarReader {
         if atEnd { return nil }
         try finishEntry()
         currentName = nil
-        var pax: [(String, [UInt8])] = []
-        var longName: [UInt8]?
-        var longLink: [UInt8]?
+        var extended = ExtendedHeaders()
         while true {
             let blockOffset = offset
             guard try ensure(TarHeader.blockSize) else {
                 // A stream that simply stops after whole entries (no end marker) is accepted as
                 // GNU tar accepts it, unless an extended header announced an entry that never came.
-                if end == start && pax.isEmpty && longName == nil && longLink == nil {
+                if end == start && extended.isEmpty {
                     atEnd = true
                     return nil
                 }
@@ -164,7 +162,7 @@ public final class TarReader {
             }
             let block = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + TarHeader.blockSize)])
             if TarHeader.isZero(block) {
-                guard pax.isEmpty && longName == nil && longLink == nil else {
+                guard extended.isEmpty else {
                     throw LayerError.truncated(entry: currentName)
                 }
                 consume(TarHeader.blockSize)
@@ -177,103 +175,147 @@ public final class TarReader {
             let rawName = TarHeader.bytes(block, TarHeader.Field.name)
             let prefix = format == .ustar ? TarHeader.bytes(block, TarHeader.Field.prefix) : []
             let headerName = prefix.isEmpty ? rawName : prefix + [UInt8(ascii: "/")] + rawName
-            currentName = String(decoding: longName ?? headerName, as: UTF8.self)
+            currentName = String(decoding: extended.longName ?? headerName, as: UTF8.self)
             let typeFlag = block[TarHeader.Field.typeFlag]
-
-            func number(_ field: String, _ range: Range<Int>) throws -> Int64 {
-                do { return try TarHeader.parseNumber(block, range) } catch {
-                    throw LayerError.badNumber(field: field, entry: currentName)
-                }
-            }
-            var size = try number("size", TarHeader.Field.size)
+            let size = try number(block, "size", TarHeader.Field.size)
             guard size >= 0 else { throw LayerError.badNumber(field: "size", entry: currentName) }
 
-            switch typeFlag {
-            case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"):
+            if ExtendedHeaders.isExtendedHeader(typeFlag) {
                 consume(TarHeader.blockSize)
-                let data = try readMetadata(size: size)
-                switch typeFlag {
-                case UInt8(ascii: "x"): pax += try TarHeader.parsePaxRecords(data, entry: currentName)
-                case UInt8(ascii: "g"): _ = try TarHeader.parsePaxRecords(data, entry: currentName)
-                case UInt8(ascii: "L"): longName = Self.trimNul(data)
-                default: longLink = Self.trimNul(data)
-                }
+                try extended.add(typeFlag, try readMetadata(size: size), entry: currentName)
                 continue
-            default:
-                break
             }
+            return try entry(header: block, format: format, typeFlag: typeFlag, headerName: headerName,
+                             size: size, extended: extended)
+        }
+    }
 
-            let kind: TarEntryKind
+    /// What extended headers (PAX `x`, GNU long names `L` and long links `K`) said about the entry
+    /// that follows them.
+    private struct ExtendedHeaders {
+        var pax: [(String, [UInt8])] = []
+        var longName: [UInt8]?
+        var longLink: [UInt8]?
+
+        var isEmpty: Bool { pax.isEmpty && longName == nil && longLink == nil }
+
+        static func isExtendedHeader(_ typeFlag: UInt8) -> Bool {
             switch typeFlag {
-            case UInt8(ascii: "0"), 0, UInt8(ascii: "7"): kind = .regular
-            case UInt8(ascii: "1"): kind = .hardLink
-            case UInt8(ascii: "2"): kind = .symlink
-            case UInt8(ascii: "3"): kind = .characterDevice
-            case UInt8(ascii: "4"): kind = .blockDevice
-            case UInt8(ascii: "5"): kind = .directory
-            case UInt8(ascii: "6"): kind = .fifo
-            default: throw LayerError.unsupportedEntryType(typeFlag, entry: currentName ?? "")
+            case UInt8(ascii: "x"), UInt8(ascii: "g"), UInt8(ascii: "L"), UInt8(ascii: "K"): return true
+            default: return false
             }
-            var nameBytes = longName ?? headerName
-            // v7 archives mark directories by a trailing slash on a regular entry.
-            var finalKind = kind
-            if kind == .regular && typeFlag == 0 && nameBytes.last == UInt8(ascii: "/") { finalKind = .directory }
-            var linkBytes = longLink ?? TarHeader.bytes(block, TarHeader.Field.linkName)
-            var entry = TarEntry(path: "", kind: finalKind)
-            entry.mode = UInt32(truncatingIfNeeded: try number("mode", TarHeader.Field.mode) & 0o7777)
-            entry.uid = try number("uid", TarHeader.Field.uid)
-            entry.gid = try number("gid", TarHeader.Field.gid)
-            entry.modificationTime = try number("mtime", TarHeader.Field.mtime)
-            if format != .v7 {
-                entry.userName = String(decoding: TarHeader.bytes(block, TarHeader.Field.userName), as: UTF8.self)
-                entry.groupName = String(decoding: TarHeader.bytes(block, TarHeader.Field.groupName), as: UTF8.self)
-                if finalKind == .characterDevice || finalKind == .blockDevice {
-                    let major = try number("devmajor", TarHeader.Field.deviceMajor)
-                    let minor = try number("devminor", TarHeader.Field.deviceMinor)
-                    guard let mj = UInt32(exactly: major), let mn = UInt32(exactly: minor) else {
-                        throw LayerError.badNumber(field: "devmajor/devminor", entry: currentName)
-                    }
-                    entry.deviceMajor = mj
-                    entry.deviceMinor = mn
+        }
+
+        /// Takes in one extended header's body; a global PAX header (`g`) is checked and ignored.
+        mutating func add(_ typeFlag: UInt8, _ data: [UInt8], entry: String?) throws {
+            switch typeFlag {
+            case UInt8(ascii: "x"): pax += try TarHeader.parsePaxRecords(data, entry: entry)
+            case UInt8(ascii: "g"): _ = try TarHeader.parsePaxRecords(data, entry: entry)
+            case UInt8(ascii: "L"): longName = TarReader.trimNul(data)
+            default: longLink = TarReader.trimNul(data)
+            }
+        }
+    }
+
+    /// A numeric header field; a bad one is a `badNumber` error naming the field.
+    private func number(_ block: UnsafeRawBufferPointer, _ field: String, _ range: Range<Int>) throws -> Int64 {
+        do { return try TarHeader.parseNumber(block, range) } catch {
+            throw LayerError.badNumber(field: field, entry: currentName)
+        }
+    }
+
+    /// The entry a (non-extended) header block describes, with what extended headers said applied;
+    /// leaves the reader at the entry's content.
+    private func entry(header block: UnsafeRawBufferPointer, format: TarHeader.Format, typeFlag: UInt8,
+                       headerName: [UInt8], size headerSize: Int64, extended: ExtendedHeaders) throws -> TarEntry {
+        var nameBytes = extended.longName ?? headerName
+        let kind = try entryKind(typeFlag, name: nameBytes)
+        var linkBytes = extended.longLink ?? TarHeader.bytes(block, TarHeader.Field.linkName)
+        var entry = try headerFields(block, format: format, kind: kind)
+        var size = headerSize
+        try applyPax(extended.pax, to: &entry, name: &nameBytes, link: &linkBytes, size: &size)
+        guard let path = String(validating: nameBytes, as: UTF8.self), !path.isEmpty, !nameBytes.contains(0) else {
+            throw LayerError.invalidName(String(decoding: nameBytes, as: UTF8.self))
+        }
+        guard let link = String(validating: linkBytes, as: UTF8.self), !linkBytes.contains(0) else {
+            throw LayerError.invalidName(path + " -> " + String(decoding: linkBytes, as: UTF8.self))
+        }
+        entry.path = path
+        entry.linkTarget = link
+        currentName = path
+        // Only regular files carry content; for the other kinds a size is data to skip.
+        consume(TarHeader.blockSize)
+        contentLeft = size
+        paddingLeft = Self.padding(size)
+        entry.size = kind == .regular ? size : 0
+        if kind != .regular { try finishEntry() }
+        if (kind == .symlink || kind == .hardLink) && link.isEmpty {
+            throw LayerError.invalidName("\(path): empty link target")
+        }
+        return entry
+    }
+
+    /// The kind a type flag stands for.
+    private func entryKind(_ typeFlag: UInt8, name: [UInt8]) throws -> TarEntryKind {
+        switch typeFlag {
+        // v7 archives mark directories by a trailing slash on a regular entry.
+        case 0 where name.last == UInt8(ascii: "/"): return .directory
+        case UInt8(ascii: "0"), 0, UInt8(ascii: "7"): return .regular
+        case UInt8(ascii: "1"): return .hardLink
+        case UInt8(ascii: "2"): return .symlink
+        case UInt8(ascii: "3"): return .characterDevice
+        case UInt8(ascii: "4"): return .blockDevice
+        case UInt8(ascii: "5"): return .directory
+        case UInt8(ascii: "6"): return .fifo
+        default: throw LayerError.unsupportedEntryType(typeFlag, entry: currentName ?? "")
+        }
+    }
+
+    /// The metadata a header block holds: mode, owner, time, and for ustar and GNU the owner's
+    /// names and device numbers.
+    private func headerFields(_ block: UnsafeRawBufferPointer, format: TarHeader.Format,
+                              kind: TarEntryKind) throws -> TarEntry {
+        var entry = TarEntry(path: "", kind: kind)
+        entry.mode = UInt32(truncatingIfNeeded: try number(block, "mode", TarHeader.Field.mode) & 0o7777)
+        entry.uid = try number(block, "uid", TarHeader.Field.uid)
+        entry.gid = try number(block, "gid", TarHeader.Field.gid)
+        entry.modificationTime = try number(block, "mtime", TarHeader.Field.mtime)
+        if format != .v7 {
+            entry.userName = String(decoding: TarHeader.bytes(block, TarHeader.Field.userName), as: UTF8.self)
+            entry.groupName = String(decoding: TarHeader.bytes(block, TarHeader.Field.groupName), as: UTF8.self)
+            if kind == .characterDevice || kind == .blockDevice {
+                let major = try number(block, "devmajor", TarHeader.Field.deviceMajor)
+                let minor = try number(block, "devminor", TarHeader.Field.deviceMinor)
+                guard let mj = UInt32(exactly: major), let mn = UInt32(exactly: minor) else {
+                    throw LayerError.badNumber(field: "devmajor/devminor", entry: currentName)
+                }
+                entry.deviceMajor = mj
+                entry.deviceMinor = mn
+            }
+        }
+        return entry
+    }
+
+    /// Applies PAX records, which override the header's fields.
+    private func applyPax(_ pax: [(String, [UInt8])], to entry: inout TarEntry, name nameBytes: inout [UInt8],
+                          link linkBytes: inout [UInt8], size: inout Int64) throws {
+        for (key, value) in pax {
+            let text = String(decoding: value, as: UTF8.self)
+            switch key {
+            case "path": nameBytes = value
+            case "linkpath": linkBytes = value
+            case "size": size = try Self.paxInteger(text, key, currentName)
+            case "uid": entry.uid = try Self.paxInteger(text, key, currentName)
+            case "gid": entry.gid = try Self.paxInteger(text, key, currentName)
+            case "uname": entry.userName = text
+            case "gname": entry.groupName = text
+            case "mtime":
+                (entry.modificationTime, entry.modificationNanoseconds) = try Self.paxTime(text, currentName)
+            default:
+                if key.hasPrefix("SCHILY.xattr.") {
+                    entry.extendedAttributes[String(key.dropFirst("SCHILY.xattr.".count))] = value
                 }
             }
-            for (key, value) in pax {
-                let text = String(decoding: value, as: UTF8.self)
-                switch key {
-                case "path": nameBytes = value
-                case "linkpath": linkBytes = value
-                case "size": size = try Self.paxInteger(text, key, currentName)
-                case "uid": entry.uid = try Self.paxInteger(text, key, currentName)
-                case "gid": entry.gid = try Self.paxInteger(text, key, currentName)
-                case "uname": entry.userName = text
-                case "gname": entry.groupName = text
-                case "mtime":
-                    (entry.modificationTime, entry.modificationNanoseconds) = try Self.paxTime(text, currentName)
-                default:
-                    if key.hasPrefix("SCHILY.xattr.") {
-                        entry.extendedAttributes[String(key.dropFirst("SCHILY.xattr.".count))] = value
-                    }
-                }
-            }
-            guard let path = String(validating: nameBytes, as: UTF8.self), !path.isEmpty, !nameBytes.contains(0) else {
-                throw LayerError.invalidName(String(decoding: nameBytes, as: UTF8.self))
-            }
-            guard let link = String(validating: linkBytes, as: UTF8.self), !linkBytes.contains(0) else {
-                throw LayerError.invalidName(path + " -> " + String(decoding: linkBytes, as: UTF8.self))
-            }
-            entry.path = path
-            entry.linkTarget = link
-            currentName = path
-            // Only regular files carry content; for the other kinds a size is data to skip.
-            consume(TarHeader.blockSize)
-            contentLeft = size
-            paddingLeft = Self.padding(size)
-            entry.size = finalKind == .regular ? size : 0
-            if finalKind != .regular { try finishEntry() }
-            if (finalKind == .symlink || finalKind == .hardLink) && link.isEmpty {
-                throw LayerError.invalidName("\(path): empty link target")
-            }
-            return entry
         }
     }
 
