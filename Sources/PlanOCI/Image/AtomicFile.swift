@@ -13,6 +13,8 @@ public struct AtomicFileError: Error, Equatable, Sendable, CustomStringConvertib
     public enum Step: Equatable, Sendable {
         /// Creating the temporary file.
         case create
+        /// Creating the temporary folder of an ``AtomicFolder``.
+        case createFolder
         case write
         /// fsync of the temporary file.
         case sync
@@ -33,10 +35,11 @@ public struct AtomicFileError: Error, Equatable, Sendable, CustomStringConvertib
     /// The system's text for ``code``.
     public var reason: String { String(cString: strerror(code)) }
 
-    /// The call as a word: `create`, `write`, `fsync`, `rename to DEST`, `open`.
+    /// The call as a word: `create`, `mkdtemp`, `write`, `fsync`, `rename to DEST`, `open`.
     public var operation: String {
         switch step {
         case .create: "create"
+        case .createFolder: "mkdtemp"
         case .write: "write"
         case .sync, .syncFolder: "fsync"
         case .rename(let destination): "rename to \(destination)"
