@@ -52,7 +52,9 @@ struct ImageOptions: ParsableArguments {
         CacheLocation.directory(explicit: cacheDirectory) + "/images"
     }
 
-    func store() throws -> ContentStore {
+    func store() throws -> ContentStore { try Self.store(at: storeDirectory) }
+
+    static func store(at storeDirectory: String) throws -> ContentStore {
         do {
             return try ContentStore(root: URL(fileURLWithPath: storeDirectory))
         } catch {
@@ -62,10 +64,8 @@ struct ImageOptions: ParsableArguments {
 
     /// Holds the cache lock shared while the command uses the store, so that `plan cache prune --all`
     /// waits instead of removing blobs under it. Images read from files need no lock (nil).
-    func sharedCacheLock(for location: ImageLocation? = nil) throws -> CacheLock? {
-        if let location {
-            guard case .registry = location else { return nil }
-        }
+    func sharedCacheLock(for source: (any ImageSource)? = nil) throws -> CacheLock? {
+        if let source, !source.pullsIntoStore { return nil }
         do {
             return try BuildCache(cacheDirectory: CacheLocation.directory(explicit: cacheDirectory)).lock(exclusive: false)
         } catch {
@@ -73,14 +73,35 @@ struct ImageOptions: ParsableArguments {
         }
     }
 
-    func client() throws -> RegistryClient {
+    /// The image `text` names, or a usage error.
+    func source(_ text: String) throws -> any ImageSource {
+        do {
+            return try ImageSources.parse(text)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// Loads an image; a registry image is pulled into the store first (`layers: false` fetches only
+    /// the manifest and config).
+    func load(_ source: any ImageSource, layers: Bool) async throws -> LoadedImage {
+        let (storeDirectory, insecure) = (storeDirectory, Set(insecureRegistries))
+        let request = ImageLoadRequest(platform: try chosenPlatform(), layers: layers) {
+            (try Self.store(at: storeDirectory), try Self.client(insecureRegistries: insecure))
+        }
+        return try await source.load(request)
+    }
+
+    func client() throws -> RegistryClient { try Self.client(insecureRegistries: Set(insecureRegistries)) }
+
+    static func client(insecureRegistries: Set<String>) throws -> RegistryClient {
         let credentials: RegistryCredentials
         do {
             credentials = try RegistryCredentials.fromDockerConfig()
         } catch {
             throw ImageFailure("\(error)")
         }
-        return RegistryClient(configuration: .init(insecureRegistries: Set(insecureRegistries), credentials: credentials))
+        return RegistryClient(configuration: .init(insecureRegistries: insecureRegistries, credentials: credentials))
     }
 }
 
@@ -88,133 +109,6 @@ struct ImageOptions: ParsableArguments {
 struct ImageFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Where an image comes from, as the user wrote it.
-enum ImageLocation {
-    case registry(ImageReference)
-    case layout(path: String, name: String?)
-    case ociArchive(path: String, name: String?)
-    case dockerArchive(path: String, tag: String?)
-
-    init(_ text: String) throws {
-        func split(_ rest: Substring) -> (String, String?) {
-            // PATH[:NAME]: a name never holds a slash, so the last colon after the last slash splits.
-            let lastSlash = rest.lastIndex(of: "/") ?? rest.startIndex
-            if let colon = rest[lastSlash...].lastIndex(of: ":"), colon != rest.startIndex {
-                return (String(rest[..<colon]), String(rest[rest.index(after: colon)...]))
-            }
-            return (String(rest), nil)
-        }
-        if text.hasPrefix("docker-archive:") {
-            let (path, reference) = Self.splitDockerArchive(text.dropFirst("docker-archive:".count))
-            guard !path.isEmpty else { throw ValidationError("`\(text)` names no path") }
-            if let reference, reference.isEmpty || reference.hasPrefix("@") {
-                throw ValidationError("`\(text)`: after the archive's path comes the image's name as the archive "
-                                          + "tags it (docker-archive:PATH:NAME:TAG); source indexes (@N) are not supported")
-            }
-            self = .dockerArchive(path: path, tag: reference)
-            return
-        }
-        for (prefix, make) in [
-            ("oci:", { (p: String, n: String?) in ImageLocation.layout(path: p, name: n) }),
-            ("oci-archive:", { ImageLocation.ociArchive(path: $0, name: $1) }),
-        ] where text.hasPrefix(prefix) {
-            let (path, name) = split(text.dropFirst(prefix.count))
-            guard !path.isEmpty else { throw ValidationError("`\(text)` names no path") }
-            self = make(path, name)
-            return
-        }
-        do {
-            self = .registry(try ImageReference(parsing: text))
-        } catch {
-            throw ValidationError("`\(text)` is not an image reference: \(error)")
-        }
-    }
-}
-
-extension ImageLocation {
-    /// `PATH[:NAME:TAG]` of `docker-archive:`, as skopeo spells it: the reference after the path is a
-    /// docker reference (`busybox:1`, `127.0.0.1:5555/team/app:2`), so it may hold colons and slashes.
-    /// The path ends at the first colon, as in skopeo, unless a longer prefix names an existing file
-    /// (a path holding a colon).
-    static func splitDockerArchive(_ rest: Substring) -> (path: String, reference: String?) {
-        func isFile(_ path: some StringProtocol) -> Bool {
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: String(path), isDirectory: &isDirectory) && !isDirectory.boolValue
-        }
-        if isFile(rest) { return (String(rest), nil) }
-        let colons = rest.indices.filter { rest[$0] == ":" && $0 != rest.startIndex }
-        let colon = colons.last { isFile(rest[..<$0]) } ?? colons.first
-        guard let colon else { return (String(rest), nil) }
-        return (String(rest[..<colon]), String(rest[rest.index(after: colon)...]))
-    }
-}
-
-/// A resolved image: its manifest, config, and where its blobs can be read.
-struct LoadedImage {
-    var name: String
-    var descriptor: Descriptor
-    var manifest: Manifest
-    var configuration: ImageConfiguration
-    /// The file holding a blob, for streaming layers.
-    var blobPath: (Digest) -> String
-    /// Removes temporary files made to read an archive.
-    var cleanUp: @Sendable () -> Void = {}
-}
-
-enum ImageLoader {
-    /// Loads an image; registry images are pulled into the store first (`layers: false` fetches only the
-    /// manifest and config).
-    static func load(_ location: ImageLocation, options: ImageOptions, layers: Bool) async throws -> LoadedImage {
-        let platform = try options.chosenPlatform()
-        switch location {
-        case .registry(let reference):
-            let store = try options.store()
-            let client = try options.client()
-            let pulled = layers ? try await client.pull(reference, platform: platform, into: store)
-                : try await client.pullConfiguration(reference, platform: platform, into: store)
-            return LoadedImage(
-                name: pulled.pinnedReference.description, descriptor: pulled.manifestDescriptor,
-                manifest: pulled.manifest, configuration: pulled.configuration,
-                blobPath: { store.path(for: $0).path })
-        case .layout(let path, let name):
-            let layout = try OCILayout.open(at: URL(fileURLWithPath: path))
-            return try image(in: layout, name: name, platform: platform, label: "oci:\(path)")
-        case .ociArchive(let path, let name):
-            let staging = NSTemporaryDirectory() + "plan-oci-archive-" + UUID().uuidString
-            do {
-                let layout = try OCIArchive.extract(path, to: URL(fileURLWithPath: staging))
-                var image = try image(in: layout, name: name, platform: platform, label: "oci-archive:\(path)")
-                image.cleanUp = { try? FileManager.default.removeItem(atPath: staging) }
-                return image
-            } catch {
-                try? FileManager.default.removeItem(atPath: staging)
-                throw error
-            }
-        case .dockerArchive(let path, let tag):
-            let staging = NSTemporaryDirectory() + "plan-docker-archive-" + UUID().uuidString
-            do {
-                let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
-                let descriptor = try DockerArchive.read(path, tag: tag, into: layout)
-                try layout.add(descriptor, name: nil)
-                var image = try image(in: layout, name: nil, platform: platform, label: "docker-archive:\(path)")
-                image.cleanUp = { try? FileManager.default.removeItem(atPath: staging) }
-                return image
-            } catch {
-                try? FileManager.default.removeItem(atPath: staging)
-                throw error
-            }
-        }
-    }
-
-    static func image(in layout: OCILayout, name: String?, platform: Platform, label: String) throws -> LoadedImage {
-        let (descriptor, manifest, configuration) = try layout.image(named: name, platform: platform)
-        return LoadedImage(
-            name: label + (name.map { ":" + $0 } ?? ""), descriptor: descriptor, manifest: manifest,
-            configuration: configuration,
-            blobPath: { layout.root.appendingPathComponent("blobs/\($0.algorithm)/\($0.encoded)").path })
-    }
 }
 
 struct ImagePullCommand: AsyncParsableCommand {
@@ -227,7 +121,7 @@ struct ImagePullCommand: AsyncParsableCommand {
     @OptionGroup var options: ImageOptions
 
     func run() async throws {
-        guard case .registry(let reference) = try ImageLocation(reference) else {
+        guard let reference = try options.source(reference) as? RegistryImageSource else {
             throw ValidationError("`pull` takes a registry reference")
         }
         try await CommandFailure.reporting {
@@ -235,7 +129,7 @@ struct ImagePullCommand: AsyncParsableCommand {
             defer { withExtendedLifetime(lock) {} }
             let store = try options.store()
             let platform = try options.chosenPlatform()
-            let pulled = try await options.client().pull(reference, platform: platform, into: store)
+            let pulled = try await options.client().pull(reference.reference, platform: platform, into: store)
             Output.standardOutput(
                 "\(pulled.pinnedReference) (\(pulled.configuration.platform), \(pulled.manifest.layers.count) layers, "
                     + "\(pulled.downloadedBlobs) blobs downloaded)\n")
@@ -268,11 +162,11 @@ struct ImageInspectCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let location = try ImageLocation(image)
+        let source = try options.source(image)
         try await CommandFailure.reporting {
-            let lock = try options.sharedCacheLock(for: location)
+            let lock = try options.sharedCacheLock(for: source)
             defer { withExtendedLifetime(lock) {} }
-            let loaded = try await ImageLoader.load(location, options: options, layers: false)
+            let loaded = try await options.load(source, layers: false)
             defer { loaded.cleanUp() }
             let report = Report(
                 name: loaded.name, digest: loaded.descriptor.digest.description,
@@ -314,7 +208,7 @@ struct ImageUnpackCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let location = try ImageLocation(image)
+        let source = try options.source(image)
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw ValidationError("`\(directory)` is not a folder") }
@@ -322,9 +216,9 @@ struct ImageUnpackCommand: AsyncParsableCommand {
             guard contents.isEmpty else { throw ValidationError("`\(directory)` is not empty") }
         }
         try await CommandFailure.reporting {
-            let lock = try options.sharedCacheLock(for: location)
+            let lock = try options.sharedCacheLock(for: source)
             defer { withExtendedLifetime(lock) {} }
-            let loaded = try await ImageLoader.load(location, options: options, layers: true)
+            let loaded = try await options.load(source, layers: true)
             defer { loaded.cleanUp() }
             // Layers go into a folder beside DIR, renamed onto it when complete: a failed, interrupted
             // or terminated unpack (SIGINT, SIGTERM, SIGHUP) leaves no half-unpacked DIR.

@@ -1,4 +1,5 @@
 import Foundation
+import PlanOCI
 
 /// Atomic output: each file is written to a temporary sibling, flushed, then renamed over the target,
 /// so a reader never sees a half-written file and a failure leaves what was there before.
@@ -21,10 +22,10 @@ enum OutputFile {
         }
     }
 
-    /// Writes every file or, when a temporary file cannot be prepared, none of them.
+    /// Writes every file or, when a temporary file cannot be prepared, none of them (each through
+    /// PlanOCI's `AtomicFile`: written and flushed beside its target, then renamed over it).
     static func writeAtomically(_ files: [(path: String, contents: String)]) throws {
-        var prepared: [(temporary: String, path: String)] = []
-        defer { for item in prepared { unlink(item.temporary) } }
+        var prepared: [(file: AtomicFile, path: String)] = []
         for file in files {
             let directory = (file.path as NSString).deletingLastPathComponent
             if !directory.isEmpty {
@@ -40,30 +41,22 @@ enum OutputFile {
             }
             let name = (file.path as NSString).lastPathComponent
             let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(name).plan-\(getpid())-\(prepared.count).tmp"
-            let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-            guard fd >= 0 else {
-                throw Failure(message: "cannot write `\(file.path)`: \(String(cString: strerror(errno)))", isUsage: true)
+            do throws(AtomicFileError) {
+                let output = try AtomicFile(temporaryPath: temporary)
+                prepared.append((output, file.path))
+                try output.write(Array(file.contents.utf8))
+                try output.sync()
+            } catch {
+                throw Failure(message: "cannot write `\(file.path)`: \(error.reason)", isUsage: error.step == .create)
             }
-            prepared.append((temporary, file.path))
-            let bytes = Array(file.contents.utf8)
-            var written = 0
-            while written < bytes.count {
-                let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                if n <= 0 {
-                    let reason = String(cString: strerror(errno))
-                    close(fd)
-                    throw Failure(message: "cannot write `\(file.path)`: \(reason)", isUsage: false)
-                }
-                written += n
-            }
-            fsync(fd)
-            close(fd)
         }
+        // Those not renamed when one fails are removed as they go.
         for item in prepared {
-            guard rename(item.temporary, item.path) == 0 else {
-                throw Failure(message: "cannot replace `\(item.path)`: \(String(cString: strerror(errno)))", isUsage: false)
+            do throws(AtomicFileError) {
+                try item.file.commit(to: item.path)
+            } catch {
+                throw Failure(message: "cannot replace `\(item.path)`: \(error.reason)", isUsage: false)
             }
         }
-        prepared.removeAll()
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
+import PlanOCI
 
 /// Writes an output folder so that it is never half-written: built in a sibling `DEST.plan-PID-XXXXXX`
-/// (made with `mkdtemp`, so nothing planted at that name is followed), then swapped in, the old one
-/// moved to `DEST.plan-old-PID` for the moment of the swap. A run killed in between leaves those
-/// siblings; the next write to the same destination puts an orphaned old one back (when the destination
-/// is missing) or removes it, and removes orphaned half-built ones. Whether the destination may be
-/// replaced at all is decided before the build (`OutputDestination.check`).
+/// (PlanOCI's `AtomicFolder`: made with `mkdtemp`, so nothing planted at that name is followed), then
+/// swapped in, the old one moved to `DEST.plan-old-PID` for the moment of the swap. A run killed in
+/// between leaves those siblings; the next write to the same destination puts an orphaned old one back
+/// (when the destination is missing) or removes it, and removes orphaned half-built ones. Whether the
+/// destination may be replaced at all is decided before the build (`OutputDestination.check`).
 enum AtomicOutput {
     static func replace(_ destination: String, _ build: (String) throws -> Void) throws {
         let path = OutputDestination.absolute(destination)
@@ -14,25 +15,17 @@ enum AtomicOutput {
         let parent = (path as NSString).deletingLastPathComponent
         try makeFolders(parent, for: destination)
         recoverOrphans(of: path)
-        let temporary = try temporaryFolder(parent + "/" + name + ".plan-\(getpid())-", for: destination)
+        let folder = try temporaryFolder(parent + "/" + name + ".plan-\(getpid())-", for: destination)
         do {
-            try build(temporary)
-            publish(temporary)
-            OutputDestination.mark(temporary)
-            let old = path + ".plan-old-\(getpid())"
-            var info = stat()
-            if lstat(path, &info) == 0 {
-                try move(path, to: old, for: destination)
-            }
-            do {
-                try move(temporary, to: path, for: destination)
+            try build(folder.path)
+            OutputDestination.mark(folder.path)
+            do throws(AtomicFileError) {
+                try folder.commit(to: path, settingAsideAt: path + ".plan-old-\(getpid())")
             } catch {
-                _ = rename(old, path)
-                throw error
+                throw outputError(error, for: destination)
             }
-            remove(old)
         } catch {
-            remove(temporary)
+            folder.discard()
             throw error
         }
     }
@@ -48,10 +41,10 @@ enum AtomicOutput {
             && RunDirectory.writerIsGone(name.dropFirst(".plan-".count)) {
             remove(path + "/" + name)
         }
-        let temporary = try temporaryFolder(path + "/.plan-\(getpid())-", for: destination)
-        defer { remove(temporary) }
-        try build(temporary)
-        try moveEntries(of: temporary, into: path, for: destination)
+        let folder = try temporaryFolder(path + "/.plan-\(getpid())-", for: destination)
+        defer { folder.discard() }
+        try build(folder.path)
+        try moveEntries(of: folder.path, into: path, for: destination)
     }
 
     private static func moveEntries(of source: String, into target: String, for destination: String) throws {
@@ -72,21 +65,19 @@ enum AtomicOutput {
     }
 
     /// A fresh folder `PREFIX` + six random characters, mode 0700, that did not exist before.
-    private static func temporaryFolder(_ prefix: String, for destination: String) throws -> String {
-        var template = Array((prefix + "XXXXXX").utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw OutputError(destination: destination, reason: "cannot create a folder beside it: \(String(cString: strerror(errno)))")
+    private static func temporaryFolder(_ prefix: String, for destination: String) throws -> AtomicFolder {
+        do throws(AtomicFileError) {
+            return try AtomicFolder(prefix: prefix)
+        } catch {
+            throw outputError(error, for: destination)
         }
-        return String(cString: made)
     }
 
-    /// `mkdtemp` makes the folder 0700; an output the build did not give a mode gets the usual one.
-    private static func publish(_ folder: String) {
-        var info = stat()
-        guard lstat(folder, &info) == 0, info.st_mode & 0o7777 == 0o700 else { return }
-        let mask = umask(0o022)
-        umask(mask)
-        _ = chmod(folder, 0o777 & ~mask)
+    private static func outputError(_ error: AtomicFileError, for destination: String) -> OutputError {
+        if case .rename(let target) = error.step {
+            return OutputError(destination: destination, reason: "cannot move `\(error.path)` to `\(target)`: \(error.reason)")
+        }
+        return OutputError(destination: destination, reason: "cannot create a folder beside it: \(error.reason)")
     }
 
     private static func makeFolders(_ path: String, for destination: String) throws {

@@ -157,122 +157,71 @@ public final class Executor: Sendable {
 
     // MARK: Outputs
 
+    /// Hands what the run built to each output's exporter.
     private func writeOutputs(results: [String: StageResult], context: RunContext) async throws {
-        let targets = options.targets.isEmpty ? graph.targets : options.targets
+        let input = exportInput(results: results, context: context)
         for output in options.outputs {
+            let exporter = output.exporter
             do {
-                try await writeOutput(output, targets: targets, results: results, context: context)
+                try await exporter.export(input)
             } catch let error as OutputError {
                 throw error
             } catch let error as CocoaError {
                 // Foundation's own text says "(null)" at times: say what failed in words.
                 let reason = (error.underlying as? POSIXError).map { String(cString: strerror($0.code.rawValue)) } ?? "it could not be written"
-                throw OutputError(destination: output.destination, reason: "cannot write `\(error.filePath ?? output.destination)`: \(reason)")
+                throw OutputError(destination: exporter.destination,
+                                  reason: "cannot write `\(error.filePath ?? exporter.destination)`: \(reason)")
             }
         }
     }
 
-    private func writeOutput(_ output: OutputSpec, targets: [String], results: [String: StageResult], context: RunContext) async throws {
-        // What the destination holds may have changed while the build ran.
-        try OutputDestination.checkExisting(output, force: options.force)
-        switch output {
-        case .local(let destination, let merge):
-            let target = try single(targets, for: "type=local")
-            guard let result = results[target] else { return }
-            let root = try await context.views.root(stage: target, base: result.baseRootfs, layers: result.layers)
-            try writeFolder(destination, merge: merge) { temporary in
-                try StageRunner.copyTree(root, to: temporary)
-            }
-        case .artifacts(let destination, let merge):
-            try writeFolder(destination, merge: merge) { temporary in
-                for stage in neededStages where !stage.artifacts.isEmpty {
-                    guard let result = results[stage.name] else { continue }
-                    let folder = temporary + "/" + stage.name
-                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                    for artifact in stage.artifacts {
-                        guard let tree = result.artifacts[artifact.path] else { continue }
-                        // The stored tree holds one entry, `artifact`: unpack it, then give it its name.
-                        let unpacking = folder + "/.unpacking"
-                        try FileManager.default.createDirectory(atPath: unpacking, withIntermediateDirectories: true)
-                        try context.cache.apply(tree.digest, to: unpacking)
-                        try FileManager.default.moveItem(atPath: unpacking + "/artifact", toPath: folder + "/" + artifact.name)
-                        try FileManager.default.removeItem(atPath: unpacking)
-                    }
-                }
-            }
-        case .oci(let destination), .docker(let destination):
-            let target = try single(targets, for: "an image output")
-            guard let result = results[target] else { return }
-            if output.writesArchive {
-                // An archive goes into a folder that may not exist yet, like a folder output.
-                let parent = (OutputDestination.absolute(destination) as NSString).deletingLastPathComponent
-                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-            }
-            try writeImage(result, cache: context.cache, output: output, destination: destination)
+    /// What the run built, as values the exporters read: the targets (root filesystem, image) and the
+    /// stored artifacts of the stages built.
+    private func exportInput(results: [String: StageResult], context: RunContext) -> ExportInput {
+        let targets = options.targets.isEmpty ? graph.targets : options.targets
+        var built: [String: BuiltTarget] = [:]
+        for name in targets {
+            if let result = results[name] { built[name] = builtTarget(result, context: context) }
         }
+        let cache = context.cache
+        var artifacts: [BuiltArtifacts] = []
+        for stage in neededStages where !stage.artifacts.isEmpty {
+            guard let result = results[stage.name] else { continue }
+            artifacts.append(BuiltArtifacts(stage: stage.name, artifacts: stage.artifacts.compactMap { artifact in
+                guard let tree = result.artifacts[artifact.path] else { return nil }
+                return BuiltArtifact(name: artifact.name, unpack: { try cache.apply(tree.digest, to: $0) })
+            }))
+        }
+        let emit = emit
+        return ExportInput(planName: graph.planName, targetNames: targets, targets: built, artifacts: artifacts,
+                           force: options.force, allowSpecialFiles: options.allowSpecialFiles,
+                           stagingDirectory: options.cacheDirectory + "/runs", warn: { emit(.warning($0)) })
     }
 
-    /// Writes a host folder output: replaced whole, or merged into what is there; special files are
-    /// left out unless allowed (images keep them: there they are legitimate).
-    private func writeFolder(_ destination: String, merge: Bool, _ build: (String) throws -> Void) throws {
-        let write = { (temporary: String) throws in
-            try build(temporary)
-            guard !self.options.allowSpecialFiles else { return }
-            let report = try SpecialFiles.strip(temporary)
-            if !report.isEmpty { self.emit(.warning(report.warning(for: "--output dest=\(destination)"))) }
-        }
-        if merge {
-            try AtomicOutput.merge(destination, write)
-        } else {
-            try AtomicOutput.replace(destination, write)
-        }
-    }
-
-    private func single(_ targets: [String], for what: String) throws -> String {
-        guard targets.count == 1, let target = targets.first else {
-            throw ExecutionFailure(stage: targets.joined(separator: ", "), step: "", location: nil,
-                                   message: "\(what) needs exactly one target; choose one with --target")
-        }
-        return target
-    }
-
-    /// The target's image: the base image's layers, then the layer of every step of its chain that
-    /// changed files, straight from the build cache.
-    private func writeImage(_ result: StageResult, cache: BuildCache, output: OutputSpec, destination: String) throws {
-        let staging = options.cacheDirectory + "/runs/image-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: staging) }
-        let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
-        var layers: [ImageLayer] = []
+    /// A target's root filesystem and image: the base image's layers, then the layer of every step of
+    /// its chain that changed files, straight from the build cache.
+    private func builtTarget(_ result: StageResult, context: RunContext) -> BuiltTarget {
+        let cache = context.cache
+        var layers: [BuiltLayer] = []
         var history: [ImageConfiguration.History] = []
         if let image = result.image {
             for ((descriptor, diffID), path) in zip(zip(image.manifest.layers, image.configuration.rootfs.diffIDs), image.layerPaths) {
-                try layout.importBlob(fromFile: path, digest: descriptor.digest, size: descriptor.size)
-                layers.append(ImageLayer(descriptor: descriptor, diffID: diffID))
+                layers.append(BuiltLayer(descriptor: descriptor, diffID: diffID, path: path, copy: { layout in
+                    try layout.importBlob(fromFile: path, digest: descriptor.digest, size: descriptor.size)
+                }))
             }
             history = image.configuration.history ?? []
         }
         for layer in result.layers {
-            try cache.export(layer.descriptor, to: layout)
-            layers.append(ImageLayer(descriptor: layer.descriptor, diffID: layer.descriptor.digest))
+            layers.append(BuiltLayer(descriptor: layer.descriptor, diffID: layer.descriptor.digest, path: cache.path(of: layer.descriptor.digest),
+                                     copy: { try cache.export(layer.descriptor, to: $0) }))
             history.append(ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
         }
-        let platform = result.image?.configuration.platform ?? .host
-        let written = try ImageWriter(platform: platform, config: result.state.containerConfiguration, layers: layers,
-                                      history: history).write(to: layout)
-        switch output {
-        case .docker:
-            try DockerArchive.write(manifest: written.manifestDescriptor, from: layout,
-                                    repoTags: ["\(graph.planName)/\(result.name):latest"], to: destination)
-        default:
-            if destination.hasSuffix(".tar") {
-                try OCIArchive.write(written.manifestDescriptor, name: "\(graph.planName)/\(result.name):latest",
-                                     from: layout, to: destination)
-            } else {
-                try AtomicOutput.replace(destination) { temporary in
-                    let target = try OCILayout.create(at: URL(fileURLWithPath: temporary))
-                    try target.copyImage(written.manifestDescriptor, from: layout, name: "latest")
-                }
-            }
-        }
+        let image = BuiltImage(platform: result.image?.configuration.platform ?? .host, configuration: result.state.containerConfiguration,
+                               layers: layers, history: history)
+        let views = context.views
+        return BuiltTarget(name: result.name, rootFilesystem: {
+            try await views.root(stage: result.name, base: result.baseRootfs, layers: result.layers)
+        }, image: image)
     }
 }

@@ -53,30 +53,36 @@ public enum OutputDestination {
     /// Checks every output before the build: the targets it needs, and the file system at its
     /// destination. Throws the first problem, naming the destination and the way out.
     public static func check(_ outputs: [OutputSpec], graph: BuildGraph, targets: [String], options: RunOptions) throws {
+        try check(exporters: outputs.map(\.exporter), graph: graph, targets: targets, options: options)
+    }
+
+    /// The same for the outputs' exporters: the rules every output shares (one target, one path per
+    /// output), then each exporter's own ``Exporter/check(graph:options:)``.
+    static func check(exporters: [any Exporter], graph: BuildGraph, targets: [String], options: RunOptions) throws {
         var seen: [String: String] = [:]
-        for output in outputs {
+        for output in exporters {
             let destination = output.destination
             if output.needsOneTarget, targets.count != 1 {
                 throw OutputError(destination: destination, reason: "type=\(output.typeName) writes one target, but the run builds "
                     + "\(targets.count) (\(targets.joined(separator: ", "))); choose one with --target. Nothing was built")
             }
-            let path = resolved(destination)
-            if let other = seen[path] {
-                throw OutputError(destination: destination, reason: "another --output (dest=\(other)) writes the same path")
+            if output is any HostOutput {
+                let path = resolved(destination)
+                if let other = seen[path] {
+                    throw OutputError(destination: destination, reason: "another --output (dest=\(other)) writes the same path")
+                }
+                seen[path] = destination
             }
-            seen[path] = destination
-            try checkPlace(output, path: path, graph: graph, options: options)
-            try checkExisting(output, force: options.force)
+            try output.check(graph: graph, options: options)
         }
         // --cache-to writes an OCI layout by the same rules (and usually rewrites its own).
         if let cacheTo = options.cacheTo {
-            let layout = OutputSpec.oci(destination: cacheTo)
+            let layout = OCIExporter(destination: cacheTo)
             do {
                 if let other = seen[resolved(cacheTo)] {
                     throw OutputError(destination: cacheTo, reason: "--output dest=\(other) writes the same path")
                 }
-                try checkPlace(layout, path: resolved(cacheTo), graph: graph, options: options)
-                try checkExisting(layout, force: options.force)
+                try layout.check(graph: graph, options: options)
             } catch var error as OutputError {
                 error.option = "--cache-to dir"
                 throw error
@@ -86,7 +92,7 @@ public enum OutputDestination {
 
     /// The destination is not a folder the build needs: not `/`, not the context or one holding it,
     /// not the cache, and not a path inside the context that the plan copies.
-    static func checkPlace(_ output: OutputSpec, path: String, graph: BuildGraph, options: RunOptions) throws {
+    static func checkPlace(_ output: any HostOutput, path: String, graph: BuildGraph, options: RunOptions) throws {
         let destination = output.destination
         let context = resolved(options.contextDirectory)
         if path == "/" {
@@ -123,7 +129,7 @@ public enum OutputDestination {
 
     /// What is at the destination now may be written: nothing, an empty folder or file, or what plan
     /// wrote; anything else only with `merge=true` (folders of `type=local`/`type=artifacts`) or `--force`.
-    static func checkExisting(_ output: OutputSpec, force: Bool) throws {
+    static func checkExisting(_ output: any HostOutput, force: Bool) throws {
         let destination = output.destination
         let path = absolute(destination)
         // The deepest existing ancestor must be a folder, or no folder can be made there.
@@ -171,16 +177,10 @@ public enum OutputDestination {
             + ", not a folder plan wrote; \(wayOut). Nothing was built")
     }
 
-    /// A folder plan wrote: marked by plan, or (for an OCI output) an OCI layout and nothing else.
-    static func isPlanFolder(_ path: String, output: OutputSpec) -> Bool {
+    /// A folder plan wrote: marked by plan, or one the output recognises as its own (an OCI layout).
+    static func isPlanFolder(_ path: String, output: any HostOutput) -> Bool {
         if let lgetxattr = lgetxattrFunction, lgetxattr(path, markerAttribute, nil, 0) >= 0 { return true }
-        guard case .oci = output else { return false }
-        let entries = Set((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
-        guard entries.contains("oci-layout"), entries.isSubset(of: ["oci-layout", "index.json", "blobs", "ingest"]) else { return false }
-        // plan's image layouts hold one image; a layout of several (skopeo's, say) is not replaced.
-        guard let data = FileManager.default.contents(atPath: path + "/index.json"),
-              let index = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
-        return ((index["manifests"] as? [Any]) ?? []).count <= 1
+        return output.isOwnFolder(path)
     }
 
     /// Marks a folder as written by plan (where the file system keeps extended attributes).
@@ -217,22 +217,5 @@ public enum OutputDestination {
         if name == "blobs/" { return true }
         let hex = name.prefix { $0.isHexDigit }
         return hex.count == 64 && (name.dropFirst(64) == ".json" || name.dropFirst(64) == ".tar")
-    }
-}
-
-extension OutputSpec {
-    /// Images and `type=local` are one target's; artifacts are every built stage's.
-    var needsOneTarget: Bool {
-        if case .artifacts = self { return false }
-        return true
-    }
-
-    /// Whether the output is one archive file rather than a folder.
-    var writesArchive: Bool {
-        switch self {
-        case .docker: true
-        case .oci(let destination): destination.hasSuffix(".tar")
-        case .local, .artifacts: false
-        }
     }
 }

@@ -69,14 +69,6 @@ public enum OutputSpec: Hashable, Sendable {
         case .artifacts: "artifacts"
         }
     }
-
-    /// For the outputs that can merge into a folder: whether they do; nil for images.
-    var merges: Bool? {
-        switch self {
-        case .local(_, let merge), .artifacts(_, let merge): merge
-        case .oci, .docker: nil
-        }
-    }
 }
 
 /// Everything `plan run` takes besides the graph.

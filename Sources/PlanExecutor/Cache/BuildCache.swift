@@ -238,13 +238,14 @@ public final class BuildCache: @unchecked Sendable {
 
     // MARK: Files
 
+    /// Replaces a small file (a ref, a history record) at once; `PATH.tmp-PID-…` until then, which
+    /// `prune` removes when its writer is gone.
     static func writeAtomically(_ data: Data, to path: String) throws {
-        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else { throw CacheError.io("create", temporary, errno) }
-        guard rename(temporary, path) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw CacheError.io("rename", path, code)
+        do throws(AtomicFileError) {
+            try AtomicFile.write(data, to: path)
+        } catch {
+            if case .rename = error.step { throw CacheError.io("rename", path, error.code) }
+            throw CacheError.io(error.operation, error.path, error.code)
         }
     }
 

@@ -93,29 +93,33 @@ struct ArchiveWriter {
         // A new file (O_EXCL|O_NOFOLLOW) with a name nobody can guess: whoever can write DEST's folder
         // cannot make this write go through a link of theirs.
         let temporary = path + ".plan-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 36)).tmp"
-        do {
-            let sink = try FileByteSink(path: temporary, exclusive: true)
-            let writer = TarWriter(sink, options: TarWriter.Options(fixedModificationTime: 0))
-            var folders = Set<String>()
-            for file in files.sorted(by: { $0.name < $1.name }) {
-                let components = file.name.split(separator: "/")
-                for depth in 1..<max(1, components.count) {
-                    let folder = components.prefix(depth).joined(separator: "/") + "/"
-                    if folders.insert(folder).inserted {
-                        try writer.append(TarEntry(path: folder, kind: .directory, mode: 0o755), content: [])
-                    }
-                }
-                try writer.append(TarEntry(path: file.name, kind: .regular, mode: 0o644, size: Int64(file.bytes.count)),
-                                  content: file.bytes)
-            }
-            try writer.finish()
-            try sink.finish()
-            guard rename(temporary, path) == 0 else {
-                throw ImageError.layout(path, "cannot rename the archive into place: \(String(cString: strerror(errno)))")
-            }
+        let archive: AtomicFile
+        do throws(AtomicFileError) {
+            archive = try AtomicFile(temporaryPath: temporary)
         } catch {
-            unlink(temporary)
-            throw error
+            throw LayerError.system(call: "open", path: temporary, errno: error.code)
+        }
+        let sink = FileByteSink(fileDescriptor: archive.fileDescriptor, path: temporary)
+        let writer = TarWriter(sink, options: TarWriter.Options(fixedModificationTime: 0))
+        var folders = Set<String>()
+        for file in files.sorted(by: { $0.name < $1.name }) {
+            let components = file.name.split(separator: "/")
+            for depth in 1..<max(1, components.count) {
+                let folder = components.prefix(depth).joined(separator: "/") + "/"
+                if folders.insert(folder).inserted {
+                    try writer.append(TarEntry(path: folder, kind: .directory, mode: 0o755), content: [])
+                }
+            }
+            try writer.append(TarEntry(path: file.name, kind: .regular, mode: 0o644, size: Int64(file.bytes.count)),
+                              content: file.bytes)
+        }
+        try writer.finish()
+        try sink.finish()
+        // Dropped uncommitted (a throw above), the temporary file is removed.
+        do throws(AtomicFileError) {
+            try archive.commit(to: path)
+        } catch {
+            throw ImageError.layout(path, "cannot rename the archive into place: \(error.reason)")
         }
     }
 }

@@ -13,17 +13,18 @@ import Darwin
 /// `blobs/sha256/<hex>`. Until then nothing is visible under `blobs/`; on any failure, or
 /// ``abort()``, or when the writer is dropped uncommitted, the temporary file is removed.
 public final class BlobWriter {
-    private var fd: Int32
+    private let file: AtomicFile
     private var hasher = SHA256()
-    private let temporaryPath: String
     private let blobs: BlobDirectory
     /// The digest the content must have, if known before writing.
     public let expectedDigest: Digest?
     /// The size the content must have, if known before writing.
     public let expectedSize: Int64?
     /// Bytes written so far.
-    public private(set) var bytesWritten: Int64 = 0
+    public var bytesWritten: Int64 { file.bytesWritten }
     private var finished = false
+
+    private var temporaryPath: String { file.temporaryPath }
 
     init(blobs: BlobDirectory, expectedDigest: Digest?, expectedSize: Int64?) throws(ContentStoreError) {
         if let d = expectedDigest, d.algorithm != "sha256" { throw .unsupportedAlgorithm(d.algorithm) }
@@ -31,12 +32,12 @@ public final class BlobWriter {
         self.expectedDigest = expectedDigest
         self.expectedSize = expectedSize
         try POSIXFile.makeDirectories(blobs.temporaryDirectory)
-        temporaryPath = (blobs.temporaryDirectory as NSString).appendingPathComponent(POSIXFile.temporaryName())
-        fd = try POSIXFile.createExclusive(temporaryPath)
-    }
-
-    deinit {
-        if !finished { discard() }
+        let temporaryPath = (blobs.temporaryDirectory as NSString).appendingPathComponent(POSIXFile.temporaryName())
+        do throws(AtomicFileError) {
+            file = try AtomicFile(temporaryPath: temporaryPath)
+        } catch {
+            throw ContentStoreError(error)
+        }
     }
 
     /// Appends bytes. Fails early when more bytes arrive than the expected size.
@@ -47,14 +48,13 @@ public final class BlobWriter {
             discard()
             throw .sizeMismatch(expected: expectedSize, actual: got, digest: expectedDigest)
         }
-        do throws(ContentStoreError) {
-            try POSIXFile.writeAll(fd, bytes, path: temporaryPath)
+        do throws(AtomicFileError) {
+            try file.write(bytes)
         } catch {
             discard()
-            throw error
+            throw ContentStoreError(error)
         }
         hasher.update(bufferPointer: bytes)
-        bytesWritten += Int64(bytes.count)
     }
 
     /// Appends bytes.
@@ -82,26 +82,20 @@ public final class BlobWriter {
             discard()
             throw .digestMismatch(expected: expectedDigest, actual: actual)
         }
-        do throws(ContentStoreError) {
-            try POSIXFile.sync(fd, path: temporaryPath)
-        } catch {
-            discard()
-            throw error
-        }
-        close(fd)
-        fd = -1
         finished = true
         let final = blobs.path(for: actual)
-        let dir = (final as NSString).deletingLastPathComponent
         do throws(ContentStoreError) {
-            try POSIXFile.makeDirectories(dir)
-            // rename(2) replaces atomically: a concurrent writer of the same digest leaves the
-            // same bytes either way, and readers never see a partial file.
-            try POSIXFile.renameReplacing(temporaryPath, final)
-            try POSIXFile.syncDirectory(dir)
+            try POSIXFile.makeDirectories((final as NSString).deletingLastPathComponent)
         } catch {
-            POSIXFile.remove(temporaryPath)
+            file.discard()
             throw error
+        }
+        // rename(2) replaces atomically: a concurrent writer of the same digest leaves the same bytes
+        // either way, and readers never see a partial file.
+        do throws(AtomicFileError) {
+            try file.commit(to: final, durability: .fileAndFolder)
+        } catch {
+            throw ContentStoreError(error)
         }
         return actual
     }
@@ -112,11 +106,7 @@ public final class BlobWriter {
     }
 
     private func discard() {
-        if fd >= 0 {
-            close(fd)
-            fd = -1
-        }
-        if !finished { POSIXFile.remove(temporaryPath) }
+        file.discard()
         finished = true
     }
 }

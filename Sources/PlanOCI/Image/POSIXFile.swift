@@ -7,8 +7,8 @@ import Musl
 import Darwin
 #endif
 
-/// Thin wrappers over the POSIX calls the store needs (open, write, fsync, rename, flock),
-/// turning errno into ``ContentStoreError/io(_:_:_:)``.
+/// Thin wrappers over the POSIX calls the store needs (mkdir, stat, unlink, flock), turning errno
+/// into ``ContentStoreError/io(_:_:_:)``; files are written through ``AtomicFile``.
 enum POSIXFile {
     static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
@@ -23,44 +23,6 @@ enum POSIXFile {
         } catch {
             throw .io("mkdir", path, (error as NSError).localizedDescription)
         }
-    }
-
-    /// Opens a new file that must not exist yet, for writing, mode 0644.
-    static func createExclusive(_ path: String) throws(ContentStoreError) -> Int32 {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw fail("create", path) }
-        return fd
-    }
-
-    /// Writes all bytes, retrying short writes and EINTR.
-    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(ContentStoreError) {
-        guard var p = buffer.baseAddress else { return }
-        var left = buffer.count
-        while left > 0 {
-            let n = write(fd, p, left)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw fail("write", path)
-            }
-            left -= n
-            p += n
-        }
-    }
-
-    static func sync(_ fd: Int32, path: String) throws(ContentStoreError) {
-        guard fsync(fd) == 0 else { throw fail("fsync", path) }
-    }
-
-    /// fsyncs a directory so that a rename in it survives a crash.
-    static func syncDirectory(_ path: String) throws(ContentStoreError) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw fail("open", path) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw fail("fsync", path) }
-    }
-
-    static func renameReplacing(_ from: String, _ to: String) throws(ContentStoreError) {
-        guard rename(from, to) == 0 else { throw fail("rename to \(to)", from) }
     }
 
     static func exists(_ path: String) -> Bool {
@@ -83,26 +45,15 @@ enum POSIXFile {
         "\(prefix)\(getpid())-\(UInt64.random(in: 0...UInt64.max).hexPadded)"
     }
 
-    /// Writes `data` to `path` atomically: temp file in the same directory, fsync, rename, fsync dir.
+    /// Writes `data` to `path` atomically and durably (``AtomicFile``): a temporary file in the same
+    /// directory, fsync, rename, fsync of the directory.
     static func writeAtomically(_ data: Data, to path: String) throws(ContentStoreError) {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = (dir as NSString).appendingPathComponent(temporaryName())
-        let fd = try createExclusive(tmp)
-        do throws(ContentStoreError) {
-            var failure: ContentStoreError?
-            data.withUnsafeBytes { buf in
-                do throws(ContentStoreError) { try writeAll(fd, buf, path: tmp) } catch { failure = error }
-            }
-            if let failure { throw failure }
-            try sync(fd, path: tmp)
-            close(fd)
-            try renameReplacing(tmp, path)
+        let temporary = ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(temporaryName())
+        do throws(AtomicFileError) {
+            try AtomicFile.write(data, to: path, temporaryPath: temporary, durability: .fileAndFolder)
         } catch {
-            close(fd)
-            remove(tmp)
-            throw error
+            throw ContentStoreError(error)
         }
-        try syncDirectory(dir)
     }
 
     /// Runs `body` holding an exclusive `flock` on `lockPath` (created if missing). The lock is

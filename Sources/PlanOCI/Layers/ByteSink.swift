@@ -32,11 +32,11 @@ public final class FileByteSink: ByteSink {
         buffer.reserveCapacity(Self.bufferSize)
     }
 
-    /// Writes to an open descriptor that the caller keeps owning.
-    public init(fileDescriptor: Int32) {
+    /// Writes to an open descriptor that the caller keeps owning; `path` names it in errors.
+    public init(fileDescriptor: Int32, path: String? = nil) {
         self.fd = fileDescriptor
         self.ownsDescriptor = false
-        self.path = "fd \(fileDescriptor)"
+        self.path = path ?? "fd \(fileDescriptor)"
         buffer.reserveCapacity(Self.bufferSize)
     }
 

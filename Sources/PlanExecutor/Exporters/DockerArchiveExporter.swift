@@ -1,0 +1,24 @@
+import Foundation
+import PlanOCI
+
+/// `type=docker`: the target's image as a `docker load` archive, tagged `PLAN/TARGET:latest`.
+public struct DockerArchiveExporter: HostOutput {
+    public var destination: String
+
+    public init(destination: String) { self.destination = destination }
+
+    public var typeName: String { "docker" }
+    public var needsOneTarget: Bool { true }
+    public var writesArchive: Bool { true }
+    public var merges: Bool? { nil }
+
+    public func export(_ input: ExportInput) async throws {
+        try recheck(input)
+        guard let target = try input.singleTarget(for: "an image output") else { return }
+        try makeParentFolder()
+        try target.image.withLayout(stagingIn: input.stagingDirectory) { layout, manifest in
+            try DockerArchive.write(manifest: manifest, from: layout, repoTags: ["\(input.planName)/\(target.name):latest"],
+                                    to: destination)
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import PlanCompiler
+import PlanOCI
+
+/// Writes one output of a run — an image, a folder, the artifacts — from what the build produced.
+///
+/// Each kind of `--output` is one conforming type: ``OCIExporter`` (an OCI layout folder, or an archive
+/// when the destination ends in `.tar`), ``DockerArchiveExporter``, ``LocalExporter`` (the target's root
+/// filesystem) and ``ArtifactsExporter``; ``OutputSpec/exporter`` maps the command line's spelling to
+/// one. The executor calls ``check(graph:options:)`` on every output before it builds anything, so a run
+/// never ends in "cannot write there", and ``export(_:)`` once every stage is built, handing over an
+/// ``ExportInput``: the built targets as values, never the executor's own state.
+///
+/// Adding an output — pushing the image to a registry, say — is one new conforming type: its `check`
+/// refuses before the build what cannot work (a malformed reference, no credentials); its `export`
+/// takes ``BuiltTarget/image`` (platform, configuration, the layers with the files holding their blobs,
+/// the history) and sends it; one more `OutputSpec` case names it on the command line. An output
+/// written to a path on this machine conforms to ``HostOutput`` instead, which brings the destination
+/// rules of ``OutputDestination`` with it.
+public protocol Exporter: Sendable {
+    /// Where the output goes, as the user wrote it (`dest=`): messages name it.
+    var destination: String { get }
+    /// The `type=` of `--output` (`oci`, `docker`, `local`, `artifacts`), for messages.
+    var typeName: String { get }
+    /// Whether it writes one target (an image, a root filesystem) rather than every built stage's results.
+    var needsOneTarget: Bool { get }
+    /// Before the build: throws an ``OutputError`` when the output could not be written. Writes nothing.
+    func check(graph: BuildGraph, options: RunOptions) throws
+    /// After a successful build: writes the output.
+    func export(_ input: ExportInput) async throws
+}
+
+/// An exporter that writes a file or folder on this machine at its ``Exporter/destination``. The rules
+/// of ``OutputDestination`` apply: plan replaces only what plan wrote, checked before the build (the
+/// default ``Exporter/check(graph:options:)``) and again just before writing (``recheck(_:)``).
+public protocol HostOutput: Exporter {
+    /// Whether the output is one archive file rather than a folder.
+    var writesArchive: Bool { get }
+    /// For a folder output that can write into what is there: whether it does; nil when it is always
+    /// replaced whole (an image).
+    var merges: Bool? { get }
+    /// Whether a folder plan did not mark is still recognisably this output's own (an OCI layout).
+    func isOwnFolder(_ path: String) -> Bool
+}
+
+extension HostOutput {
+    public func check(graph: BuildGraph, options: RunOptions) throws {
+        try OutputDestination.checkPlace(self, path: OutputDestination.resolved(destination), graph: graph, options: options)
+        try OutputDestination.checkExisting(self, force: options.force)
+    }
+
+    public func isOwnFolder(_ path: String) -> Bool { false }
+
+    /// What the destination holds may have changed while the build ran: checks it again.
+    func recheck(_ input: ExportInput) throws {
+        try OutputDestination.checkExisting(self, force: input.force)
+    }
+
+    /// Writes a host folder output: replaced whole, or merged into what is there; special files are
+    /// left out unless allowed (images keep them: there they are legitimate).
+    func writeFolder(_ input: ExportInput, merge: Bool, _ build: (String) throws -> Void) throws {
+        let destination = destination
+        let write = { (temporary: String) throws in
+            try build(temporary)
+            guard !input.allowSpecialFiles else { return }
+            let report = try SpecialFiles.strip(temporary)
+            if !report.isEmpty { input.warn(report.warning(for: "--output dest=\(destination)")) }
+        }
+        if merge {
+            try AtomicOutput.merge(destination, write)
+        } else {
+            try AtomicOutput.replace(destination, write)
+        }
+    }
+
+    /// An archive goes into a folder that may not exist yet, like a folder output.
+    func makeParentFolder() throws {
+        let parent = (OutputDestination.absolute(destination) as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+    }
+}
+
+extension OutputSpec {
+    /// The exporter that writes this output.
+    public var exporter: any Exporter {
+        switch self {
+        case .oci(let destination): OCIExporter(destination: destination)
+        case .docker(let destination): DockerArchiveExporter(destination: destination)
+        case .local(let destination, let merge): LocalExporter(destination: destination, merge: merge)
+        case .artifacts(let destination, let merge): ArtifactsExporter(destination: destination, merge: merge)
+        }
+    }
+}
+
+/// What a successful run built, as exporters see it.
+public struct ExportInput: Sendable {
+    /// The plan's name: images are tagged `PLAN/TARGET:latest`.
+    public var planName: String
+    /// The targets the run was asked for (`--target`, else the plan's), in order.
+    public var targetNames: [String]
+    /// The built targets, by name.
+    public var targets: [String: BuiltTarget]
+    /// The built stages that declare artifacts, in build order.
+    public var artifacts: [BuiltArtifacts]
+    /// Replace whatever is at a destination (`--force`).
+    public var force: Bool
+    /// Let device nodes, fifos, sockets and setuid/setgid bits reach host folders.
+    public var allowSpecialFiles: Bool
+    /// A folder on the build cache's file system, for staging an image.
+    public var stagingDirectory: String
+    /// Reports what does not stop the export (special files left out).
+    public var warn: @Sendable (String) -> Void
+
+    /// The one target an output of one target writes (nil when it was not built); `what` names the
+    /// output in the failure when the run has several targets.
+    func singleTarget(for what: String) throws -> BuiltTarget? {
+        guard targetNames.count == 1, let name = targetNames.first else {
+            throw ExecutionFailure(stage: targetNames.joined(separator: ", "), step: "", location: nil,
+                                   message: "\(what) needs exactly one target; choose one with --target")
+        }
+        return targets[name]
+    }
+}
+
+/// One built target.
+public struct BuiltTarget: Sendable {
+    public var name: String
+    /// Its root filesystem, put together (read-only) the first time it is asked for.
+    public var rootFilesystem: @Sendable () async throws -> String
+    /// Its image.
+    public var image: BuiltImage
+}
+
+/// A target's image: the base image's layers, then a layer for every step of its chain that changed
+/// files, with the configuration the plan gives it.
+public struct BuiltImage: Sendable {
+    public var platform: Platform
+    public var configuration: ContainerConfiguration
+    /// Bottom first.
+    public var layers: [BuiltLayer]
+    /// The base image's history, then one entry per built layer.
+    public var history: [PlanOCI.ImageConfiguration.History]
+
+    /// Writes the image into a new OCI layout staged in `folder`, gives `body` the layout and the image
+    /// manifest's descriptor, then removes the layout.
+    func withLayout<T>(stagingIn folder: String, _ body: (OCILayout, Descriptor) throws -> T) throws -> T {
+        let staging = folder + "/image-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
+        for layer in layers { try layer.copy(layout) }
+        let written = try ImageWriter(platform: platform, config: configuration,
+                                      layers: layers.map { ImageLayer(descriptor: $0.descriptor, diffID: $0.diffID) },
+                                      history: history).write(to: layout)
+        return try body(layout, written.manifestDescriptor)
+    }
+}
+
+/// One layer of a built image.
+public struct BuiltLayer: Sendable {
+    public var descriptor: Descriptor
+    /// The digest of the uncompressed layer.
+    public var diffID: Digest
+    /// The file holding the layer's blob.
+    public var path: String
+    /// Copies the blob into a layout, checking it (a built layer found changed is a cache corruption,
+    /// which makes the run rebuild it).
+    var copy: @Sendable (OCILayout) throws -> Void
+}
+
+/// The artifacts of one built stage.
+public struct BuiltArtifacts: Sendable {
+    public var stage: String
+    /// Those the build stored, in the plan's order.
+    public var artifacts: [BuiltArtifact]
+}
+
+/// One stored artifact: a file or folder.
+public struct BuiltArtifact: Sendable {
+    /// Its name in the plan's `artifacts:`.
+    public var name: String
+    /// Unpacks the stored tree, which holds one entry named `artifact`, into a folder.
+    var unpack: @Sendable (String) throws -> Void
+
+    /// Writes the artifact at `path`, whose folder exists.
+    func write(to path: String) throws {
+        let unpacking = (path as NSString).deletingLastPathComponent + "/.unpacking"
+        try FileManager.default.createDirectory(atPath: unpacking, withIntermediateDirectories: true)
+        try unpack(unpacking)
+        try FileManager.default.moveItem(atPath: unpacking + "/artifact", toPath: path)
+        try FileManager.default.removeItem(atPath: unpacking)
+    }
+}

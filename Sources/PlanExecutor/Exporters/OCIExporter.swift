@@ -1,0 +1,41 @@
+import Foundation
+import PlanOCI
+
+/// `type=oci`: the target's image as an OCI layout folder, or as an OCI archive when the destination
+/// ends in `.tar`; tagged `latest` in a layout, `PLAN/TARGET:latest` in an archive.
+public struct OCIExporter: HostOutput {
+    public var destination: String
+
+    public init(destination: String) { self.destination = destination }
+
+    public var typeName: String { "oci" }
+    public var needsOneTarget: Bool { true }
+    public var writesArchive: Bool { destination.hasSuffix(".tar") }
+    public var merges: Bool? { nil }
+
+    /// plan's image layouts hold one image and nothing but the layout's files; a layout of several
+    /// (skopeo's, say) is not replaced.
+    public func isOwnFolder(_ path: String) -> Bool {
+        let entries = Set((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+        guard entries.contains("oci-layout"), entries.isSubset(of: ["oci-layout", "index.json", "blobs", "ingest"]) else { return false }
+        guard let data = FileManager.default.contents(atPath: path + "/index.json"),
+              let index = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        return ((index["manifests"] as? [Any]) ?? []).count <= 1
+    }
+
+    public func export(_ input: ExportInput) async throws {
+        try recheck(input)
+        guard let target = try input.singleTarget(for: "an image output") else { return }
+        if writesArchive { try makeParentFolder() }
+        try target.image.withLayout(stagingIn: input.stagingDirectory) { layout, manifest in
+            if writesArchive {
+                try OCIArchive.write(manifest, name: "\(input.planName)/\(target.name):latest", from: layout, to: destination)
+            } else {
+                try AtomicOutput.replace(destination) { temporary in
+                    let output = try OCILayout.create(at: URL(fileURLWithPath: temporary))
+                    try output.copyImage(manifest, from: layout, name: "latest")
+                }
+            }
+        }
+    }
+}
