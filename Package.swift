@@ -31,7 +31,9 @@ let package = Package(
             dependencies: ["PlanDiagnostics", .product(name: "Yams", package: "Yams")]
         ),
         // Semantic checks and the BuildGraph IR.
-        .target(name: "PlanCompiler", dependencies: ["PlanDiagnostics", "PlanLanguage"]),
+        .target(name: "PlanCompiler", dependencies: [
+            "PlanDiagnostics", "PlanLanguage", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // BuildGraph → Dockerfile and .dockerignore.
         .target(name: "PlanDockerfile", dependencies: ["PlanCompiler"]),
         // BuildGraph → docker-bake.json, for BuildKit builders.
@@ -45,6 +47,7 @@ let package = Package(
         // `plan run`: builds the BuildGraph itself — root filesystems, sandboxed steps, artifacts, outputs.
         .target(name: "PlanExecutor", dependencies: [
             "PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanProcess", "CPlanSys", .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // The command-line interface: thin, parses flags, calls the libraries, prints.
         .target(
@@ -64,6 +67,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -1,14 +1,15 @@
 import Foundation
+import NIOConcurrencyHelpers
 import PlanOCI
 
 /// How root filesystems are put together from a base and layers: stacked with overlayfs when the
 /// kernel lets us mount it, otherwise copied (the base, then each layer applied in turn).
-final class LayerStacks: @unchecked Sendable {
+final class LayerStacks: Sendable {
     let cache: BuildCache
     let runDirectory: String
     let overlay: Bool
-    private var links: [String: String] = [:]
-    private let lock = NSLock()
+    /// Lower folder → its short link under `l/`.
+    private let links = NIOLockedValueBox<[String: String]>([:])
 
     init(cache: BuildCache, runDirectory: String) throws {
         self.cache = cache
@@ -40,13 +41,13 @@ final class LayerStacks: @unchecked Sendable {
 
     /// A short name for a lower folder (overlayfs mount options must fit in a page).
     private func shortLink(_ target: String) throws -> String {
-        lock.lock()
-        defer { lock.unlock() }
-        if let known = links[target] { return known }
-        let link = runDirectory + "/l/" + String(links.count, radix: 36)
-        guard symlink(target, link) == 0 || errno == EEXIST else { throw CacheError.io("symlink", link, errno) }
-        links[target] = link
-        return link
+        try links.withLockedValue { links in
+            if let known = links[target] { return known }
+            let link = runDirectory + "/l/" + String(links.count, radix: 36)
+            guard symlink(target, link) == 0 || errno == EEXIST else { throw CacheError.io("symlink", link, errno) }
+            links[target] = link
+            return link
+        }
     }
 
     /// The lower folders for `layers` over `base`, topmost first.

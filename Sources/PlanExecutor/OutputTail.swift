@@ -1,20 +1,19 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// The last lines of a step's output, for failure reports.
-final class OutputTail: @unchecked Sendable {
-    private var buffer = Data()
-    private let lock = NSLock()
+final class OutputTail: Sendable {
+    private let buffer = NIOLockedValueBox(Data())
 
     func add(_ data: Data) {
-        lock.lock()
-        buffer.append(data)
-        if buffer.count > 16_384 { buffer = buffer.suffix(8_192) }
-        lock.unlock()
+        buffer.withLockedValue { buffer in
+            buffer.append(data)
+            if buffer.count > 16_384 { buffer = buffer.suffix(8_192) }
+        }
     }
 
     var lines: [String] {
-        lock.lock()
-        defer { lock.unlock() }
+        let buffer = buffer.withLockedValue { $0 }
         return String(decoding: buffer, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
             .map(String.init).filter { !$0.isEmpty }.suffix(15).map { $0 }
     }

@@ -3,7 +3,9 @@ import PlanOCI
 
 /// A stage's working root, one step at a time: each step that runs gets a fresh writable layer over
 /// the stage's layers so far, and leaves its changes as a new layer in the cache.
-final class StageWorkspace: @unchecked Sendable {
+///
+/// Not `Sendable`: one stage's task uses it, one step at a time.
+final class StageWorkspace {
     let stacks: LayerStacks
     let folder: String
     let base: String?

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import PlanOCI
 
 /// One cached step: what its key leads to.
@@ -34,24 +35,19 @@ public struct CacheCorruption: Error, CustomStringConvertible, Sendable {
 /// - `history/POSITION.json`: the inputs each step of each plan had the last time it was built, for
 ///   `--explain`.
 /// - `lock`: runs hold it shared, `plan cache prune` exclusively.
-public final class BuildCache: @unchecked Sendable {
+public final class BuildCache: Sendable {
     public let root: String
     let store: ContentStore
     /// Keys read or written by this process, for `--cache-to`.
-    private var used: Set<String> = []
-    private let usedLock = NSLock()
+    private let used = NIOLockedValueBox<Set<String>>([])
 
     /// The keys this process took from or put into the cache, sorted.
     public func keysUsed() -> [String] {
-        usedLock.lock()
-        defer { usedLock.unlock() }
-        return used.sorted()
+        used.withLockedValue { $0.sorted() }
     }
 
     private func markUsed(_ key: String) {
-        usedLock.lock()
-        used.insert(key)
-        usedLock.unlock()
+        _ = used.withLockedValue { $0.insert(key) }
     }
 
     public init(cacheDirectory: String) throws {
