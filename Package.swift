@@ -3,6 +3,11 @@ import PackageDescription
 
 let package = Package(
     name: "plan",
+    // What runs where. Linux: everything. macOS 13+: `plan check`, `compile`, `graph` and `affected`
+    // (PlanLanguage, PlanCompiler, the writers) and PlanOCI; the executor (`plan run`: namespaces,
+    // mount(2), overlayfs, openat2) is Linux-only — its Linux-only calls sit behind `#if os(Linux)` so
+    // the package compiles on macOS, where a run fails closed (no openat2, no overlay). Only Linux is
+    // built and tested here; the macOS build is unchecked.
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "plan", targets: ["plan"]),

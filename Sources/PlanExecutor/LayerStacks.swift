@@ -26,8 +26,11 @@ final class LayerStacks: Sendable {
     static let writableSettings = [("redirect_dir", "off"), ("metacopy", "off")]
     static let writableOptions = writableSettings.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
 
-    /// Tries one throwaway overlay mount.
+    /// Tries one throwaway overlay mount (never on a system without overlayfs: copy mode there).
     static func canMountOverlay(_ runDirectory: String) -> Bool {
+        #if !os(Linux)
+        return false
+        #else
         let probe = runDirectory + "/probe"
         for folder in ["lower", "upper", "work", "merged"] {
             try? FileManager.default.createDirectory(atPath: probe + "/" + folder, withIntermediateDirectories: true)
@@ -37,6 +40,7 @@ final class LayerStacks: Sendable {
         guard mount("overlay", probe + "/merged", "overlay", 0, options) == 0 else { return false }
         umount2(probe + "/merged", 0)
         return true
+        #endif
     }
 
     /// A short name for a lower folder (overlayfs mount options must fit in a page).
@@ -63,10 +67,14 @@ final class LayerStacks: Sendable {
         var options = "lowerdir=" + lowers.joined(separator: ":")
         if let upper { options += ",upperdir=\(upper.upper),workdir=\(upper.work)," + Self.writableOptions }
         if options.utf8.count < 4000 {
+            #if os(Linux)
             guard mount("overlay", merged, "overlay", 0, options) == 0 else {
                 throw CacheError.io("mount overlay", merged, errno)
             }
             return
+            #else
+            throw CacheError.io("mount overlay", merged, ENOSYS)  // not reached: `overlay` is false here
+            #endif
         }
         guard lowers.count <= 500 else {
             throw ExecutionFailure(stage: "", step: "", location: nil,
@@ -80,7 +88,9 @@ final class LayerStacks: Sendable {
     }
 
     static func unmount(_ path: String) {
+        #if os(Linux)
         if umount2(path, 0) != 0 { umount2(path, Int32(MNT_DETACH)) }
+        #endif
     }
 
     /// Copy mode: `base` copied to `destination`, then each layer applied.
