@@ -3,6 +3,11 @@ import PackageDescription
 
 let package = Package(
     name: "plan",
+    // What runs where. Linux: everything. macOS 13+: `plan check`, `compile`, `graph` and `affected`
+    // (PlanLanguage, PlanCompiler, the writers) and PlanOCI; the executor (`plan run`: namespaces,
+    // mount(2), overlayfs, openat2) is Linux-only — its Linux-only calls sit behind `#if os(Linux)` so
+    // the package compiles on macOS, where a run fails closed (no openat2, no overlay). Only Linux is
+    // built and tested here; the macOS build is unchecked.
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "plan", targets: ["plan"]),
@@ -36,7 +41,9 @@ let package = Package(
             dependencies: ["PlanDiagnostics", .product(name: "Yams", package: "Yams")]
         ),
         // Semantic checks and the BuildGraph IR.
-        .target(name: "PlanCompiler", dependencies: ["PlanDiagnostics", "PlanLanguage", "PlanValues", "PlanPaths"]),
+        .target(name: "PlanCompiler", dependencies: [
+            "PlanDiagnostics", "PlanLanguage", "PlanValues", "PlanPaths", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         // BuildGraph → Dockerfile and .dockerignore.
         .target(name: "PlanDockerfile", dependencies: ["PlanCompiler"]),
         // BuildGraph → docker-bake.json, for BuildKit builders.
@@ -49,7 +56,8 @@ let package = Package(
         .target(name: "CPlanSys"),
         // `plan run`: builds the BuildGraph itself — root filesystems, sandboxed steps, artifacts, outputs.
         .target(name: "PlanExecutor", dependencies: [
-            "PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanValues", "PlanPaths", "PlanProcess", "CPlanSys", .product(name: "Crypto", package: "swift-crypto"),
+            "PlanDiagnostics", "PlanCompiler", "PlanOCI", "PlanValues", "PlanPaths", "PlanProcess", "CPlanSys",
+            .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // The command-line interface: thin, parses flags, calls the libraries, prints.
         .target(
@@ -71,6 +79,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -16,6 +16,12 @@ struct plan_open_how {
 };
 
 int plan_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+#ifndef __linux__
+    // Linux only: elsewhere every rooted operation fails closed, as on a kernel before 5.6.
+    (void)dirfd; (void)path; (void)flags; (void)mode; (void)resolve;
+    errno = ENOSYS;
+    return -1;
+#else
     struct plan_open_how how = { flags, mode, resolve };
     long result;
     int attempts = 0;
@@ -24,4 +30,5 @@ int plan_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uin
         result = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
     } while (result < 0 && errno == EAGAIN && ++attempts < 16);
     return (int)result;
+#endif
 }

@@ -49,7 +49,7 @@ struct ImageOptions: ParsableArguments {
     }
 
     var storeDirectory: String {
-        CacheLocation.directory(explicit: cacheDirectory) + "/images"
+        CacheLayout(root: CacheLocation.directory(explicit: cacheDirectory)).images
     }
 
     func store() throws -> ContentStore { try Self.store(at: storeDirectory) }

@@ -1,19 +1,19 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Compiled regular expressions by pattern: each pattern is compiled once per process, not once per check.
-final class RegexCache: @unchecked Sendable {
+final class RegexCache: Sendable {
     static let shared = RegexCache()
 
-    private let lock = NSLock()
-    private var compiled: [String: NSRegularExpression] = [:]
+    private let compiled = NIOLockedValueBox<[String: NSRegularExpression]>([:])
 
     func regex(_ pattern: String) -> NSRegularExpression? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let regex = compiled[pattern] { return regex }
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return nil }
-        compiled[pattern] = regex
-        return regex
+        compiled.withLockedValue { compiled in
+            if let regex = compiled[pattern] { return regex }
+            guard let regex = try? NSRegularExpression(pattern: pattern) else { return nil }
+            compiled[pattern] = regex
+            return regex
+        }
     }
 
     /// True when `pattern` matches somewhere in `text` (anchor it with ^ and $ to match all of it).

@@ -24,8 +24,9 @@ public actor BaseImages {
     var cache: [String: BaseImage] = [:]
 
     public init(cacheDirectory: String, insecureRegistries: Set<String>, platform: Platform = .host) throws {
-        store = try ContentStore(root: URL(fileURLWithPath: cacheDirectory + "/images"))
-        rootfsDirectory = cacheDirectory + "/rootfs"
+        let layout = CacheLayout(root: cacheDirectory)
+        store = try ContentStore(root: URL(fileURLWithPath: layout.images))
+        rootfsDirectory = layout.rootfs
         try FileManager.default.createDirectory(atPath: rootfsDirectory, withIntermediateDirectories: true)
         client = RegistryClient(configuration: .init(
             insecureRegistries: insecureRegistries,

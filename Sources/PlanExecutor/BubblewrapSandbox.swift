@@ -72,64 +72,12 @@ public struct BubblewrapSandbox: Sendable {
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
         guard written == bytes.count else { throw SandboxError.cannotStart("cannot write \(argumentsFile)") }
-        return try await ProcessRunner.run(executable: executable, arguments: ["--args", "0", "--"] + request.arguments, stdin: argumentsFile,
-                                           environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], output: output)
-    }
-}
-
-/// Runs a host process in a process group of its own, streaming its combined output.
-///
-/// posix_spawn and waitpid, not Foundation's `Process` (which was seen to hang under many concurrent
-/// spawns). Cancelling the task kills the whole group — the sandbox and everything it started — and
-/// returns only once the group is gone, so nothing outlives a stopped run.
-enum ProcessRunner {
-    static func run(executable: String, arguments: [String], stdin: String? = nil, environment: [String: String],
-                    output: @escaping @Sendable (Data) -> Void) async throws -> Int32 {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw SandboxError.cannotStart(String(cString: strerror(errno))) }
-        // Only the child's stdout and stderr (dup2 clears the flag there) keep the write end.
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
-        let child: pid_t
-        do {
-            child = try Spawn.start(executable, arguments, environment: environment, stdin: stdin, stdout: .descriptor(fds[1]),
-                                    stderr: .descriptor(fds[1]), newProcessGroup: true, closeOtherDescriptors: true)
+        do throws(ProcessRunner.StartFailure) {
+            return try await ProcessRunner.run(executable: executable, arguments: ["--args", "0", "--"] + request.arguments,
+                                               stdin: argumentsFile, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"],
+                                               output: output)
         } catch {
-            close(fds[0])
-            close(fds[1])
-            throw SandboxError.cannotStart("\(error)")
+            throw SandboxError.cannotStart(error.description)
         }
-        close(fds[1])
-        let readFD = fds[0]
-        let drained = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    output(Data(buffer[0..<count]))
-                } else if count == 0 || errno != EINTR {
-                    break
-                }
-            }
-            close(readFD)
-            drained.signal()
-        }
-        let status: Int32 = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                DispatchQueue.global().async { continuation.resume(returning: Spawn.wait(child)) }
-            }
-        } onCancel: {
-            kill(-child, SIGKILL)
-        }
-        if Task.isCancelled {
-            // Everything in the group goes, and is gone before we return.
-            for _ in 0..<1_000 {  // up to 10 s: tearing down a sandbox's namespaces can take a while
-                if kill(-child, SIGKILL) != 0, errno == ESRCH { break }
-                usleep(10_000)
-            }
-        }
-        drained.wait()
-        return status
     }
 }

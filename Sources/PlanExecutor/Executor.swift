@@ -39,7 +39,7 @@ public final class Executor: Sendable {
         try OutputDestination.check(options.outputs, graph: graph, targets: options.targets.isEmpty ? graph.targets : options.targets,
                                     options: options)
         let cache = try BuildCache(cacheDirectory: options.cacheDirectory)
-        RunDirectory.removeStale(in: options.cacheDirectory + "/runs")
+        RunDirectory.removeStale(in: cache.layout.runs)
         return try await cache.withLock(exclusive: false) {
             for source in options.cacheFrom {
                 let report = try CacheTransfer(cache: cache).importLayout(from: source)
@@ -65,12 +65,12 @@ public final class Executor: Sendable {
     }
 
     private func attempt(cache: BuildCache) async throws -> RunSummary {
-        let runDirectory = try RunDirectory.create(in: options.cacheDirectory + "/runs")
+        let runDirectory = try RunDirectory.create(in: cache.layout.runs)
         defer { RunDirectory.remove(runDirectory) }
         let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries)
         let stacks = try LayerStacks(cache: cache, runDirectory: runDirectory)
         let context = RunContext(images: images, runDirectory: runDirectory, cache: cache, stacks: stacks,
-                                 views: StageViews(stacks: stacks), digests: SourceDigests(file: cache.root + "/file-digests.json"))
+                                 views: StageViews(stacks: stacks), digests: SourceDigests(file: cache.layout.fileDigests))
         var results: [String: StageResult] = [:]
         var failures: [ExecutionFailure] = []
         var timings: [(String, Double)] = []
@@ -195,7 +195,7 @@ public final class Executor: Sendable {
         let emit = emit
         return ExportInput(planName: graph.planName, targetNames: targets, targets: built, artifacts: artifacts,
                            force: options.force, allowSpecialFiles: options.allowSpecialFiles,
-                           stagingDirectory: options.cacheDirectory + "/runs", warn: { emit(.warning($0)) })
+                           stagingDirectory: context.cache.layout.runs, warn: { emit(.warning($0)) })
     }
 
     /// A target's root filesystem and image: the base image's layers, then the layer of every step of

@@ -9,7 +9,7 @@ import PlanOCI
 /// calls on the descriptor of their (so resolved) parent folder and never follow a link in the last
 /// component, so no symbolic link a step, a base image or a context plants can lead a host-side
 /// file operation outside the folder. Needs Linux 5.6 (openat2); older kernels fail closed.
-final class RootedDirectory: @unchecked Sendable {
+final class RootedDirectory: Sendable {
     let oPath = Int32(PLAN_O_PATH)
 
     enum Scope: Sendable {

@@ -18,7 +18,9 @@ enum RunDirectory {
 
     /// Detaches every mount at or below `path`, deepest first.
     static func detachMounts(under path: String) {
+        #if os(Linux)
         for mountPoint in mounts(under: path).reversed() { umount2(mountPoint, Int32(MNT_DETACH)) }
+        #endif
     }
 
     /// Removes the run folders whose process is gone (killed runs leave theirs, mounts included).

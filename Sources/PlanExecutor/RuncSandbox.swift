@@ -158,14 +158,14 @@ public struct RuncSandbox: Sendable {
 
         let environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
         let status: Int32
-        do {
+        do throws(ProcessRunner.StartFailure) {
             status = try await ProcessRunner.run(
                 executable: executable,
                 arguments: ["--root", stateDirectory, "run", "--bundle", bundle, id],
                 environment: environment, output: output)
         } catch {
             cleanUp(id: id, pidFile: pidFile)
-            throw error
+            throw SandboxError.cannotStart(error.description)
         }
         cleanUp(id: id, pidFile: pidFile)
         return status

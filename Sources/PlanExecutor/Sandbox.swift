@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// A bind mount into a sandbox: a host path at a path inside the root filesystem.
 public struct SandboxMount: Hashable, Sendable {
@@ -72,13 +73,10 @@ public struct NamespaceSandbox: Sendable {
 
 /// Notices a run gives once, however many steps they concern.
 enum SandboxNotice {
-    nonisolated(unsafe) private static var given: Set<String> = []
-    private static let lock = NSLock()
+    private static let given = NIOLockedValueBox<Set<String>>([])
 
     /// True the first time it is asked for `name` in this process.
     static func once(_ name: String) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return given.insert(name).inserted
+        given.withLockedValue { $0.insert(name).inserted }
     }
 }

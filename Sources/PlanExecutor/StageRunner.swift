@@ -295,7 +295,7 @@ struct StageRunner {
         var mounts: [SandboxMount] = []
         for cache in run.cache {
             let key = (cache.id ?? cache.target).map { $0.isLetter || $0.isNumber ? $0 : "_" }
-            let host = options.cacheDirectory + "/mounts/" + String(key)
+            let host = context.cache.layout.mounts + "/" + String(key)
             try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
             mounts.append(SandboxMount(source: host, target: PosixPath.resolve(cache.target, against: state.workdir).path,
                                        readOnly: false))
@@ -504,24 +504,4 @@ struct StageRunner {
         }
     }
 
-}
-
-/// The last lines of a step's output, for failure reports.
-final class OutputTail: @unchecked Sendable {
-    private var buffer = Data()
-    private let lock = NSLock()
-
-    func add(_ data: Data) {
-        lock.lock()
-        buffer.append(data)
-        if buffer.count > 16_384 { buffer = buffer.suffix(8_192) }
-        lock.unlock()
-    }
-
-    var lines: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: buffer, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            .map(String.init).filter { !$0.isEmpty }.suffix(15).map { $0 }
-    }
 }

@@ -31,7 +31,11 @@ public enum Spawn {
     public static func start(_ path: String, _ arguments: [String], environment: [String: String],
                              stdin: String? = nil, stdout: Output, stderr: Output,
                              newProcessGroup: Bool = false, closeOtherDescriptors: Bool = false) throws -> pid_t {
+        #if canImport(Darwin)
+        var actions: posix_spawn_file_actions_t? = nil  // an opaque pointer there, a struct on Linux
+        #else
         var actions = posix_spawn_file_actions_t()
+        #endif
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, stdin ?? "/dev/null", O_RDONLY, 0)
@@ -49,7 +53,11 @@ public enum Spawn {
             let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
             for fd in open where fd > 2 && !kept.contains(fd) { posix_spawn_file_actions_addclose(&actions, fd) }
         }
+        #if canImport(Darwin)
+        var attributes: posix_spawnattr_t? = nil
+        #else
         var attributes = posix_spawnattr_t()
+        #endif
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         var mask = sigset_t()

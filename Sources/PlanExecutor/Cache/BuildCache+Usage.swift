@@ -59,14 +59,14 @@ public enum CacheCategory: String, CaseIterable, Sendable {
     /// `runs/`: scratch folders of runs (running ones, or left by killed ones).
     case leftoverRuns = "leftover runs"
 
-    /// The folders (relative to the cache folder) whose bytes make up the category.
-    var folders: [String] {
+    /// The folders whose bytes make up the category.
+    func folders(in layout: CacheLayout) -> [String] {
         switch self {
-        case .buildEntries: ["build"]
-        case .unpackedLayers: ["build/unpacked"]
-        case .baseImages: ["images", "rootfs"]
-        case .cacheMounts: ["mounts"]
-        case .leftoverRuns: ["runs"]
+        case .buildEntries: [layout.build]
+        case .unpackedLayers: [layout.unpackedLayers]
+        case .baseImages: [layout.images, layout.rootfs]
+        case .cacheMounts: [layout.mounts]
+        case .leftoverRuns: [layout.runs]
         }
     }
 }
@@ -172,7 +172,7 @@ extension BuildCache {
     /// first. A cache that does not exist yet has none; nothing is created.
     public static func entries(cacheDirectory: String) throws(CacheMaintenanceError) -> BuildCacheListing {
         guard try folderExists(cacheDirectory) else { return BuildCacheListing(entries: [], broken: []) }
-        return try scan(buildRoot: cacheDirectory + "/build")
+        return try scan(CacheLayout(root: cacheDirectory))
     }
 
     /// The space each kind of data takes in `cacheDirectory`. Nothing is created or locked: while a
@@ -182,27 +182,27 @@ extension BuildCache {
             return CacheUsage(directory: cacheDirectory,
                               categories: CacheCategory.allCases.map { CacheCategoryUsage(category: $0, bytes: 0, items: 0) })
         }
-        let build = cacheDirectory + "/build"
+        let layout = CacheLayout(root: cacheDirectory)
         var categories: [CacheCategoryUsage] = []
         for category in CacheCategory.allCases {
-            var bytes = category.folders.reduce(Int64(0)) { $0 + DiskUsage.bytes(cacheDirectory + "/" + $1) }
+            var bytes = category.folders(in: layout).reduce(Int64(0)) { $0 + DiskUsage.bytes($1) }
             let items: Int
             switch category {
             case .buildEntries:
-                bytes -= DiskUsage.bytes(build + "/unpacked")
-                items = names(in: build + "/refs").filter(isKey).count
+                bytes -= DiskUsage.bytes(layout.unpackedLayers)
+                items = names(in: layout.buildReferences).filter(isKey).count
             case .unpackedLayers:
-                items = names(in: build + "/unpacked").filter(isKey).count
+                items = names(in: layout.unpackedLayers).filter(isKey).count
             case .baseImages:
                 // The image store's references (`images/refs.json`), read without opening the store
                 // (which would create its folders).
-                let references = FileManager.default.contents(atPath: cacheDirectory + "/images/refs.json")
+                let references = FileManager.default.contents(atPath: layout.imageReferences)
                     .flatMap { try? JSONDecoder().decode([String: Digest].self, from: $0) }
                 items = references?.count ?? 0
             case .cacheMounts:
-                items = names(in: cacheDirectory + "/mounts").count
+                items = names(in: layout.mounts).count
             case .leftoverRuns:
-                items = names(in: cacheDirectory + "/runs").count
+                items = names(in: layout.runs).count
             }
             categories.append(CacheCategoryUsage(category: category, bytes: max(0, bytes), items: items))
         }
@@ -231,13 +231,13 @@ extension BuildCache {
         do {
             cache = try BuildCache(cacheDirectory: cacheDirectory)
         } catch {
-            throw .cannotOpen(cacheDirectory + "/build", "\(error)")
+            throw .cannotOpen(CacheLayout(root: cacheDirectory).build, "\(error)")
         }
         let result: Result<PruneReport, CacheMaintenanceError>
         do {
-            result = try await cache.withLock(exclusive: true) { cache.pruneHoldingLock(cacheDirectory: cacheDirectory, options: options) }
+            result = try await cache.withLock(exclusive: true) { cache.pruneHoldingLock(options: options) }
         } catch {
-            throw .cannotOpen(cache.root + "/lock", "\(error)")
+            throw .cannotOpen(cache.layout.buildLock, "\(error)")
         }
         return try result.get()
     }
@@ -278,19 +278,19 @@ extension BuildCache {
         return (byAge.filter { removing.contains($0.key) }, total)
     }
 
-    private func pruneHoldingLock(cacheDirectory: String, options: PruneOptions) -> Result<PruneReport, CacheMaintenanceError> {
+    private func pruneHoldingLock(options: PruneOptions) -> Result<PruneReport, CacheMaintenanceError> {
         var report = PruneReport()
         let listing: BuildCacheListing
         do {
-            listing = try Self.scan(buildRoot: root)
+            listing = try Self.scan(layout)
         } catch {
             return .failure(error)
         }
-        let blobs = root + "/blobs/sha256"
+        let blobs = layout.buildBlobs
 
         // 1. Broken references.
         for broken in listing.broken {
-            if remove(refsDirectory + "/" + broken.key, .buildEntries, into: &report) { report.broken.append(broken) }
+            if remove(layout.buildReferences + "/" + broken.key, .buildEntries, into: &report) { report.broken.append(broken) }
         }
 
         // 2. Entries.
@@ -298,13 +298,13 @@ extension BuildCache {
 
         // 3. Sweep: mark what the remaining records are and refer to, remove the rest.
         sweepBuildFolder(keeping: kept, blobs: blobs, into: &report)
-        removeLeftoverRuns(cacheDirectory: cacheDirectory, into: &report)
+        removeLeftoverRuns(into: &report)
 
         // 4. Base images and cache mounts; otherwise only what killed runs left in them.
         if options.all {
-            removeImagesAndMounts(cacheDirectory: cacheDirectory, into: &report)
+            removeImagesAndMounts(into: &report)
         } else {
-            removeTemporaryImageFiles(cacheDirectory: cacheDirectory, into: &report)
+            removeTemporaryImageFiles(into: &report)
         }
         return .success(report)
     }
@@ -319,13 +319,13 @@ extension BuildCache {
                 blobSizes[digest] = POSIXFileSize.of(blobs + "/" + digest.encoded) ?? 0
             }
             if let layer = entry.layer, unpackedSizes[layer] == nil {
-                unpackedSizes[layer] = DiskUsage.bytes(unpackedDirectory + "/" + layer.encoded)
+                unpackedSizes[layer] = DiskUsage.bytes(layout.unpackedLayers + "/" + layer.encoded)
             }
         }
         let (removing, keptBytes) = Self.selectForRemoval(entries, options: options, blobSizes: blobSizes,
                                                           unpackedSizes: unpackedSizes)
         var removedKeys = Set<String>()
-        for entry in removing where remove(refsDirectory + "/" + entry.key, .buildEntries, into: &report) {
+        for entry in removing where remove(layout.buildReferences + "/" + entry.key, .buildEntries, into: &report) {
             report.removed.append(entry)
             removedKeys.insert(entry.key)
         }
@@ -351,16 +351,16 @@ extension BuildCache {
                 if remove(blobs + "/" + name, .buildEntries, into: &report) { report.temporaryRemoved += 1 }
             }
         }
-        for name in Self.names(in: root + "/tmp") where remove(root + "/tmp/" + name, .buildEntries, into: &report) {
+        for name in Self.names(in: layout.buildTemporary) where remove(layout.buildTemporary + "/" + name, .buildEntries, into: &report) {
             report.temporaryRemoved += 1
         }
-        for folder in [refsDirectory, historyDirectory] {
+        for folder in [layout.buildReferences, layout.buildHistory] {
             for name in Self.names(in: folder) where name.contains(".tmp-") && remove(folder + "/" + name, .buildEntries, into: &report) {
                 report.temporaryRemoved += 1
             }
         }
-        for name in Self.names(in: unpackedDirectory) {
-            let path = unpackedDirectory + "/" + name
+        for name in Self.names(in: layout.unpackedLayers) {
+            let path = layout.unpackedLayers + "/" + name
             if name.hasPrefix(".tmp-") {
                 if remove(path, .unpackedLayers, into: &report) { report.temporaryRemoved += 1 }
             } else if Self.isKey(name), access(blobs + "/" + name, F_OK) != 0 {
@@ -370,8 +370,8 @@ extension BuildCache {
     }
 
     /// Removes the scratch folders of runs whose process is gone.
-    private func removeLeftoverRuns(cacheDirectory: String, into report: inout PruneReport) {
-        let runs = cacheDirectory + "/runs"
+    private func removeLeftoverRuns(into report: inout PruneReport) {
+        let runs = layout.runs
         for name in Self.names(in: runs) where RunDirectory.writerIsGone(name.hasPrefix("image-") ? name.dropFirst(6) : Substring(name)) {
             // A killed run leaves its mounts (step roots, stage views): detach them first.
             let path = runs + "/" + name
@@ -381,22 +381,21 @@ extension BuildCache {
     }
 
     /// With `all`: removes base images (`images/`, `rootfs/`) and cache mounts (`mounts/`) entirely.
-    private func removeImagesAndMounts(cacheDirectory: String, into report: inout PruneReport) {
+    private func removeImagesAndMounts(into report: inout PruneReport) {
         report.removedImagesAndMounts = true
-        for (folder, category) in [("images", CacheCategory.baseImages), ("rootfs", .baseImages), ("mounts", .cacheMounts)] {
-            let path = cacheDirectory + "/" + folder
+        for (path, category) in [(layout.images, CacheCategory.baseImages), (layout.rootfs, .baseImages), (layout.mounts, .cacheMounts)] {
             if access(path, F_OK) == 0 { _ = remove(path, category, into: &report) }
         }
     }
 
     /// Removes the temporary base image files of processes that are gone.
-    private func removeTemporaryImageFiles(cacheDirectory: String, into report: inout PruneReport) {
-        for name in Self.names(in: cacheDirectory + "/images/tmp") where RunDirectory.writerIsGone(name.dropFirst(".tmp-".count)) {
-            if remove(cacheDirectory + "/images/tmp/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
+    private func removeTemporaryImageFiles(into report: inout PruneReport) {
+        for name in Self.names(in: layout.imageTemporary) where RunDirectory.writerIsGone(name.dropFirst(".tmp-".count)) {
+            if remove(layout.imageTemporary + "/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
         }
-        for name in Self.names(in: cacheDirectory + "/rootfs") {
+        for name in Self.names(in: layout.rootfs) {
             guard let range = name.range(of: ".tmp-"), RunDirectory.writerIsGone(name[range.upperBound...]) else { continue }
-            if remove(cacheDirectory + "/rootfs/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
+            if remove(layout.rootfs + "/" + name, .baseImages, into: &report) { report.temporaryRemoved += 1 }
         }
     }
 
@@ -412,11 +411,11 @@ extension BuildCache {
 
     // MARK: Reading
 
-    /// Reads every reference under `buildRoot/refs`, checking each record against its digest and
+    /// Reads every reference under `build/refs`, checking each record against its digest and
     /// each layer's size, without changing anything.
-    static func scan(buildRoot: String) throws(CacheMaintenanceError) -> BuildCacheListing {
-        let refs = buildRoot + "/refs"
-        let blobs = buildRoot + "/blobs/sha256"
+    static func scan(_ layout: CacheLayout) throws(CacheMaintenanceError) -> BuildCacheListing {
+        let refs = layout.buildReferences
+        let blobs = layout.buildBlobs
         let keys: [String]
         do {
             keys = try FileManager.default.contentsOfDirectory(atPath: refs).filter(isKey).sorted()

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import PlanOCI
 
 /// One cached step: what its key leads to.
@@ -25,7 +26,7 @@ public struct CacheCorruption: Error, CustomStringConvertible, Sendable {
     public var description: String { "cache entry \(digest) at \(path) is corrupt (its content does not match its digest)" }
 }
 
-/// The content-addressed build cache of `plan run`, in `CACHE/build`:
+/// The content-addressed build cache of `plan run`, in `CACHE/build` (see `CacheLayout`):
 ///
 /// - `blobs/sha256/HEX`: layers, artifact trees and records, each named by its SHA-256, written to a
 ///   temporary file and renamed, so a blob is either complete or absent.
@@ -34,43 +35,38 @@ public struct CacheCorruption: Error, CustomStringConvertible, Sendable {
 /// - `history/POSITION.json`: the inputs each step of each plan had the last time it was built, for
 ///   `--explain`.
 /// - `lock`: runs hold it shared, `plan cache prune` exclusively.
-public final class BuildCache: @unchecked Sendable {
+public final class BuildCache: Sendable {
+    /// The cache folder's paths; the build cache is `layout.build`.
+    public let layout: CacheLayout
+    /// `layout.build`.
     public let root: String
     let store: ContentStore
     /// Keys read or written by this process, for `--cache-to`.
-    private var used: Set<String> = []
-    private let usedLock = NSLock()
+    private let used = NIOLockedValueBox<Set<String>>([])
 
     /// The keys this process took from or put into the cache, sorted.
     public func keysUsed() -> [String] {
-        usedLock.lock()
-        defer { usedLock.unlock() }
-        return used.sorted()
+        used.withLockedValue { $0.sorted() }
     }
 
     private func markUsed(_ key: String) {
-        usedLock.lock()
-        used.insert(key)
-        usedLock.unlock()
+        _ = used.withLockedValue { $0.insert(key) }
     }
 
     public init(cacheDirectory: String) throws {
-        root = cacheDirectory + "/build"
+        layout = CacheLayout(root: cacheDirectory)
+        root = layout.build
         store = try ContentStore(root: URL(fileURLWithPath: root))
-        for folder in ["refs", "unpacked", "history"] {
-            try FileManager.default.createDirectory(atPath: root + "/" + folder, withIntermediateDirectories: true)
+        for folder in [layout.buildReferences, layout.unpackedLayers, layout.buildHistory] {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         }
     }
-
-    var refsDirectory: String { root + "/refs" }
-    var unpackedDirectory: String { root + "/unpacked" }
-    var historyDirectory: String { root + "/history" }
 
     // MARK: Locking
 
     /// Holds `lock` (shared for runs, exclusive for pruning) until `body` returns.
     public func withLock<T>(exclusive: Bool, _ body: () async throws -> T) async throws -> T {
-        let lock = try CacheLock(path: root + "/lock", exclusive: exclusive)
+        let lock = try CacheLock(path: layout.buildLock, exclusive: exclusive)
         defer { withExtendedLifetime(lock) {} }
         return try await body()
     }
@@ -78,7 +74,7 @@ public final class BuildCache: @unchecked Sendable {
     /// Takes `lock` until the returned value is released (for commands that use the stores without
     /// building, like `plan image pull`).
     public func lock(exclusive: Bool) throws -> CacheLock {
-        try CacheLock(path: root + "/lock", exclusive: exclusive)
+        try CacheLock(path: layout.buildLock, exclusive: exclusive)
     }
 
     // MARK: Entries
@@ -90,11 +86,11 @@ public final class BuildCache: @unchecked Sendable {
     }
 
     /// Whether `key` has a reference (not checked, not marked as used: for imports).
-    func hasReference(_ key: String) -> Bool { access(refsDirectory + "/" + key, F_OK) == 0 }
+    func hasReference(_ key: String) -> Bool { access(layout.buildReferences + "/" + key, F_OK) == 0 }
 
     /// `record(for:warn:)` with the descriptor of the record's blob, for exporting the entry.
     func entry(for key: String, warn: (String) -> Void) -> (record: CacheRecord, blob: Descriptor)? {
-        let refPath = refsDirectory + "/" + key
+        let refPath = layout.buildReferences + "/" + key
         guard let text = try? String(contentsOfFile: refPath, encoding: .utf8) else { return nil }
         guard let digest = try? Digest(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             warn("cache entry \(key) has an unreadable reference; dropped, rebuilding")
@@ -129,16 +125,16 @@ public final class BuildCache: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let digest = try store.write(try encoder.encode(record))
-        try Self.writeAtomically(Data(digest.description.utf8), to: refsDirectory + "/" + record.key)
+        try Self.writeAtomically(Data(digest.description.utf8), to: layout.buildReferences + "/" + record.key)
         if !imported { markUsed(record.key) }
     }
 
     /// Forgets a corrupt entry: its reference, its layer blob and the layer's unpacked folder.
     public func drop(key: String?, layer: Digest?) {
-        if let key { unlink(refsDirectory + "/" + key) }
+        if let key { unlink(layout.buildReferences + "/" + key) }
         if let layer {
             store.remove(layer)
-            try? FileManager.default.removeItem(atPath: unpackedDirectory + "/" + layer.encoded)
+            try? FileManager.default.removeItem(atPath: layout.unpackedLayers + "/" + layer.encoded)
         }
     }
 
@@ -175,7 +171,7 @@ public final class BuildCache: @unchecked Sendable {
     /// unpacked form (moved, not copied). Returns nil when the step changed nothing.
     func storeUpper(_ upper: String) throws -> Descriptor? {
         guard let layer = try storeTar({ try LayerDiffer().overlayUpper(upper, to: $0) }) else { return nil }
-        let destination = unpackedDirectory + "/" + layer.digest.encoded
+        let destination = layout.unpackedLayers + "/" + layer.digest.encoded
         if rename(upper, destination) != 0 {
             // Already unpacked by an earlier or concurrent run: keep that one.
             try? FileManager.default.removeItem(atPath: upper)
@@ -185,9 +181,9 @@ public final class BuildCache: @unchecked Sendable {
 
     /// The layer unpacked as an overlayfs lower folder, unpacking (after checking its digest) when needed.
     func unpacked(_ layer: Descriptor) throws -> String {
-        let destination = unpackedDirectory + "/" + layer.digest.encoded
+        let destination = layout.unpackedLayers + "/" + layer.digest.encoded
         if access(destination, F_OK) == 0 { return destination }
-        let temporary = unpackedDirectory + "/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = layout.unpackedLayers + "/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         do {
             try apply(layer.digest, to: temporary, options: .init(overlayWhiteouts: true))
@@ -221,19 +217,19 @@ public final class BuildCache: @unchecked Sendable {
 
     /// The inputs a step had when it was last built at `position`.
     func lastInputs(at position: String) -> StepInputs? {
-        guard let data = FileManager.default.contents(atPath: historyDirectory + "/" + position + ".json") else { return nil }
+        guard let data = FileManager.default.contents(atPath: layout.buildHistory + "/" + position + ".json") else { return nil }
         return try? JSONDecoder().decode(StepInputs.self, from: data)
     }
 
     /// The key a step had when last built at `position` (a small file, read on every hit).
     func lastKey(at position: String) -> String? {
-        try? String(contentsOfFile: historyDirectory + "/" + position + ".key", encoding: .utf8)
+        try? String(contentsOfFile: layout.buildHistory + "/" + position + ".key", encoding: .utf8)
     }
 
     func remember(_ inputs: StepInputs, at position: String) {
         guard let data = try? JSONEncoder().encode(inputs) else { return }
-        try? Self.writeAtomically(data, to: historyDirectory + "/" + position + ".json")
-        try? Self.writeAtomically(Data(inputs.key.utf8), to: historyDirectory + "/" + position + ".key")
+        try? Self.writeAtomically(data, to: layout.buildHistory + "/" + position + ".json")
+        try? Self.writeAtomically(Data(inputs.key.utf8), to: layout.buildHistory + "/" + position + ".key")
     }
 
     // MARK: Files

@@ -1,5 +1,6 @@
 import struct Crypto.SHA256
 import Foundation
+import NIOConcurrencyHelpers
 import PlanOCI
 
 /// Turns the files a copy reads into cache inputs: for every file, folder and link under the
@@ -12,28 +13,32 @@ import PlanOCI
 /// so an unchanged file is not read again at all (as git's index does). The change time cannot be
 /// set by a program, so a rewritten file never matches its old entry; a file changed within the
 /// last two seconds is not remembered across runs, in case it is still being written.
-final class SourceDigests: @unchecked Sendable {
-    private var known: [String: String] = [:]
-    /// Digests this run used, to be remembered for the next.
-    private var used: [String: String] = [:]
-    private let lock = NSLock()
+final class SourceDigests: Sendable {
+    private struct Digests {
+        /// By file identity (device, inode, size, times): remembered from the last run or read in this one.
+        var known: [String: String] = [:]
+        /// Digests this run used, to be remembered for the next.
+        var used: [String: String] = [:]
+    }
+
+    private let digests: NIOLockedValueBox<Digests>
     private let file: String?
 
     /// Digests remembered in `file` (nil: only for this run).
     init(file: String? = nil) {
         self.file = file
+        var digests = Digests()
         if let file, let data = FileManager.default.contents(atPath: file),
            let stored = try? JSONDecoder().decode([String: String].self, from: data) {
-            known = stored
+            digests.known = stored
         }
+        self.digests = NIOLockedValueBox(digests)
     }
 
     /// Writes the digests this run used (and only those, so the file does not grow forever).
     func save() {
         guard let file else { return }
-        lock.lock()
-        let entries = used
-        lock.unlock()
+        let entries = digests.withLockedValue { $0.used }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         guard let data = try? encoder.encode(entries) else { return }
@@ -80,15 +85,13 @@ final class SourceDigests: @unchecked Sendable {
     private func contentDigest(_ path: String, _ info: stat) throws -> String {
         let identity = "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec):"
             + "\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)"
-        lock.lock()
-        let remembered = known[identity]
-        lock.unlock()
+        let remembered = digests.withLockedValue { $0.known[identity] }
         let digest = try remembered ?? Self.sha256(file: path)
         let settled = max(info.st_mtim.tv_sec, info.st_ctim.tv_sec) < time(nil) - 2
-        lock.lock()
-        known[identity] = digest
-        if settled { used[identity] = digest }
-        lock.unlock()
+        digests.withLockedValue { digests in
+            digests.known[identity] = digest
+            if settled { digests.used[identity] = digest }
+        }
         return digest
     }
 

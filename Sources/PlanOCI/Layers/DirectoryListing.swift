@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// The one `readdir(3)` loop: the names in a folder, for every reader of folders (layers, outputs,

@@ -1,26 +1,23 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Bytes received by the request of the current task, counted by the code that reads response
 /// bodies and checked by ``TransferWatchdog``.
-final class TransferProgress: @unchecked Sendable {
+final class TransferProgress: Sendable {
     @TaskLocal static var current: TransferProgress?
 
-    private let lock = NSLock()
-    private var bytes: Int64 = 0
+    private let bytes = NIOLockedValueBox<Int64>(0)
 
     func received(_ count: Int) {
-        lock.lock()
-        bytes += Int64(count)
-        lock.unlock()
+        bytes.withLockedValue { $0 += Int64(count) }
     }
 
     /// The bytes received since the last call.
     func take() -> Int64 {
-        lock.lock()
-        defer { lock.unlock() }
-        let value = bytes
-        bytes = 0
-        return value
+        bytes.withLockedValue { bytes in
+            defer { bytes = 0 }
+            return bytes
+        }
     }
 }
 
