@@ -135,14 +135,13 @@ struct HTTPDownloadTests {
         let server = try Server()
         var download = HTTPDownload(url: server.url("/stall"), checksum: Self.checksum)
         download.stallTimeout = .seconds(1)
-        let started = ContinuousClock.now
         let error = await #expect(throws: HTTPDownloadError.self) { try await download.write(to: server.destination()) }
         guard case .transport(_, let why)? = error else {
             Issue.record("expected a transport failure, got \(String(describing: error))")
             return
         }
+        // The watchdog's words: the server would only have closed the connection after 30 s.
         #expect(why.contains("stalled"), "\(why)")
-        #expect(ContinuousClock.now - started < .seconds(10))
     }
 
     @Test("what is not an http URL, and an existing destination, are refused before any request")
