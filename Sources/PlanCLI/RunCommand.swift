@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import PlanCompiler
 import PlanExecutor
+import PlanOCI
 
 /// `plan run PLAN`: build the plan with the built-in executor, no Docker daemon.
 struct RunCommand: AsyncParsableCommand {
@@ -145,9 +146,19 @@ struct RunCommand: AsyncParsableCommand {
         let result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
         Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
         guard let graph = result.graph else { throw ExitCode(isUsageProblem(result) ? 2 : 1) }
-        guard getuid() == 0 || BubblewrapSandbox.find() != nil else {
-            Output.standardError("error: plan run needs root, or bubblewrap (bwrap) for runs in a user namespace\n")
+        let sandbox: any Sandbox
+        do {
+            sandbox = try SandboxChoice.choose()
+        } catch {
+            Output.standardError("error: \(error)\n")
             throw ExitCode(2)
+        }
+        let credentials: RegistryCredentials
+        do {
+            credentials = try RegistryCredentials.fromDockerConfig()
+        } catch {
+            Output.standardError("error: \(error)\n")
+            throw ExitCode(1)
         }
         let cache = CacheLocation.directory(explicit: cacheDirectory)
         // mkdtemp: a fresh 0700 folder of this user, never one another user made first.
@@ -160,6 +171,8 @@ struct RunCommand: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: secretDirectory) }
 
         var runOptions = RunOptions(cacheDirectory: cache, contextDirectory: graph.contextPath)
+        runOptions.sandbox = sandbox
+        runOptions.registryCredentials = credentials
         runOptions.targets = options.targets
         runOptions.secrets = try secretFiles(in: secretDirectory)
         runOptions.jobs = jobs

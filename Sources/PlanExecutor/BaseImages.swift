@@ -23,14 +23,15 @@ public actor BaseImages {
     let platform: Platform
     var cache: [String: BaseImage] = [:]
 
-    public init(cacheDirectory: String, insecureRegistries: Set<String>, platform: Platform = .host) throws {
+    public init(cacheDirectory: String, insecureRegistries: Set<String>, credentials: RegistryCredentials,
+                platform: Platform = .host) throws {
         let layout = CacheLayout(root: cacheDirectory)
         store = try ContentStore(root: URL(fileURLWithPath: layout.images))
         rootfsDirectory = layout.rootfs
         try FileManager.default.createDirectory(atPath: rootfsDirectory, withIntermediateDirectories: true)
         client = RegistryClient(configuration: .init(
             insecureRegistries: insecureRegistries,
-            credentials: (try? RegistryCredentials.fromDockerConfig()) ?? .none))
+            credentials: credentials))
         self.platform = platform
     }
 

@@ -11,14 +11,11 @@ import PlanProcess
 /// bubblewrap reads its options, the step's environment among them, from a file (`--args 0`, as its
 /// standard input) in a 0700 folder, so no secret is on a host command line; only the step's command
 /// (the plan's `run` text) is.
-public struct BubblewrapSandbox: Sendable {
+public struct BubblewrapSandbox: Sandbox {
     public let executable: String
-    /// Where the argument files go (a 0700 folder is made there).
-    public var stateDirectory: String
 
-    public init(executable: String, stateDirectory: String = NSTemporaryDirectory()) {
+    public init(executable: String) {
         self.executable = executable
-        self.stateDirectory = stateDirectory
     }
 
     /// The bubblewrap on PATH, or nil.
@@ -27,6 +24,12 @@ public struct BubblewrapSandbox: Sendable {
             return BubblewrapSandbox(executable: folder + "/bwrap")
         }
         return nil
+    }
+
+    /// Without root there is no slirp4netns network namespace: the default network is loopback only.
+    public func limitation(of request: SandboxRequest) -> String? {
+        guard request.network == .default else { return nil }
+        return "without root, steps with the default network get loopback only (no outbound access); use `network: host` for the host's network"
     }
 
     static func arguments(_ request: SandboxRequest) -> [String] {
@@ -59,6 +62,8 @@ public struct BubblewrapSandbox: Sendable {
         defer { NamespaceSandbox.removeStubs(stubs) }
         var request = request
         request.mounts = stubs.mounts  // targets resolved inside the root, where the stubs are
+        // The argument files hold the step's environment: a 0700 folder.
+        let stateDirectory = request.stateDirectory
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         var template = Array((stateDirectory + "/args-XXXXXX").utf8CString)

@@ -67,7 +67,8 @@ public final class Executor: Sendable {
     private func attempt(cache: BuildCache) async throws -> RunSummary {
         let runDirectory = try RunDirectory.create(in: cache.layout.runs)
         defer { RunDirectory.remove(runDirectory) }
-        let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries)
+        let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries,
+                                    credentials: options.registryCredentials)
         let stacks = try LayerStacks(cache: cache, runDirectory: runDirectory)
         let context = RunContext(images: images, runDirectory: runDirectory, cache: cache, stacks: stacks,
                                  views: StageViews(stacks: stacks), digests: SourceDigests(file: cache.layout.fileDigests))

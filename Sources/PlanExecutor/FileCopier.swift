@@ -162,7 +162,8 @@ struct FileCopier {
         try finish(directory, path, like: info)
     }
 
-    /// Without root, files keep the invoking user as owner (a run in a user namespace).
+    /// Without root, files keep the invoking user as owner (a run in a user namespace). A probe of what
+    /// this process may do, not a choice of sandbox: that is the caller's (`RunOptions.sandbox`).
     static let canChangeOwners = getuid() == 0
 
     /// Sets owner, mode and times on an open descriptor (`path` names it in errors).

@@ -9,9 +9,13 @@ enum RunDirectory {
         return path
     }
 
+    /// The sandbox's folder in the run directory `path` (`SandboxRequest.stateDirectory`).
+    static func sandboxState(_ path: String) -> String { path + "/sandbox" }
+
     /// Unmounts everything mounted under `path`, deepest first, then removes it.
     static func remove(_ path: String) {
-        RuncSandbox.deleteContainers(stateDirectory: path + "/runc")
+        // Whichever sandbox the run used: a run killed as root leaves runc containers here.
+        RuncSandbox.deleteContainers(stateDirectory: sandboxState(path))
         detachMounts(under: path)
         try? FileManager.default.removeItem(atPath: path)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PlanOCI
 
 /// Where `plan run` puts its results (`--output`, repeatable).
 public enum OutputSpec: Hashable, Sendable {
@@ -98,6 +99,11 @@ public struct RunOptions: Sendable {
     public var force = false
     /// Let device nodes, fifos, sockets and setuid/setgid bits reach host outputs (`--allow special-files`).
     public var allowSpecialFiles = false
+    /// What `run` steps run in, chosen by the caller (`RuncSandbox` as root, `BubblewrapSandbox` without);
+    /// nil: a plan's first `run` step fails.
+    public var sandbox: (any Sandbox)?
+    /// Credentials for the registries of base images and image copies (the CLI reads Docker's `config.json`).
+    public var registryCredentials: RegistryCredentials = .none
 
     public init(cacheDirectory: String, contextDirectory: String) {
         self.cacheDirectory = cacheDirectory

@@ -7,29 +7,32 @@ import PlanProcess
 /// (`SeccompProfile`), masked and read-only `/proc` paths, new pid, ipc, uts, mount and network
 /// namespaces.
 ///
-/// Each step gets a bundle folder (0700, root's) under the run directory holding its `config.json`;
-/// the step's environment (secrets included) is only there, never on a host command line.
-public struct RuncSandbox: Sendable {
+/// Each step gets a bundle folder (0700, root's) under the request's state folder (which is also runc's
+/// `--root`) holding its `config.json`; the step's environment (secrets included) is only there, never on
+/// a host command line.
+public struct RuncSandbox: Sandbox {
     public let executable: String
-    /// runc's state folder (`runc --root`), inside the run directory.
-    public let stateDirectory: String
     /// `slirp4netns`, for the default network; nil: steps get loopback only.
     public let slirp4netns: String?
 
-    public init(executable: String, stateDirectory: String, slirp4netns: String?) {
+    public init(executable: String, slirp4netns: String?) {
         self.executable = executable
-        self.stateDirectory = stateDirectory
         self.slirp4netns = slirp4netns
     }
 
     /// runc and slirp4netns from the usual folders; nil without runc.
-    public static func find(stateDirectory: String) -> RuncSandbox? {
+    public static func find() -> RuncSandbox? {
         func tool(_ name: String) -> String? {
             ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin"]
                 .map { $0 + "/" + name }.first { FileManager.default.isExecutableFile(atPath: $0) }
         }
         guard let runc = tool("runc") else { return nil }
-        return RuncSandbox(executable: runc, stateDirectory: stateDirectory, slirp4netns: tool("slirp4netns"))
+        return RuncSandbox(executable: runc, slirp4netns: tool("slirp4netns"))
+    }
+
+    public func limitation(of request: SandboxRequest) -> String? {
+        guard request.network == .default, slirp4netns == nil else { return nil }
+        return "slirp4netns is missing: steps with the default network get loopback only (no outbound access)"
     }
 
     /// Docker's default capabilities.
@@ -126,6 +129,7 @@ public struct RuncSandbox: Sendable {
     /// Cancelling the task kills the container and removes its state.
     public func run(_ request: SandboxRequest, output: @escaping @Sendable (Data) -> Void) async throws -> Int32 {
         var request = request
+        let stateDirectory = request.stateDirectory
         let id = "plan-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let bundle = stateDirectory + "/bundles/" + id
         try FileManager.default.createDirectory(atPath: stateDirectory + "/bundles", withIntermediateDirectories: true,
@@ -164,10 +168,10 @@ public struct RuncSandbox: Sendable {
                 arguments: ["--root", stateDirectory, "run", "--bundle", bundle, id],
                 environment: environment, output: output)
         } catch {
-            cleanUp(id: id, pidFile: pidFile)
+            cleanUp(id: id, pidFile: pidFile, stateDirectory: stateDirectory)
             throw SandboxError.cannotStart(error.description)
         }
-        cleanUp(id: id, pidFile: pidFile)
+        cleanUp(id: id, pidFile: pidFile, stateDirectory: stateDirectory)
         return status
     }
 
@@ -184,15 +188,15 @@ public struct RuncSandbox: Sendable {
     /// named by container id; `bundles` holds their configurations).
     static func deleteContainers(stateDirectory: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: stateDirectory),
-              let sandbox = find(stateDirectory: stateDirectory) else { return }
+              let sandbox = find() else { return }
         for name in names.sorted() where name.hasPrefix("plan-") {
             // Not its slirp4netns: a pid recorded by a dead run may belong to another process by now.
-            sandbox.cleanUp(id: name, pidFile: nil)
+            sandbox.cleanUp(id: name, pidFile: nil, stateDirectory: stateDirectory)
         }
     }
 
     /// Stops slirp4netns, and removes a container `runc run` left behind (killed or cancelled).
-    func cleanUp(id: String, pidFile: String?) {
+    func cleanUp(id: String, pidFile: String?, stateDirectory: String) {
         if let pidFile, let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
             kill(pid, SIGKILL)

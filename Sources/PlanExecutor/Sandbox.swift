@@ -1,6 +1,20 @@
 import Foundation
 import NIOConcurrencyHelpers
 
+/// Runs one process inside a root filesystem, isolated from the host. Which implementation a run uses
+/// (`RuncSandbox` as root, `BubblewrapSandbox` without) is the caller's decision: it is handed to the
+/// executor in `RunOptions.sandbox`, never picked below the command line.
+public protocol Sandbox: Sendable {
+    /// Runs `request` and returns its exit status (128+signal when killed), streaming its combined
+    /// output to `output`. Cancelling the task kills everything the request started, and returns only
+    /// once it is gone.
+    func run(_ request: SandboxRequest, output: @escaping @Sendable (Data) -> Void) async throws -> Int32
+
+    /// What a process run with `request` lacks here that the user should hear of (a network without
+    /// outbound access), or nil. The executor says each such sentence once.
+    func limitation(of request: SandboxRequest) -> String?
+}
+
 /// A bind mount into a sandbox: a host path at a path inside the root filesystem.
 public struct SandboxMount: Hashable, Sendable {
     public var source: String
@@ -25,9 +39,14 @@ public struct SandboxRequest: Sendable {
     public var network: SandboxNetwork
     public var mounts: [SandboxMount]
     public var hostname: String
+    /// A folder of the run for the sandbox's own files (runc's state and bundles, bubblewrap's argument
+    /// files), made 0700 when missing; the run directory holds it and removes it with the run.
+    public var stateDirectory: String
 
     public init(rootfs: String, arguments: [String], environment: [String], workingDirectory: String,
-                user: ResolvedUser, network: SandboxNetwork = .default, mounts: [SandboxMount] = [], hostname: String = "plan") {
+                user: ResolvedUser, network: SandboxNetwork = .default, mounts: [SandboxMount] = [], hostname: String = "plan",
+                stateDirectory: String) {
+        self.stateDirectory = stateDirectory
         self.rootfs = rootfs
         self.arguments = arguments
         self.environment = environment

@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PlanCompiler
 import PlanDiagnostics
 import PlanOCI
@@ -322,29 +319,17 @@ struct StageRunner {
         let request = SandboxRequest(
             rootfs: root, arguments: state.shell + [run.script],
             environment: environment.map { "\($0.name)=\($0.value)" }, workingDirectory: state.workdir,
-            user: user, network: SandboxNetwork(rawValue: run.network ?? "default") ?? .default, mounts: mounts)
+            user: user, network: SandboxNetwork(rawValue: run.network ?? "default") ?? .default, mounts: mounts,
+            stateDirectory: RunDirectory.sandboxState(context.runDirectory))
         let onOutput: @Sendable (Data) -> Void = { data in
             tail.add(data)
             emit(.output(stage: stageName, step: index, data: data))
         }
-        let status: Int32
-        if getuid() == 0 {
-            guard let runc = RuncSandbox.find(stateDirectory: context.runDirectory + "/runc") else {
-                throw failure("running steps as root needs runc", step: description, location: run.location)
-            }
-            if request.network == .default, runc.slirp4netns == nil, SandboxNotice.once("slirp4netns") {
-                emit(.warning("slirp4netns is missing: steps with the default network get loopback only (no outbound access)"))
-            }
-            status = try await runc.run(request, output: onOutput)
-        } else if var bubblewrap = BubblewrapSandbox.find() {
-            bubblewrap.stateDirectory = context.runDirectory + "/bwrap"
-            if request.network == .default, SandboxNotice.once("rootless-network") {
-                emit(.warning("without root, steps with the default network get loopback only (no outbound access); use `network: host` for the host's network"))
-            }
-            status = try await bubblewrap.run(request, output: onOutput)
-        } else {
-            throw failure("running steps without root needs bubblewrap (bwrap)", step: description, location: run.location)
+        guard let sandbox = options.sandbox else {
+            throw failure("no sandbox to run steps in (RunOptions.sandbox)", step: description, location: run.location)
         }
+        if let limitation = sandbox.limitation(of: request), SandboxNotice.once(limitation) { emit(.warning(limitation)) }
+        let status = try await sandbox.run(request, output: onOutput)
         if status != 0 {
             throw failure("`run` exited with status \(status)", step: run.command, location: run.location, output: tail.lines)
         }
@@ -464,23 +449,6 @@ struct StageRunner {
         let description = "add \(text)"
         emit(.stepStarted(stage: stage.name, step: index, description: description))
         guard let url = URL(string: text) else { throw failure("`\(text)` is not a URL", step: description, location: add.location) }
-        let data: Data
-        do {
-            let (body, response) = try await URLSession.shared.data(from: url)
-            if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-                throw failure("downloading \(text) answered HTTP \(http.statusCode)", step: description, location: add.location)
-            }
-            data = body
-        } catch let error as ExecutionFailure {
-            throw error
-        } catch {
-            throw failure("cannot download \(text): \(error.localizedDescription)", step: description, location: add.location)
-        }
-        let digest = Digest.sha256(of: data).description
-        guard digest == add.checksum else {
-            throw failure("\(text) has checksum \(digest), not \(add.checksum) as the plan says", step: description,
-                          location: add.location)
-        }
         var destination = VariableExpansion.expand(add.destination, values)
         if destination.hasSuffix("/") { destination += url.lastPathComponent }
         if !PosixPath.isAbsolute(destination) { destination = state.workdir + "/" + destination }
@@ -488,8 +456,14 @@ struct StageRunner {
         try FileManager.default.createDirectory(atPath: (staging as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
-        guard FileManager.default.createFile(atPath: staging, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw failure("cannot store the download of \(text)", step: description, location: add.location)
+        do {
+            try await HTTPDownload(url: text, checksum: try Digest(parsing: add.checksum)).write(to: staging)
+        } catch HTTPDownloadError.checksumMismatch(_, let expected, let actual) {
+            throw failure("\(text) has checksum \(actual), not \(expected) as the plan says", step: description, location: add.location)
+        } catch let error as HTTPDownloadError {
+            throw failure("\(error)", step: description, location: add.location)
+        } catch let error as DigestError {
+            throw failure("checksum \(add.checksum): \(error)", step: description, location: add.location)
         }
         var copier = FileCopier()
         do {

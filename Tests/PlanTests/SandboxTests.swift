@@ -38,11 +38,11 @@ import Testing
         let output = Collected()
         let state = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: state) }
-        let sandbox = try #require(RuncSandbox.find(stateDirectory: state))
+        let sandbox = try #require(RuncSandbox.find())
         let status = try await sandbox.run(
             SandboxRequest(rootfs: root, arguments: ["/bin/sh", "-c", script],
                            environment: ["PATH=/bin", "HOME=\(resolved.home)", "GREETING=hi there"],
-                           workingDirectory: workdir, user: resolved, network: network, mounts: mounts),
+                           workingDirectory: workdir, user: resolved, network: network, mounts: mounts, stateDirectory: state),
             output: { output.add($0) })
         return (status, output.text)
     }
