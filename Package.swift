@@ -38,7 +38,7 @@ let package = Package(
         // YAML → located syntax tree. Knows nothing about Docker.
         .target(
             name: "PlanLanguage",
-            dependencies: ["PlanDiagnostics", .product(name: "Yams", package: "Yams")]
+            dependencies: ["PlanDiagnostics", "PlanValues", .product(name: "Yams", package: "Yams")]
         ),
         // Semantic checks and the BuildGraph IR.
         .target(name: "PlanCompiler", dependencies: [

@@ -93,14 +93,12 @@ extension Checker {
                     depend(target, from.location)
                 } else {
                     checkVariables(in: from, scope: .global, stage: nil)
-                    let concrete = Interpolation.substituteArguments(in: text, knownArgumentValues)
                     let looksLikeStage = Self.matches(text, Self.stageNamePattern)
                     if looksLikeStage, let close = Suggestion.closest(to: text, in: stageNames) {
                         error(.unknownStage, "`from: \(text)` names no stage of this plan", at: from.location,
                               help: "did you mean stage `\(close)`? (For an image called `\(text)`, give it a tag, like `\(text):1.0`.)")
-                    } else if !concrete.contains("$"), let problem = ValueFormats.imageReferenceProblem(concrete) {
-                        error(.malformedImageReference, "`\(text)` is not a valid image reference: \(problem)",
-                              at: from.location, help: "write an image like `alpine:3.20`, `scratch`, or a stage name")
+                    } else {
+                        checkImageReference(from, help: "write an image like `alpine:3.20`, `scratch`, or a stage name")
                     }
                     stages[index].base = .image(text)
                 }

@@ -289,11 +289,7 @@ extension Checker {
             return stageCopies(copy, from: source, base: item, stage: stage, state: state)
         case .image(let reference):
             checkVariables(in: reference, scope: .stage(env: state.env), stage: stage)
-            let concrete = Interpolation.substituteArguments(in: reference.value, knownArgumentValues)
-            if !concrete.contains("$"), let problem = ValueFormats.imageReferenceProblem(concrete) {
-                error(.malformedImageReference, "`\(reference.value)` is not a valid image reference: \(problem)",
-                      at: reference.location)
-            }
+            checkImageReference(reference)
             var item = base
             item.source = .image(reference.value)
             item.link = linkDefault(copy.link, chown: copy.chown?.value, fromOtherRoot: true)

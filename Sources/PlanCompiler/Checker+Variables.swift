@@ -1,6 +1,7 @@
 import Foundation
 import PlanDiagnostics
 import PlanLanguage
+import PlanValues
 
 extension Checker {
     /// What a string may refer to.
@@ -19,7 +20,13 @@ extension Checker {
     mutating func checkVariables(in text: Located<String>, scope: VariableScope, stage: Int?) {
         let value = text.value
         guard value.contains("$") else { return }
-        let references = Interpolation.references(in: value)
+        // A builder expands most strings; a shell reads `run` scripts and runtime commands, where `$$` is its own.
+        let dialect: VariableSyntax.Dialect
+        switch scope {
+        case .global, .stage: dialect = .builder
+        case .script, .runtime: dialect = .shell
+        }
+        let references = Interpolation.references(in: value, dialect: dialect)
         guard !references.isEmpty else { return }
         var assigned: Set<String> = []
         if case .script = scope { assigned = Self.assignedNames(in: value) }

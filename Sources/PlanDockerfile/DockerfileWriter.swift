@@ -235,9 +235,12 @@ public struct DockerfileWriter: Sendable {
         }
         if safe { return text }
         var out = "\""
-        for character in text {
+        let characters = Array(text)
+        for (index, character) in characters.enumerated() {
             switch character {
             case "\"": out += "\\\""
+            // `\$` stays: inside the quotes it is still the literal dollar sign the plan wrote.
+            case "\\" where index + 1 < characters.count && characters[index + 1] == "$": out += "\\"
             case "\\": out += "\\\\"
             default: out.append(character)
             }

@@ -1,5 +1,6 @@
 import Foundation
 import PlanDiagnostics
+import PlanValues
 
 /// A `${NAME}`, `$NAME` or `${{ name }}` inside a plan string.
 public struct VariableReference: Hashable, Sendable {
@@ -22,92 +23,35 @@ public struct VariableReference: Hashable, Sendable {
     public var length: Int
 }
 
-/// Finds variable references in plan strings and substitutes template parameters.
+/// Finds variable references in plan strings and substitutes template parameters: a thin use of
+/// ``VariableSyntax``, the scanner the executor expands with.
 public enum Interpolation {
-    static func isNameStart(_ c: Unicode.Scalar) -> Bool {
-        c == "_" || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z")
-    }
-
-    static func isNameChar(_ c: Unicode.Scalar) -> Bool {
-        isNameStart(c) || (c >= "0" && c <= "9")
-    }
-
     /// True for `[A-Za-z_][A-Za-z0-9_]*`.
-    public static func isName(_ text: String) -> Bool {
-        guard let first = text.unicodeScalars.first, isNameStart(first) else { return false }
-        return text.unicodeScalars.allSatisfy(isNameChar)
-    }
+    public static func isName(_ text: String) -> Bool { VariableSyntax.isName(text) }
 
-    /// Every reference in `text`, in order. `\$` and `$$` are escapes and never start a reference.
-    public static func references(in text: String) -> [VariableReference] {
-        let chars = Array(text.unicodeScalars)
+    /// Every reference in `text`, in order, including those in a default's word (`${A:-${B}}`). `\$` never
+    /// starts a reference; in the builder dialect `$$` is a literal `$` before whatever the second `$` starts
+    /// (as buildah reads it), in the shell dialect `$$` is the shell's process id. Positional parameters
+    /// (`$1`) are not references.
+    public static func references(in text: String, dialect: VariableSyntax.Dialect = .builder) -> [VariableReference] {
+        guard text.contains("$") else { return [] }
         var result: [VariableReference] = []
-        var i = 0
-        while i < chars.count {
-            let c = chars[i]
-            if c == "\\", i + 1 < chars.count, chars[i + 1] == "$" {
-                i += 2
+        for token in VariableSyntax.tokens(in: text, dialect: dialect) {
+            switch token.kind {
+            case .literal: continue
+            case .unterminated:
+                result.append(VariableReference(kind: .unterminated, name: "", offset: token.offset, length: token.length))
+            case .parameter(let name):
+                result.append(VariableReference(kind: .parameter, name: name, offset: token.offset, length: token.length))
+            case .reference:
                 continue
             }
-            guard c == "$", i + 1 < chars.count else {
-                i += 1
-                continue
-            }
-            let next = chars[i + 1]
-            if next == "$" {
-                i += 2
-                continue
-            }
-            if next == "{", i + 2 < chars.count, chars[i + 2] == "{" {
-                // ${{ name }}
-                var j = i + 3
-                while j + 1 < chars.count, !(chars[j] == "}" && chars[j + 1] == "}") { j += 1 }
-                if j + 1 >= chars.count {
-                    result.append(VariableReference(kind: .unterminated, name: "", offset: i, length: chars.count - i))
-                    return result
-                }
-                let name = String(String.UnicodeScalarView(chars[(i + 3)..<j])).trimmingCharacters(in: .whitespaces)
-                result.append(VariableReference(kind: .parameter, name: name, offset: i, length: j + 2 - i))
-                i = j + 2
-                continue
-            }
-            if next == "{" {
-                var j = i + 2
-                var depth = 1
-                while j < chars.count {
-                    if chars[j] == "{" { depth += 1 }
-                    if chars[j] == "}" {
-                        depth -= 1
-                        if depth == 0 { break }
-                    }
-                    j += 1
-                }
-                if j >= chars.count {
-                    result.append(VariableReference(kind: .unterminated, name: "", offset: i, length: chars.count - i))
-                    return result
-                }
-                var k = i + 2
-                if k < j, chars[k] == "#" || chars[k] == "!" { k += 1 }
-                let nameStart = k
-                while k < j, isNameChar(chars[k]) { k += 1 }
-                let name = String(String.UnicodeScalarView(chars[nameStart..<k]))
-                if !name.isEmpty, let first = name.unicodeScalars.first, isNameStart(first) {
-                    result.append(VariableReference(kind: .braced, name: name, offset: i, length: j + 1 - i))
-                }
-                i = j + 1
-                continue
-            }
-            if isNameStart(next) {
-                var j = i + 1
-                while j < chars.count, isNameChar(chars[j]) { j += 1 }
-                let name = String(String.UnicodeScalarView(chars[(i + 1)..<j]))
-                result.append(VariableReference(kind: .bare, name: name, offset: i, length: j - i))
-                i = j
-                continue
-            }
-            i += 1
         }
-        return result
+        for found in VariableSyntax.references(in: text, dialect: dialect) where found.reference.hasVariableName {
+            let kind: VariableReference.Kind = found.reference.form == .braced ? .braced : .bare
+            result.append(VariableReference(kind: kind, name: found.reference.name, offset: found.offset, length: found.length))
+        }
+        return result.sorted { $0.offset < $1.offset }
     }
 
     /// `text` with every `${{ name }}` replaced from `values`; unknown names are left as written.
@@ -125,12 +69,7 @@ public enum Interpolation {
     /// a concrete value, like an image reference with an argument default).
     public static func substituteArguments(in text: String, _ values: [String: String]) -> String {
         guard text.contains("$") else { return text }
-        var chars = Array(text.unicodeScalars)
-        for reference in references(in: text).reversed() where reference.kind == .braced || reference.kind == .bare {
-            guard let value = values[reference.name] else { continue }
-            chars.replaceSubrange(reference.offset..<(reference.offset + reference.length), with: value.unicodeScalars)
-        }
-        return String(String.UnicodeScalarView(chars))
+        return VariableSyntax.substitute(in: text, values).text
     }
 }
 

@@ -252,6 +252,11 @@ public struct ImageReferenceError: Error, Equatable, Sendable, CustomStringConve
     public let reason: Reason
 
     public var description: String {
+        "invalid image reference \"\(reference)\" at column \(offset + 1): \(problem)"
+    }
+
+    /// What is wrong, without the reference and the column.
+    public var problem: String {
         let what: String
         switch reason {
         case .empty: what = "the reference is empty"
@@ -270,7 +275,7 @@ public struct ImageReferenceError: Error, Equatable, Sendable, CustomStringConve
         case .nameTooLong(let n): what = "name is \(n) characters long; at most 255 are allowed"
         case .hexadecimalName: what = "a 64-digit hexadecimal name is reserved for image IDs"
         }
-        return "invalid image reference \"\(reference)\" at column \(offset + 1): \(what)"
+        return what
     }
 
     private static func quote(_ c: Character) -> String {

@@ -34,21 +34,45 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
         self.osFeatures = osFeatures
     }
 
-    /// Parses `os/arch[/variant]`, e.g. `linux/arm64/v8`, or just `arch` (OS linux), normalised.
+    /// Parses `os/arch[/variant]`, e.g. `linux/arm64/v8`, or just `arch` (OS linux), normalised. The OS and the
+    /// architecture must be ones Go knows (after aliases like `x86_64` are resolved), as containerd's
+    /// `platforms.Parse` requires; a variant is `v` and a version, like `v7` or `v8.2`.
     public init(parsing text: String) throws(PlatformError) {
+        func fail(_ reason: PlatformError.Reason) -> PlatformError { PlatformError(text: text, reason: reason) }
         let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard !parts.contains(where: \.isEmpty), (1...3).contains(parts.count) else {
-            throw PlatformError(text: text)
-        }
+        guard !parts.contains(where: \.isEmpty), (1...3).contains(parts.count) else { throw fail(.malformed) }
         guard parts.allSatisfy({ $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-" } }) else {
-            throw PlatformError(text: text)
+            throw fail(.malformed)
         }
-        if parts.count == 1 {
-            self.init(os: "linux", architecture: parts[0])
-        } else {
-            self.init(os: parts[0].lowercased(), architecture: parts[1], variant: parts.count == 3 ? parts[2] : nil)
+        let parsed = parts.count == 1
+            ? Platform(os: "linux", architecture: parts[0])
+            : Platform(os: parts[0], architecture: parts[1], variant: parts.count == 3 ? parts[2] : nil)
+        let normal = parsed.normalized
+        guard Self.knownOperatingSystems.contains(normal.os) else { throw fail(.unknownOperatingSystem(parts[0])) }
+        guard Self.knownArchitectures.contains(normal.architecture) else {
+            throw fail(.unknownArchitecture(parts.count == 1 ? parts[0] : parts[1]))
         }
-        self = normalized
+        if let variant = normal.variant, !Self.isVariant(variant) { throw fail(.invalidVariant(parts.count == 3 ? parts[2] : variant)) }
+        self = normal
+    }
+
+    /// Go's operating systems (`GOOS`), which containerd accepts.
+    public static let knownOperatingSystems = [
+        "aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js", "linux", "nacl", "netbsd",
+        "openbsd", "plan9", "solaris", "wasip1", "windows", "zos",
+    ]
+    /// Go's architectures (`GOARCH`), which containerd accepts.
+    public static let knownArchitectures = [
+        "386", "amd64", "amd64p32", "arm", "armbe", "arm64", "arm64be", "loong64", "mips", "mipsle", "mips64",
+        "mips64le", "mips64p32", "mips64p32le", "ppc", "ppc64", "ppc64le", "riscv", "riscv64", "s390", "s390x",
+        "sparc", "sparc64", "wasm",
+    ]
+
+    /// `v` followed by a version: `v7`, `v8.2`.
+    static func isVariant(_ text: String) -> Bool {
+        guard text.hasPrefix("v") else { return false }
+        let version = text.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+        return (1...2).contains(version.count) && version.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
     }
 
     /// The platform of the running program: `linux/amd64` on x86_64, `linux/arm64/v8` on aarch64, ….
@@ -130,11 +154,35 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 }
 
-/// A platform string that is not `os/arch[/variant]`.
+/// A platform string that is not `os/arch[/variant]`, or names an OS or architecture Go does not know.
 public struct PlatformError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Reason: Hashable, Sendable {
+        /// Not one to three `/`-separated parts of letters, digits, `_`, `.` and `-`.
+        case malformed
+        case unknownOperatingSystem(String)
+        case unknownArchitecture(String)
+        /// A variant that is not `v` and a version.
+        case invalidVariant(String)
+    }
+
     /// The text that was parsed.
     public let text: String
-    public var description: String {
-        "invalid platform \"\(text)\": expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8"
+    public let reason: Reason
+
+    public init(text: String, reason: Reason = .malformed) {
+        self.text = text
+        self.reason = reason
     }
+
+    /// What is wrong, without the text.
+    public var problem: String {
+        switch reason {
+        case .malformed: return "expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8"
+        case .unknownOperatingSystem(let os): return "`\(os)` is not an operating system"
+        case .unknownArchitecture(let arch): return "`\(arch)` is not an architecture"
+        case .invalidVariant(let variant): return "`\(variant)` is not a variant like v7 or v8"
+        }
+    }
+
+    public var description: String { "invalid platform \"\(text)\": \(problem)" }
 }
