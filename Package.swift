@@ -91,21 +91,45 @@ let package = Package(
             dependencies: ["PlanOCI"],
             path: "Sources/PlanOCIBench"
         ),
-        // Test helpers every test target shares (child processes that never hang the runner).
-        .target(name: "PlanTestKit", dependencies: ["PlanProcess"], path: "Tests/PlanTestKit"),
+        // Test helpers every test target shares: paths, child processes that never hang the runner, tools (a
+        // missing one fails), golden files, layers and images. Fixtures and goldens live in Tests/Fixtures and
+        // Tests/Snapshots, shared by every kind.
+        .target(name: "PlanTestKit", dependencies: ["PlanProcess", "PlanOCI", "PlanCompiler"], path: "Tests/PlanTestKit"),
+        // Tests by kind: `swift test --filter Unit`, `--filter EndToEnd`, `--filter Interop`.
+        // Unit: in-process, no child process of a real tool, no registry, no `plan` binary; seconds.
         .testTarget(
-            name: "PlanOCITests",
-            dependencies: ["PlanOCI", "PlanTestKit"],
-            path: "Tests/PlanOCITests",
-            exclude: ["Fixtures", "Registry/Fixtures"]
+            name: "PlanUnitTests",
+            dependencies: [
+                "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
+                "PlanExecutor", "PlanTestKit", "PlanValues", "PlanPaths",
+            ]
         ),
         .testTarget(
-            name: "PlanTests",
+            name: "PlanOCIUnitTests",
+            dependencies: ["PlanOCI", "PlanTestKit"],
+            exclude: ["Fixtures"]
+        ),
+        // End to end: the built `plan` binary, with the test registry for base images and the sandbox it uses.
+        .testTarget(
+            name: "PlanEndToEndTests",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
                 "PlanExecutor", "PlanTestKit", "plan", "PlanValues", "PlanPaths",
-            ],
-            exclude: ["Fixtures", "Snapshots"]
+            ]
+        ),
+        // Interop: against other programs — buildah, skopeo, umoci, hadolint, BuildKit's parser, check-jsonschema,
+        // GNU tar, runc and bubblewrap, registries (the reference one and a fake).
+        .testTarget(
+            name: "PlanInteropTests",
+            dependencies: [
+                "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
+                "PlanExecutor", "PlanTestKit", "plan", "PlanValues", "PlanPaths",
+            ]
+        ),
+        .testTarget(
+            name: "PlanOCIInteropTests",
+            dependencies: ["PlanOCI", "PlanTestKit"],
+            exclude: ["Registry/Fixtures"]
         ),
     ]
 )
