@@ -2,7 +2,9 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import PlanCompiler
+import PlanDiagnostics
 import PlanExecutor
+import PlanValues
 
 /// `plan run PLAN`: build the plan with the built-in executor, no Docker daemon.
 struct RunCommand: AsyncParsableCommand {
@@ -159,8 +161,7 @@ struct RunCommand: AsyncParsableCommand {
         let secretDirectory = String(cString: template)
         defer { try? FileManager.default.removeItem(atPath: secretDirectory) }
 
-        var runOptions = RunOptions(cacheDirectory: cache, contextDirectory: graph.contextPath)
-        runOptions.targets = options.targets
+        var runOptions = RunOptions(cacheDirectory: cache)
         runOptions.secrets = try secretFiles(in: secretDirectory)
         runOptions.jobs = jobs
         runOptions.outputs = try outputs.map(OutputSpec.init(parsing:))
@@ -183,8 +184,12 @@ struct RunCommand: AsyncParsableCommand {
         let live = progress == .tty || (progress == .auto && isatty(STDERR_FILENO) == 1)
         let reporter = ProgressReporter(json: progress == .json, live: live, explain: explain)
         defer { reporter.stop() }
-        let executor = Executor(graph: graph, options: runOptions, events: { reporter.handle($0) })
-        let task = Task { try await executor.run() }
+        let binder = Binder(graph: graph, options: BindOptions(targets: options.targets, platform: .host))
+        let settings = runOptions
+        let task = Task { () async throws -> RunSummary in
+            let (plan, images) = try await Self.bind(binder, options: settings)
+            return try await Executor(plan: plan, options: settings, images: images, events: { reporter.handle($0) }).run()
+        }
         // Ctrl-C, SIGTERM (CI cancellation, `timeout`, Kubernetes) and SIGHUP stop every sandbox (the
         // task's cancellation kills them), clean up, and exit 128 + the signal: 130, 143, 129.
         let interrupted = InterruptFlag()
@@ -208,7 +213,11 @@ struct RunCommand: AsyncParsableCommand {
             summary = try await task.value
         } catch {
             if let number = interrupted.signal { throw ExitCode(128 + number) }
-            Output.standardError("error: \(error)\n")
+            if let failure = error as? BindFailure {
+                Output.report(failure.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+            } else {
+                Output.standardError("error: \(error)\n")
+            }
             throw ExitCode(1)
         }
         if let number = interrupted.signal {
@@ -220,10 +229,44 @@ struct RunCommand: AsyncParsableCommand {
         }
         reporter.cacheSummary()
         if !summary.failures.isEmpty {
-            for failure in summary.failures where failure.message != "stopped" {
-                Output.standardError("error: \(failure)\n")
-            }
+            // A stage stopped because another failed has nothing of its own to say.
+            let diagnostics = summary.failures.filter { $0.kind != .cancelled }.map(\.diagnostic)
+            Output.report(diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
             throw ExitCode(1)
         }
+    }
+
+    /// Pulls every image the plan reads — all at once — then binds the plan with what they say. A pull that
+    /// fails is a located error (``RunFailure/Kind/imagePull``) at the `from:` or `image:` that names it.
+    static func bind(_ binder: Binder, options: RunOptions) async throws -> (BoundPlan, BaseImages) {
+        let references = try binder.imageReferences()
+        let locations = try binder.imageLocations()
+        let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries)
+        var resolved: [ImageReference: ResolvedImage] = [:]
+        var failures: [RunFailure] = []
+        await withTaskGroup(of: (ImageReference, Result<ResolvedImage, any Error>).self) { group in
+            for reference in references {
+                group.addTask {
+                    do {
+                        return (reference, .success(try await images.resolve(reference)))
+                    } catch {
+                        return (reference, .failure(error))
+                    }
+                }
+            }
+            for await (reference, outcome) in group {
+                switch outcome {
+                case .success(let image): resolved[reference] = image
+                case .failure(let error):
+                    failures.append(RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: nil,
+                                               location: locations[reference]))
+                }
+            }
+        }
+        try Task.checkCancellation()
+        if !failures.isEmpty {
+            throw BindFailure(diagnostics: DiagnosticList(failures.map(\.diagnostic)).sorted)
+        }
+        return (try binder.bind(images: resolved), images)
     }
 }
