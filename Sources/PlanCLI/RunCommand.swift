@@ -145,7 +145,16 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
-        Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+        // JSON is one report: the compiler's warnings go into the one printed when the run ends.
+        let json = options.diagnosticsFormat == .json
+        if !json || result.graph == nil {
+            Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+        }
+        let compileDiagnostics = json ? result.diagnostics : []
+        func report(_ diagnostics: [Diagnostic]) {
+            guard json || !diagnostics.isEmpty else { return }
+            Output.report(compileDiagnostics + diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+        }
         guard let graph = result.graph else { throw ExitCode(isUsageProblem(result) ? 2 : 1) }
         guard getuid() == 0 || BubblewrapSandbox.find() != nil else {
             Output.standardError("error: plan run needs root, or bubblewrap (bwrap) for runs in a user namespace\n")
@@ -214,7 +223,7 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             if let number = interrupted.signal { throw ExitCode(128 + number) }
             if let failure = error as? BindFailure {
-                Output.report(failure.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+                report(failure.diagnostics)
             } else {
                 Output.standardError("error: \(error)\n")
             }
@@ -231,19 +240,19 @@ struct RunCommand: AsyncParsableCommand {
         if !summary.failures.isEmpty {
             // A stage stopped because another failed has nothing of its own to say.
             let diagnostics = summary.failures.filter { $0.kind != .cancelled }.map(\.diagnostic)
-            Output.report(diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+            report(diagnostics)
             throw ExitCode(1)
         }
+        report([])
     }
 
     /// Pulls every image the plan reads — all at once — then binds the plan with what they say. A pull that
-    /// fails is a located error (``RunFailure/Kind/imagePull``) at the `from:` or `image:` that names it.
+    /// fails is a located error (``RunFailure/Kind/imagePull``) at the `from:` or `copy` that names it.
     static func bind(_ binder: Binder, options: RunOptions) async throws -> (BoundPlan, BaseImages) {
         let references = try binder.imageReferences()
-        let locations = try binder.imageLocations()
         let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries)
         var resolved: [ImageReference: ResolvedImage] = [:]
-        var failures: [RunFailure] = []
+        var pullErrors: [(reference: ImageReference, error: any Error)] = []
         await withTaskGroup(of: (ImageReference, Result<ResolvedImage, any Error>).self) { group in
             for reference in references {
                 group.addTask {
@@ -257,14 +266,18 @@ struct RunCommand: AsyncParsableCommand {
             for await (reference, outcome) in group {
                 switch outcome {
                 case .success(let image): resolved[reference] = image
-                case .failure(let error):
-                    failures.append(RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: nil,
-                                               location: locations[reference]))
+                case .failure(let error): pullErrors.append((reference, error))
                 }
             }
         }
         try Task.checkCancellation()
-        if !failures.isEmpty {
+        if !pullErrors.isEmpty {
+            // Bound without the images, the plan still says where each is named.
+            let unresolved = try binder.bind(images: [:])
+            let failures = pullErrors.map { pull in
+                RunFailure(.imagePull(reference: pull.reference.description, reason: "\(pull.error)"), stage: nil,
+                           location: unresolved.firstUse(of: pull.reference))
+            }
             throw BindFailure(diagnostics: DiagnosticList(failures.map(\.diagnostic)).sorted)
         }
         return (try binder.bind(images: resolved), images)
