@@ -5,6 +5,15 @@ import PlanDiagnostics
 import PlanBake
 import PlanDockerfile
 import PlanPaths
+import PlanValues
+
+/// What `plan compile` writes.
+enum CompileEmit: String, CaseIterable, ExpressibleByArgument {
+    /// The Dockerfile (and its ignore file, and with --out-dir the bake file).
+    case dockerfile
+    /// The bound plan as JSON, images unresolved: what `plan run` would execute.
+    case boundPlan = "bound-plan"
+}
 
 /// `plan compile PLAN`: the plan as a multi-stage Dockerfile (and its .dockerignore).
 struct CompileCommand: ParsableCommand {
@@ -23,6 +32,7 @@ struct CompileCommand: ParsableCommand {
               plan compile plans/site -o build/Dockerfile
               plan compile plans/go-static --target app --arg GO_VERSION=1.22
               plan compile plans/registry --dialect portable -o Containerfile
+              plan compile plans/site --emit bound-plan --platform linux/amd64
             """)
 
     @OptionGroup var options: PlanOptions
@@ -31,6 +41,11 @@ struct CompileCommand: ParsableCommand {
                                                     valueName: "file"),
             completion: .file())
     var output: String?
+
+    @Option(help: ArgumentHelp(
+        "What to write: dockerfile, or bound-plan (the plan bound for `plan run` as JSON on standard output, "
+            + "images unresolved).", valueName: "kind"))
+    var emit: CompileEmit = .dockerfile
 
     @Option(help: "Dockerfile dialect: buildkit (Docker's BuildKit) or portable (older builders such as buildah 1.28).")
     var dialect: Dialect = .buildkit
@@ -51,7 +66,8 @@ struct CompileCommand: ParsableCommand {
     var tagPrefix: String?
 
     @Option(name: .customLong("platform"), help: ArgumentHelp(
-        "With --out-dir: platforms of every bake target (repeatable).", valueName: "os/arch[/variant]"))
+        "With --out-dir: platforms of every bake target (repeatable); with --emit bound-plan: the platform to bind "
+            + "for (one; default: the host's).", valueName: "os/arch[/variant]"))
     var platforms: [String] = []
 
     @Option(name: .customLong("affected-since"), help: ArgumentHelp(
@@ -60,6 +76,17 @@ struct CompileCommand: ParsableCommand {
     var affectedSince: String?
 
     func validate() throws {
+        if emit == .boundPlan {
+            for (given, flag) in [(output != nil, "-o"), (outDirectory != nil, "--out-dir"), (dockerignore != nil, "--dockerignore"),
+                                  (tagPrefix != nil, "--tag-prefix"), (affectedSince != nil, "--affected-since")] where given {
+                throw ValidationError("--emit bound-plan writes to standard output; \(flag) goes with --emit dockerfile")
+            }
+            if platforms.count > 1 { throw ValidationError("--emit bound-plan binds for one --platform") }
+            for platform in platforms where ValueFormats.platformProblem(platform) != nil {
+                throw ValidationError("--platform \(platform): \(ValueFormats.platformProblem(platform) ?? "")")
+            }
+            return
+        }
         if output != nil, outDirectory != nil { throw ValidationError("give either -o FILE or --out-dir DIR, not both") }
         if outDirectory == nil {
             if tagPrefix != nil { throw ValidationError("--tag-prefix needs --out-dir") }
@@ -75,6 +102,10 @@ struct CompileCommand: ParsableCommand {
 
     func run() throws {
         var result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
+        if emit == .boundPlan {
+            try emitBoundPlan(result)
+            return
+        }
         if let graph = result.graph {
             let unsupported = dialect.unsupportedFeatures(in: graph)
             if !unsupported.isEmpty {
@@ -124,6 +155,30 @@ struct CompileCommand: ParsableCommand {
             Output.standardError("error: \(failure.message)\n")
             throw ExitCode(failure.isUsage ? 2 : 1)
         }
+    }
+
+    /// `--emit bound-plan`: the plan bound without resolving images, as JSON on standard output.
+    func emitBoundPlan(_ result: CompileResult) throws {
+        var diagnostics = result.diagnostics
+        var plan: BoundPlan?
+        if let graph = result.graph {
+            // validate() has checked the platform.
+            let platform = platforms.first.flatMap { try? Platform(parsing: $0) } ?? .host
+            do throws(BindFailure) {
+                plan = try Binder(graph: graph, options: BindOptions(targets: options.targets, platform: platform))
+                    .bind(images: [:])
+            } catch {
+                diagnostics = DiagnosticList(diagnostics + error.diagnostics).sorted
+            }
+        }
+        Output.report(diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+        guard let plan else {
+            if options.diagnosticsFormat == .text, let summary = DiagnosticRenderer.summary(diagnostics) {
+                Output.standardError("\(result.planFile): \(summary); nothing written\n")
+            }
+            throw ExitCode(result.graph == nil && isUsageProblem(result) ? 2 : 1)
+        }
+        Output.standardOutput(try plan.jsonText())
     }
 
     /// `--out-dir`: the Dockerfile, its ignore file and the bake file, all or nothing.
