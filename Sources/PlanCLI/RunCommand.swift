@@ -2,8 +2,10 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import PlanCompiler
+import PlanDiagnostics
 import PlanExecutor
 import PlanOCI
+import PlanValues
 
 /// `plan run PLAN`: build the plan with the built-in executor, no Docker daemon.
 struct RunCommand: AsyncParsableCommand {
@@ -144,7 +146,16 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
-        Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+        // JSON is one report: the compiler's warnings go into the one printed when the run ends.
+        let json = options.diagnosticsFormat == .json
+        if !json || result.graph == nil {
+            Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+        }
+        let compileDiagnostics = json ? result.diagnostics : []
+        func report(_ diagnostics: [Diagnostic]) {
+            guard json || !diagnostics.isEmpty else { return }
+            Output.report(compileDiagnostics + diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
+        }
         guard let graph = result.graph else { throw ExitCode(isUsageProblem(result) ? 2 : 1) }
         let sandbox: any Sandbox
         do {
@@ -170,10 +181,9 @@ struct RunCommand: AsyncParsableCommand {
         let secretDirectory = String(cString: template)
         defer { try? FileManager.default.removeItem(atPath: secretDirectory) }
 
-        var runOptions = RunOptions(cacheDirectory: cache, contextDirectory: graph.contextPath)
+        var runOptions = RunOptions(cacheDirectory: cache)
         runOptions.sandbox = sandbox
         runOptions.registryCredentials = credentials
-        runOptions.targets = options.targets
         runOptions.secrets = try secretFiles(in: secretDirectory)
         runOptions.jobs = jobs
         runOptions.outputs = try outputs.map(OutputSpec.init(parsing:))
@@ -196,8 +206,12 @@ struct RunCommand: AsyncParsableCommand {
         let live = progress == .tty || (progress == .auto && isatty(STDERR_FILENO) == 1)
         let reporter = ProgressReporter(json: progress == .json, live: live, explain: explain)
         defer { reporter.stop() }
-        let executor = Executor(graph: graph, options: runOptions, events: { reporter.handle($0) })
-        let task = Task { try await executor.run() }
+        let binder = Binder(graph: graph, options: BindOptions(targets: options.targets, platform: .host))
+        let settings = runOptions
+        let task = Task { () async throws -> RunSummary in
+            let (plan, images) = try await Self.bind(binder, options: settings)
+            return try await Executor(plan: plan, options: settings, images: images, events: { reporter.handle($0) }).run()
+        }
         // Ctrl-C, SIGTERM (CI cancellation, `timeout`, Kubernetes) and SIGHUP stop every sandbox (the
         // task's cancellation kills them), clean up, and exit 128 + the signal: 130, 143, 129.
         let interrupted = InterruptFlag()
@@ -221,7 +235,11 @@ struct RunCommand: AsyncParsableCommand {
             summary = try await task.value
         } catch {
             if let number = interrupted.signal { throw ExitCode(128 + number) }
-            Output.standardError("error: \(error)\n")
+            if let failure = error as? BindFailure {
+                report(failure.diagnostics)
+            } else {
+                Output.standardError("error: \(error)\n")
+            }
             throw ExitCode(1)
         }
         if let number = interrupted.signal {
@@ -233,10 +251,49 @@ struct RunCommand: AsyncParsableCommand {
         }
         reporter.cacheSummary()
         if !summary.failures.isEmpty {
-            for failure in summary.failures where failure.message != "stopped" {
-                Output.standardError("error: \(failure)\n")
-            }
+            // A stage stopped because another failed has nothing of its own to say.
+            let diagnostics = summary.failures.filter { $0.kind != .cancelled }.map(\.diagnostic)
+            report(diagnostics)
             throw ExitCode(1)
         }
+        report([])
+    }
+
+    /// Pulls every image the plan reads — all at once — then binds the plan with what they say. A pull that
+    /// fails is a located error (``RunFailure/Kind/imagePull``) at the `from:` or `copy` that names it.
+    static func bind(_ binder: Binder, options: RunOptions) async throws -> (BoundPlan, BaseImages) {
+        let references = try binder.imageReferences()
+        let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries,
+                                    credentials: options.registryCredentials)
+        var resolved: [ImageReference: ResolvedImage] = [:]
+        var pullErrors: [(reference: ImageReference, error: any Error)] = []
+        await withTaskGroup(of: (ImageReference, Result<ResolvedImage, any Error>).self) { group in
+            for reference in references {
+                group.addTask {
+                    do {
+                        return (reference, .success(try await images.resolve(reference)))
+                    } catch {
+                        return (reference, .failure(error))
+                    }
+                }
+            }
+            for await (reference, outcome) in group {
+                switch outcome {
+                case .success(let image): resolved[reference] = image
+                case .failure(let error): pullErrors.append((reference, error))
+                }
+            }
+        }
+        try Task.checkCancellation()
+        if !pullErrors.isEmpty {
+            // Bound without the images, the plan still says where each is named.
+            let unresolved = try binder.bind(images: [:])
+            let failures = pullErrors.map { pull in
+                RunFailure(.imagePull(reference: pull.reference.description, reason: "\(pull.error)"), stage: nil,
+                           location: unresolved.firstUse(of: pull.reference))
+            }
+            throw BindFailure(diagnostics: DiagnosticList(failures.map(\.diagnostic)).sorted)
+        }
+        return (try binder.bind(images: resolved), images)
     }
 }

@@ -135,6 +135,17 @@ extension DiagnosticCode {
         "W0110", "glob-matches-nothing", "a `dirs:` glob that matches no folder of the context")
     public static let networkHost = DiagnosticCode("W0111", "network-host", "a `run` step on the host's network")
 
+    // MARK: Run (E09xx): what `plan run` finds while it builds
+    public static let stepExited = DiagnosticCode("E0901", "step-exited", "a `run` step exited with a status other than 0")
+    public static let missingArtifact = DiagnosticCode(
+        "E0902", "missing-artifact", "a stage finished without producing an artifact it declares")
+    public static let imagePullFailed = DiagnosticCode(
+        "E0903", "image-pull-failed", "a base image or an image copied from could not be pulled")
+    public static let stepFailed = DiagnosticCode(
+        "E0904", "step-failed", "a step could not be carried out (a missing source, a failed download, an unknown user)")
+    public static let runCancelled = DiagnosticCode(
+        "E0905", "run-cancelled", "a stage stopped because another failed or the run was interrupted")
+
     /// Every code, in id order: the catalogue that docs/language.md documents.
     public static let all: [DiagnosticCode] = [
         unreadableFile, invalidEncoding, yamlSyntax, documentTooComplex, notASingleDocument, duplicateKey,
@@ -152,6 +163,7 @@ extension DiagnosticCode {
         malformedChecksum, malformedURL, malformedSignal, malformedUser, malformedPath,
         lineBreakInValue,
         unsupportedByDialect,
+        stepExited, missingArtifact, imagePullFailed, stepFailed, runCancelled,
         unusedArtifact, unreachableStage, unpinnedImage, rootTarget, secretLookingName,
         wholeContextBeforeInstall, cdInRun, unknownAllowCode, relativeDestinationWithoutWorkdir,
         globMatchesNothing, networkHost,

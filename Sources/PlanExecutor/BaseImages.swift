@@ -1,4 +1,5 @@
 import Foundation
+import PlanCompiler
 import PlanOCI
 
 /// A base image made ready for stages: pulled into the store and unpacked once into a root filesystem
@@ -15,13 +16,16 @@ public struct BaseImage: Sendable {
     public var layerPaths: [String]
 }
 
-/// Pulls and unpacks base images, each once per run and once per store.
+/// Pulls and unpacks the images a plan reads, each once per run and once per store. Before the build
+/// the caller pulls every image the binder names (``resolve(_:)``, which the bind pass needs); the
+/// executor then asks for the same images again (``image(_:)``) and gets the ones already pulled.
 public actor BaseImages {
     let store: ContentStore
     let rootfsDirectory: String
     let client: RegistryClient
     let platform: Platform
-    var cache: [String: BaseImage] = [:]
+    var pulled: [ImageReference: PulledImage] = [:]
+    var unpacked: [ImageReference: BaseImage] = [:]
 
     public init(cacheDirectory: String, insecureRegistries: Set<String>, credentials: RegistryCredentials,
                 platform: Platform = .host) throws {
@@ -35,13 +39,27 @@ public actor BaseImages {
         self.platform = platform
     }
 
-    /// The image for `text` (an image reference with build arguments already expanded).
-    public func image(_ text: String) async throws -> BaseImage {
-        if let known = cache[text] { return known }
-        let reference = try ImageReference(parsing: text)
-        let pulled = try await client.pull(reference, platform: platform, into: store)
-        let layerPaths = pulled.manifest.layers.map { store.path(for: $0.digest).path }
-        let rootfs = rootfsDirectory + "/" + pulled.manifestDescriptor.digest.encoded
+    /// Pulls `reference` (manifest, configuration and layers) into the store and says what binding needs
+    /// of it: the platform manifest's digest and the configuration.
+    public func resolve(_ reference: ImageReference) async throws -> ResolvedImage {
+        let image = try await pull(reference)
+        return ResolvedImage(manifestDigest: image.manifestDescriptor.digest,
+                             configuration: BoundImageConfiguration(image: image.configuration.config))
+    }
+
+    private func pull(_ reference: ImageReference) async throws -> PulledImage {
+        if let known = pulled[reference] { return known }
+        let image = try await client.pull(reference, platform: platform, into: store)
+        pulled[reference] = image
+        return image
+    }
+
+    /// The image `reference`, pulled (if ``resolve(_:)`` did not already) and unpacked.
+    public func image(_ reference: ImageReference) async throws -> BaseImage {
+        if let known = unpacked[reference] { return known }
+        let image = try await pull(reference)
+        let layerPaths = image.manifest.layers.map { store.path(for: $0.digest).path }
+        let rootfs = rootfsDirectory + "/" + image.manifestDescriptor.digest.encoded
         if !FileManager.default.fileExists(atPath: rootfs) {
             let temporary = rootfs + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
@@ -56,9 +74,9 @@ public actor BaseImages {
                 throw error
             }
         }
-        let image = BaseImage(reference: reference, manifest: pulled.manifest, manifestDigest: pulled.manifestDescriptor.digest, configuration: pulled.configuration,
-                              rootfs: rootfs, layerPaths: layerPaths)
-        cache[text] = image
-        return image
+        let base = BaseImage(reference: reference, manifest: image.manifest, manifestDigest: image.manifestDescriptor.digest,
+                             configuration: image.configuration, rootfs: rootfs, layerPaths: layerPaths)
+        unpacked[reference] = base
+        return base
     }
 }

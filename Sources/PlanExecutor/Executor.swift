@@ -1,28 +1,30 @@
 import Foundation
 import PlanCompiler
+import PlanDiagnostics
 import PlanOCI
 
 /// How a run went, stage by stage.
 public struct RunSummary: Sendable {
     public var stageSeconds: [(stage: String, seconds: Double)]
-    public var failures: [ExecutionFailure]
+    /// Every stage that failed (a stage stopped because another failed is ``RunFailure/Kind/cancelled``).
+    public var failures: [RunFailure]
 }
 
-/// `plan run`'s engine: builds the stages the targets need — independent ones in parallel, up to
-/// `jobs` — and writes the outputs. Planning (the `BuildGraph`) is done before; this only executes.
+/// `plan run`'s engine: builds the stages of a bound plan — independent ones in parallel, up to `jobs` —
+/// and writes the outputs. Everything the plan means is worked out before (`Binder`); this only executes.
 public final class Executor: Sendable {
-    let graph: BuildGraph
+    let plan: BoundPlan
     let options: RunOptions
+    /// The plan's images, already pulled for binding.
+    let images: BaseImages
     let emit: @Sendable (ExecutionEvent) -> Void
 
-    public init(graph: BuildGraph, options: RunOptions, events: @escaping @Sendable (ExecutionEvent) -> Void) {
-        self.graph = graph
+    public init(plan: BoundPlan, options: RunOptions, images: BaseImages, events: @escaping @Sendable (ExecutionEvent) -> Void) {
+        self.plan = plan
         self.options = options
+        self.images = images
         self.emit = events
     }
-
-    /// The stages to build: the targets and what they need, in the graph's dependency order.
-    var neededStages: [GraphStage] { graph.stages(building: options.targets) }
 
     /// What every stage of one attempt shares.
     struct RunContext {
@@ -36,8 +38,7 @@ public final class Executor: Sendable {
 
     public func run() async throws -> RunSummary {
         // Outputs are checked before anything is built: a run never ends in "cannot write there".
-        try OutputDestination.check(options.outputs, graph: graph, targets: options.targets.isEmpty ? graph.targets : options.targets,
-                                    options: options)
+        try OutputDestination.check(options.outputs, plan: plan, options: options)
         let cache = try BuildCache(cacheDirectory: options.cacheDirectory)
         RunDirectory.removeStale(in: cache.layout.runs)
         return try await cache.withLock(exclusive: false) {
@@ -67,15 +68,13 @@ public final class Executor: Sendable {
     private func attempt(cache: BuildCache) async throws -> RunSummary {
         let runDirectory = try RunDirectory.create(in: cache.layout.runs)
         defer { RunDirectory.remove(runDirectory) }
-        let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries,
-                                    credentials: options.registryCredentials)
         let stacks = try LayerStacks(cache: cache, runDirectory: runDirectory)
         let context = RunContext(images: images, runDirectory: runDirectory, cache: cache, stacks: stacks,
                                  views: StageViews(stacks: stacks), digests: SourceDigests(file: cache.layout.fileDigests))
         var results: [String: StageResult] = [:]
-        var failures: [ExecutionFailure] = []
+        var failures: [RunFailure] = []
         var timings: [(String, Double)] = []
-        try await schedule(neededStages, context: context, results: &results, failures: &failures, timings: &timings)
+        try await schedule(plan.stages, context: context, results: &results, failures: &failures, timings: &timings)
         if failures.isEmpty {
             try await writeOutputs(results: results, context: context)
             context.digests.save()
@@ -83,8 +82,8 @@ public final class Executor: Sendable {
         return RunSummary(stageSeconds: timings, failures: failures)
     }
 
-    private func schedule(_ stages: [GraphStage], context: RunContext,
-                          results: inout [String: StageResult], failures: inout [ExecutionFailure],
+    private func schedule(_ stages: [BoundStage], context: RunContext,
+                          results: inout [String: StageResult], failures: inout [RunFailure],
                           timings: inout [(String, Double)]) async throws {
         var pending = stages
         var blocked = Set<String>()
@@ -96,7 +95,7 @@ public final class Executor: Sendable {
                       let index = pending.firstIndex(where: { stage in stage.dependencies.allSatisfy { results[$0] != nil } })
                 {
                     let stage = pending.remove(at: index)
-                    let runner = StageRunner(stage: stage, graph: graph, options: options, context: context, emit: emit)
+                    let runner = StageRunner(stage: stage, plan: plan, options: options, context: context, emit: emit)
                     let dependencies = results.filter { stage.dependencies.contains($0.key) }
                     running += 1
                     group.addTask {
@@ -104,17 +103,20 @@ public final class Executor: Sendable {
                         do {
                             return (stage.name, .success(try await runner.run(dependencies: dependencies)),
                                     Date().timeIntervalSince(started))
-                        } catch let failure as ExecutionFailure {
+                        } catch var failure as RunFailure {
+                            // A failure below the stage's steps (a layer stack) is the stage's.
+                            if failure.stage == nil {
+                                failure.stage = stage.name
+                                failure.location = failure.location ?? stage.location
+                            }
                             return (stage.name, .failure(failure), Date().timeIntervalSince(started))
                         } catch let corruption as CacheCorruption {
                             return (stage.name, .failure(corruption), 0)
                         } catch is CancellationError {
-                            return (stage.name, .failure(ExecutionFailure(stage: stage.name, step: "", location: nil,
-                                                                          message: "stopped")), 0)
+                            return (stage.name, .failure(RunFailure(.cancelled, stage: stage.name, location: stage.location)), 0)
                         } catch {
-                            return (stage.name, .failure(ExecutionFailure(stage: stage.name, step: "",
-                                                                          location: stage.location.description,
-                                                                          message: "\(error)")), Date().timeIntervalSince(started))
+                            return (stage.name, .failure(RunFailure(.stepFailed("\(error)"), stage: stage.name, location: stage.location)),
+                                    Date().timeIntervalSince(started))
                         }
                     }
                 }
@@ -130,10 +132,9 @@ public final class Executor: Sendable {
                     group.cancelAll()
                     throw corruption
                 case .failure(let error):
-                    let failure = error as? ExecutionFailure
-                        ?? ExecutionFailure(stage: name, step: "", location: nil, message: "\(error)")
+                    let failure = error as? RunFailure ?? RunFailure(.stepFailed("\(error)"), stage: name, location: nil)
                     failures.append(failure)
-                    emit(.stageFailed(stage: name, message: failure.message))
+                    emit(.stageFailed(stage: name, message: failure.reason))
                     blocked.insert(name)
                     if !options.keepGoing {
                         group.cancelAll()
@@ -179,14 +180,14 @@ public final class Executor: Sendable {
     /// What the run built, as values the exporters read: the targets (root filesystem, image) and the
     /// stored artifacts of the stages built.
     private func exportInput(results: [String: StageResult], context: RunContext) -> ExportInput {
-        let targets = options.targets.isEmpty ? graph.targets : options.targets
+        let targets = plan.targets
         var built: [String: BuiltTarget] = [:]
         for name in targets {
             if let result = results[name] { built[name] = builtTarget(result, context: context) }
         }
         let cache = context.cache
         var artifacts: [BuiltArtifacts] = []
-        for stage in neededStages where !stage.artifacts.isEmpty {
+        for stage in plan.stages where !stage.artifacts.isEmpty {
             guard let result = results[stage.name] else { continue }
             artifacts.append(BuiltArtifacts(stage: stage.name, artifacts: stage.artifacts.compactMap { artifact in
                 guard let tree = result.artifacts[artifact.path] else { return nil }
@@ -194,7 +195,7 @@ public final class Executor: Sendable {
             }))
         }
         let emit = emit
-        return ExportInput(planName: graph.planName, targetNames: targets, targets: built, artifacts: artifacts,
+        return ExportInput(planName: plan.planName, targetNames: targets, targets: built, artifacts: artifacts,
                            force: options.force, allowSpecialFiles: options.allowSpecialFiles,
                            stagingDirectory: context.cache.layout.runs, warn: { emit(.warning($0)) })
     }
@@ -218,7 +219,7 @@ public final class Executor: Sendable {
                                      copy: { try cache.export(layer.descriptor, to: $0) }))
             history.append(ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
         }
-        let image = BuiltImage(platform: result.image?.configuration.platform ?? .host, configuration: result.state.containerConfiguration,
+        let image = BuiltImage(platform: result.image?.configuration.platform ?? .host, configuration: result.configuration.containerConfiguration,
                                layers: layers, history: history)
         let views = context.views
         return BuiltTarget(name: result.name, rootFilesystem: {

@@ -77,8 +77,7 @@ final class LayerStacks: Sendable {
             #endif
         }
         guard lowers.count <= 500 else {
-            throw ExecutionFailure(stage: "", step: "", location: nil,
-                                   message: "\(lowers.count) layers are more than overlayfs can stack (500)")
+            throw RunFailure(.stepFailed("\(lowers.count) layers are more than overlayfs can stack (500)"), stage: nil, location: nil)
         }
         var named: [(String, String)] = []
         if let upper {

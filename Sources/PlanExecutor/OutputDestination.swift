@@ -52,13 +52,14 @@ public enum OutputDestination {
 
     /// Checks every output before the build: the targets it needs, and the file system at its
     /// destination. Throws the first problem, naming the destination and the way out.
-    public static func check(_ outputs: [OutputSpec], graph: BuildGraph, targets: [String], options: RunOptions) throws {
-        try check(exporters: outputs.map(\.exporter), graph: graph, targets: targets, options: options)
+    public static func check(_ outputs: [OutputSpec], plan: BoundPlan, options: RunOptions) throws {
+        try check(exporters: outputs.map(\.exporter), plan: plan, options: options)
     }
 
     /// The same for the outputs' exporters: the rules every output shares (one target, one path per
-    /// output), then each exporter's own ``Exporter/check(graph:options:)``.
-    static func check(exporters: [any Exporter], graph: BuildGraph, targets: [String], options: RunOptions) throws {
+    /// output), then each exporter's own ``Exporter/check(plan:options:)``.
+    static func check(exporters: [any Exporter], plan: BoundPlan, options: RunOptions) throws {
+        let targets = plan.targets
         var seen: [String: String] = [:]
         for output in exporters {
             let destination = output.destination
@@ -73,7 +74,7 @@ public enum OutputDestination {
                 }
                 seen[path] = destination
             }
-            try output.check(graph: graph, options: options)
+            try output.check(plan: plan, options: options)
         }
         // --cache-to writes an OCI layout by the same rules (and usually rewrites its own).
         if let cacheTo = options.cacheTo {
@@ -82,7 +83,7 @@ public enum OutputDestination {
                 if let other = seen[resolved(cacheTo)] {
                     throw OutputError(destination: cacheTo, reason: "--output dest=\(other) writes the same path")
                 }
-                try layout.check(graph: graph, options: options)
+                try layout.check(plan: plan, options: options)
             } catch var error as OutputError {
                 error.option = "--cache-to dir"
                 throw error
@@ -92,9 +93,9 @@ public enum OutputDestination {
 
     /// The destination is not a folder the build needs: not `/`, not the context or one holding it,
     /// not the cache, and not a path inside the context that the plan copies.
-    static func checkPlace(_ output: any HostOutput, path: String, graph: BuildGraph, options: RunOptions) throws {
+    static func checkPlace(_ output: any HostOutput, path: String, plan: BoundPlan, options: RunOptions) throws {
         let destination = output.destination
-        let context = resolved(options.contextDirectory)
+        let context = resolved(plan.contextDirectory)
         if path == "/" {
             throw OutputError(destination: destination, reason: "an output cannot replace `/`")
         }
@@ -109,17 +110,18 @@ public enum OutputDestination {
         }
         guard isWithin(path, context) else { return }
         let relative = String(path.dropFirst(context.count + 1))
-        let ignore = IgnoreMatcher(graph.ignore)
+        let ignore = IgnoreMatcher(plan.ignore)
         guard !ignore.isExcluded(relative) else { return }
-        for stage in graph.stages {
-            for case .copy(let copy) in stage.instructions where copy.source == .context {
+        for stage in plan.stages {
+            for step in stage.steps {
+                guard case .copy(let copy) = step.action, copy.source == .context else { continue }
                 for source in copy.sources {
                     // The literal folder a glob starts from: what the copy may read.
                     let literal = source.split(separator: "/").prefix { part in !part.contains { "*?[".contains($0) } }
                         .filter { $0 != "." }.joined(separator: "/")
                     if literal.isEmpty || isWithin(relative, literal) || isWithin(literal, relative) {
                         throw OutputError(destination: destination, reason: "this is inside the build context, and stage "
-                            + "`\(stage.name)` copies `\(source)` from it (\(copy.location)): the output would change what the "
+                            + "`\(stage.name)` copies `\(source)` from it (\(step.location)): the output would change what the "
                             + "next build copies. Write it outside the context, or add `\(relative)` to the plan's `ignore`")
                     }
                 }

@@ -72,10 +72,8 @@ public enum OutputSpec: Hashable, Sendable {
     }
 }
 
-/// Everything `plan run` takes besides the graph.
+/// Everything `plan run` takes besides the bound plan (which says the targets).
 public struct RunOptions: Sendable {
-    /// Stages to build (with what they need); empty: the plan's targets.
-    public var targets: [String] = []
     /// Secret id → a file holding its value.
     public var secrets: [String: String] = [:]
     public var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
@@ -85,8 +83,6 @@ public struct RunOptions: Sendable {
     public var keepGoing = false
     /// Base images, their unpacked root filesystems and cache mounts live here.
     public var cacheDirectory: String
-    /// The build context folder.
-    public var contextDirectory: String
     /// Build every step, taking nothing from the cache (results are still stored).
     public var noCache = false
     /// Stages whose steps are all built, not taken from the cache.
@@ -105,9 +101,8 @@ public struct RunOptions: Sendable {
     /// Credentials for the registries of base images and image copies (the CLI reads Docker's `config.json`).
     public var registryCredentials: RegistryCredentials = .none
 
-    public init(cacheDirectory: String, contextDirectory: String) {
+    public init(cacheDirectory: String) {
         self.cacheDirectory = cacheDirectory
-        self.contextDirectory = contextDirectory
     }
 }
 
@@ -122,20 +117,4 @@ public enum ExecutionEvent: Sendable {
     case cache(stage: String, step: Int, description: String, hit: Bool, reason: String?)
     /// Something the user should know that does not stop the run (a corrupt cache entry dropped).
     case warning(String)
-}
-
-/// Why a run failed: the stage and step, located in the plan, with the end of the step's output.
-public struct ExecutionFailure: Error, CustomStringConvertible, Sendable {
-    public var stage: String
-    public var step: String
-    public var location: String?
-    public var message: String
-    public var lastOutput: [String] = []
-
-    public var description: String {
-        var text = (location.map { "\($0): " } ?? "") + "stage '\(stage)': \(message)"
-        if !step.isEmpty { text += "\n  step: \(step)" }
-        if !lastOutput.isEmpty { text += "\n  last output:\n" + lastOutput.map { "    " + $0 }.joined(separator: "\n") }
-        return text
-    }
 }

@@ -13,7 +13,8 @@ struct StageResult: Sendable {
     var baseRootfs: String?
     /// The layers of the chain, bottom first: the parent stages' steps, then this stage's.
     var layers: [StepLayer]
-    var state: StageState
+    /// The configuration the stage's image gets.
+    var configuration: BoundImageConfiguration
     /// The base image at the bottom of the stage's chain, if any.
     var image: BaseImage?
     /// The stages of the chain, bottom first, ending with this one.
@@ -24,126 +25,134 @@ struct StageResult: Sendable {
     var artifacts: [String: Descriptor]
 }
 
-/// Builds one stage: its base, then each instruction in order — skipping every step whose key the
-/// cache knows — then the artifact check.
+/// Builds one bound stage: its base, then each step in order — skipping every step whose key the
+/// cache knows — then the artifact check. The steps say what they do and with which configuration;
+/// what is left to the run is what only the stage's file system or the host knows (users, secrets'
+/// values, the context's files).
 struct StageRunner {
-    let stage: GraphStage
-    let graph: BuildGraph
+    let stage: BoundStage
+    let plan: BoundPlan
     let options: RunOptions
     /// The stores, folders and views every stage of the attempt shares.
     let context: Executor.RunContext
     let emit: @Sendable (ExecutionEvent) -> Void
 
-    func failure(_ message: String, step: String = "", location: SourceLocation? = nil,
-                 output: [String] = []) -> ExecutionFailure {
-        ExecutionFailure(stage: stage.name, step: step, location: location?.description ?? stage.location.description,
-                         message: message, lastOutput: output)
+    /// A failure of this stage; located at the stage unless a place is given.
+    func failure(_ reason: String, step: String? = nil, location: SourceLocation? = nil,
+                 output: [String] = []) -> RunFailure {
+        RunFailure(.stepFailed(reason), stage: stage.name, location: location ?? stage.location, step: step, lastOutput: output)
     }
 
-    /// The values of build arguments the stage declares.
-    var argumentValues: [String: String] {
-        var values: [String: String] = [:]
-        for argument in graph.arguments where stage.arguments.contains(argument.name) {
-            if let value = argument.value { values[argument.name] = value }
-        }
-        return values
+    /// The build arguments the stage declares that have values, sorted by name.
+    var argumentValues: [(name: String, value: String)] {
+        stage.arguments.compactMap { argument in argument.value.map { (argument.name, $0) } }.sorted { $0.name < $1.name }
     }
 
     /// Whether this stage may take steps from the cache.
     var usesCache: Bool { !options.noCache && !options.noCacheStages.contains(stage.name) }
 
-    func run(dependencies: [String: StageResult]) async throws -> StageResult {
-        var state = StageState()
+    /// The stage's chain as it grows: what it starts from, the layers so far and the key of the last step.
+    struct Chain {
+        /// The base image at the bottom, if any.
         var image: BaseImage?
-        var chain = [stage.name]
+        /// The stages of the chain, bottom first, ending with this one.
+        var stages: [String]
         var layers: [StepLayer] = []
         var baseRootfs: String?
         var key: String
-        // The base, and the configuration set since the last step: the key chain holds them, and the
-        // next step's inputs name them too, so `--explain` says which changed.
+        /// The base, and the configuration set since the last step: the key chain holds them, and the
+        /// next step's inputs name them too, so `--explain` says which changed.
         var carried: [(String, String)] = []
-        switch stage.base {
-        case .scratch:
-            carried = [("base", "scratch")]
-            key = StepInputs(parent: "", items: carried).key
-        case .image(let text):
-            let expanded = VariableExpansion.expand(text, Dictionary(graph.arguments.compactMap { a in a.value.map { (a.name, $0) } },
-                                                                   uniquingKeysWith: { $1 }))
-            do {
-                image = try await context.images.image(expanded)
-            } catch {
-                throw failure("cannot get base image `\(expanded)`: \(error)")
-            }
-            state = StageState(image: image?.configuration.config)
-            baseRootfs = image?.rootfs
-            carried = [("base", image.map { "image \($0.manifestDigest)" } ?? expanded)]
-            key = StepInputs(parent: "", items: carried).key
-        case .stage(let parentName):
-            guard let parent = dependencies[parentName] else { throw failure("stage `\(parentName)` did not finish") }
-            state = parent.state
-            image = parent.image
-            chain = parent.chain + [stage.name]
-            layers = parent.layers
-            baseRootfs = parent.baseRootfs
-            key = parent.key
-        }
+    }
 
+    func run(dependencies: [String: StageResult]) async throws -> StageResult {
+        var chain = try await base(dependencies: dependencies)
         emit(.stageStarted(stage: stage.name))
         let started = Date()
-        let workspace = StageWorkspace(stacks: context.stacks, folder: context.runDirectory + "/stages/" + stage.name, base: baseRootfs)
-        for (index, instruction) in stage.instructions.enumerated() {
+        let workspace = StageWorkspace(stacks: context.stacks, folder: context.runDirectory + "/stages/" + stage.name, base: chain.baseRootfs)
+        for step in stage.steps {
             try Task.checkCancellation()
-            guard var step = try await inputs(for: instruction, state: &state, parent: key, dependencies: dependencies) else {
-                let configuration = Self.configItems(state)
-                key = StepInputs(parent: key, items: configuration).key
-                carried = carried.filter { $0.0 == "base" } + configuration
-                continue
-            }
-            if !carried.isEmpty {
-                let own = Set(step.inputs.items.map(\.name))
-                step.inputs = StepInputs(parent: step.inputs.parent, items: carried.filter { !own.contains($0.0) }
-                                             + step.inputs.items.map { ($0.name, $0.value) })
-                carried = []
-            }
-            let position = historyPosition(index)
-            key = step.inputs.key
-            if usesCache, let record = context.cache.record(for: step.inputs.key, warn: { emit(.warning($0)) }) {
-                emit(.cache(stage: stage.name, step: index, description: step.description, hit: true, reason: nil))
-                if context.cache.lastKey(at: position) != step.inputs.key { context.cache.remember(step.inputs, at: position) }
-                if let descriptor = record.layer {
-                    let layer = StepLayer(descriptor: descriptor, key: step.inputs.key, createdBy: "\(stage.name): \(step.description)")
-                    try workspace.applyHit(layer)
-                    layers.append(layer)
-                }
-                continue
-            }
-            let reason = !usesCache ? (options.noCache ? "--no-cache" : "--no-cache-filter \(stage.name)")
-                : context.cache.lastInputs(at: position).map { step.inputs.difference(from: $0) } ?? "not built before"
-            emit(.cache(stage: stage.name, step: index, description: step.description, hit: false, reason: reason))
-            let stageLayers = layers
-            let descriptor = try await workspace.step(index, layers: stageLayers) { root in
-                try await execute(instruction, index: index, description: step.description, state: state, root: root,
-                                  dependencies: dependencies)
-            }
-            try context.cache.put(CacheRecord(key: step.inputs.key, description: "\(graph.planName)/\(stage.name): \(step.description)",
-                                      layer: descriptor))
-            context.cache.remember(step.inputs, at: position)
-            if let descriptor {
-                layers.append(StepLayer(descriptor: descriptor, key: step.inputs.key, createdBy: "\(stage.name): \(step.description)"))
-            }
+            try await build(step, chain: &chain, workspace: workspace, dependencies: dependencies)
         }
-        let artifacts = try await storeArtifacts(key: key, base: baseRootfs, layers: layers)
-        applyConfiguration(&state)
+        let artifacts = try await storeArtifacts(key: chain.key, base: chain.baseRootfs, layers: chain.layers)
         emit(.stageFinished(stage: stage.name, seconds: Date().timeIntervalSince(started)))
-        return StageResult(name: stage.name, baseRootfs: baseRootfs, layers: layers, state: state, image: image,
-                           chain: chain, key: key, artifacts: artifacts)
+        return StageResult(name: stage.name, baseRootfs: chain.baseRootfs, layers: chain.layers, configuration: stage.finalConfiguration,
+                           image: chain.image, chain: chain.stages, key: chain.key, artifacts: artifacts)
+    }
+
+    /// What the stage starts from: nothing, a base image (unpacked), or another stage's chain.
+    func base(dependencies: [String: StageResult]) async throws -> Chain {
+        switch stage.base {
+        case .scratch:
+            let carried = [("base", "scratch")]
+            return Chain(stages: [stage.name], key: StepInputs(parent: "", items: carried).key, carried: carried)
+        case .image(let reference):
+            let image: BaseImage
+            do {
+                image = try await context.images.image(reference)
+            } catch {
+                throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: stage.name,
+                                 location: stage.location)
+            }
+            let carried = [("base", "image \(image.manifestDigest)")]
+            return Chain(image: image, stages: [stage.name], baseRootfs: image.rootfs, key: StepInputs(parent: "", items: carried).key,
+                         carried: carried)
+        case .stage(let parentName):
+            guard let parent = dependencies[parentName] else { throw failure("stage `\(parentName)` did not finish") }
+            return Chain(image: parent.image, stages: parent.chain + [stage.name], layers: parent.layers, baseRootfs: parent.baseRootfs,
+                         key: parent.key)
+        }
+    }
+
+    /// One step: a configuration step only extends the key chain; a step that changes files is taken
+    /// from the cache when its key is there, else carried out and stored.
+    func build(_ step: BoundStep, chain: inout Chain, workspace: StageWorkspace, dependencies: [String: StageResult]) async throws {
+        guard var prepared = try await prepare(step, parent: chain.key, dependencies: dependencies) else {
+            let configuration = Self.configItems(step.configuration)
+            chain.key = StepInputs(parent: chain.key, items: configuration).key
+            chain.carried = chain.carried.filter { $0.0 == "base" } + configuration
+            return
+        }
+        if !chain.carried.isEmpty {
+            let own = Set(prepared.inputs.items.map(\.name))
+            prepared.inputs = StepInputs(parent: prepared.inputs.parent, items: chain.carried.filter { !own.contains($0.0) }
+                                             + prepared.inputs.items.map { ($0.name, $0.value) })
+            chain.carried = []
+        }
+        let inputs = prepared.inputs
+        let position = historyPosition(step.index)
+        let createdBy = "\(stage.name): \(step.description)"
+        chain.key = inputs.key
+        if usesCache, let record = context.cache.record(for: inputs.key, warn: { emit(.warning($0)) }) {
+            emit(.cache(stage: stage.name, step: step.index, description: step.description, hit: true, reason: nil))
+            if context.cache.lastKey(at: position) != inputs.key { context.cache.remember(inputs, at: position) }
+            if let descriptor = record.layer {
+                let layer = StepLayer(descriptor: descriptor, key: inputs.key, createdBy: createdBy)
+                try workspace.applyHit(layer)
+                chain.layers.append(layer)
+            }
+            return
+        }
+        let reason = !usesCache ? (options.noCache ? "--no-cache" : "--no-cache-filter \(stage.name)")
+            : context.cache.lastInputs(at: position).map { inputs.difference(from: $0) } ?? "not built before"
+        emit(.cache(stage: stage.name, step: step.index, description: step.description, hit: false, reason: reason))
+        let stageLayers = chain.layers
+        let sources = prepared.sources
+        let descriptor = try await workspace.step(step.index, layers: stageLayers) { root in
+            try await execute(step, sources: sources, root: root, dependencies: dependencies)
+        }
+        try context.cache.put(CacheRecord(key: inputs.key, description: "\(plan.planName)/\(createdBy)", layer: descriptor))
+        context.cache.remember(inputs, at: position)
+        if let descriptor {
+            chain.layers.append(StepLayer(descriptor: descriptor, key: inputs.key, createdBy: createdBy))
+        }
     }
 
     /// Where `--explain` finds what step `index` of this stage had last time.
     func historyPosition(_ index: Int) -> String {
-        let plan = graph.planFile.hasPrefix("/") ? graph.planFile
-            : FileManager.default.currentDirectoryPath + "/" + graph.planFile
-        return StepInputs(parent: "", items: [("plan", PosixPath.normalize(plan).path), ("stage", stage.name),
+        let file = plan.planFile.hasPrefix("/") ? plan.planFile
+            : FileManager.default.currentDirectoryPath + "/" + plan.planFile
+        return StepInputs(parent: "", items: [("plan", PosixPath.normalize(file).path), ("stage", stage.name),
                                               ("step", String(index))]).key
     }
 
@@ -164,23 +173,25 @@ struct StageRunner {
             do {
                 path = try RootedDirectory(root).hostPath(artifact.path, followLast: false)
             } catch {
-                throw failure("stage '\(stage.name)' declares artifact '\(artifact.name)' at \(artifact.path), "
-                                  + "but the stage did not produce it (\(error.reason))", location: artifact.location)
+                throw missing(artifact, found: error.reason)
             }
             var info = stat()
             if lstat(path, &info) != 0 {
-                throw failure("stage '\(stage.name)' declares artifact '\(artifact.name)' at \(artifact.path), "
-                                  + "but the stage did not produce it; " + Self.whatIsThere(instead: artifact.path, in: root),
-                              location: artifact.location)
+                throw missing(artifact, found: Self.whatIsThere(instead: artifact.path, in: root))
             }
             // Named `artifact` with times zeroed: the same tree is the same blob, whichever stage made it.
             guard let tree = try context.cache.storeTar(fixedModificationTime: 0, { try LayerDiffer().writeTree(path, as: "artifact", to: $0) })
-            else { throw failure("cannot store artifact '\(artifact.name)'", location: artifact.location) }
-            try context.cache.put(CacheRecord(key: artifactKey, description: "\(graph.planName)/\(stage.name): artifact \(artifact.name)",
+            else { throw failure("cannot store artifact `\(artifact.name)`", location: artifact.location) }
+            try context.cache.put(CacheRecord(key: artifactKey, description: "\(plan.planName)/\(stage.name): artifact \(artifact.name)",
                                       layer: tree))
             artifacts[artifact.path] = tree
         }
         return artifacts
+    }
+
+    func missing(_ artifact: BoundArtifact, found: String) -> RunFailure {
+        RunFailure(.missingArtifact(name: artifact.name, path: artifact.path, found: found), stage: stage.name,
+                   location: artifact.location)
     }
 
     /// What the nearest existing folder above a missing artifact holds (`/out holds: app-linux, bin/`),
@@ -208,100 +219,67 @@ struct StageRunner {
         let pid = try Spawn.start("/bin/cp", ["-a", source + "/.", destination + "/"],
                                   environment: ["PATH": "/usr/bin:/bin"], stdout: .discard, stderr: .discard)
         guard Spawn.wait(pid) == 0 else {
-            throw ExecutionFailure(stage: "", step: "", location: nil, message: "cannot copy \(source) to \(destination)")
+            throw RunFailure(.stepFailed("cannot copy \(source) to \(destination)"), stage: nil, location: nil)
         }
     }
 
-    /// Image configuration the stage sets beyond its steps; an entrypoint without a cmd resets the
-    /// inherited cmd, as in Docker.
-    func applyConfiguration(_ state: inout StageState) {
-        let config = stage.config
-        let values = state.envDictionary.merging(argumentValues) { env, _ in env }
-        func words(_ command: GraphCommand) -> [String] {
-            switch command {
-            case .exec(let items): items
-            case .shell(let text): state.shell + [text]
-            }
-        }
-        if let entrypoint = config.entrypoint {
-            state.entrypoint = words(entrypoint)
-            if config.cmd == nil { state.cmd = nil }
-        }
-        if let cmd = config.cmd { state.cmd = words(cmd) }
-        for port in config.expose {
-            let expanded = VariableExpansion.expand(port, values)
-            state.exposedPorts.insert(expanded.contains("/") ? expanded : expanded + "/tcp")
-        }
-        for label in config.labels { state.labels[VariableExpansion.expand(label.key, values)] = VariableExpansion.expand(label.value, values) }
-        for volume in config.volumes { state.volumes.insert(VariableExpansion.expand(volume, values)) }
-        if let signal = config.stopSignal { state.stopSignal = VariableExpansion.expand(signal, values) }
-        if let check = config.healthcheck {
-            let test: [String]
-            switch check.command {
-            case .exec(let items)?: test = ["CMD"] + items
-            case .shell(let text)?: test = ["CMD-SHELL", text]
-            case nil: test = ["NONE"]
-            }
-            state.healthcheck = HealthConfiguration(
-                test: test, interval: check.interval.flatMap(GoDuration.nanoseconds), timeout: check.timeout.flatMap(GoDuration.nanoseconds),
-                startPeriod: check.startPeriod.flatMap(GoDuration.nanoseconds),
-                startInterval: check.startInterval.flatMap(GoDuration.nanoseconds), retries: check.retries)
-        }
-    }
+    // MARK: Steps
 
-    // MARK: Instructions
-
-    /// Does a step's work on `root` (the state already reflects instructions before it).
-    func execute(_ instruction: GraphInstruction, index: Int, description: String, state: StageState, root: String,
-                 dependencies: [String: StageResult]) async throws {
-        switch instruction {
-        case .env, .user, .shell:
+    /// Does a step's work on `root`; `sources` are a copy's sources when its key already resolved them.
+    func execute(_ step: BoundStep, sources: CopySources?, root: String, dependencies: [String: StageResult]) async throws {
+        let index = step.index
+        let description = step.description
+        switch step.action {
+        case .configure:
             return
-        case .workdir(_, let location):
+        case .workdir:
             emit(.stepStarted(stage: stage.name, step: index, description: description))
+            let workdir = step.configuration.workdir
             do {
-                try RootedDirectory(root).makeDirectories(state.workdir)
+                try RootedDirectory(root).makeDirectories(workdir)
             } catch {
-                throw failure("cannot create the workdir \(state.workdir): \(error)", location: location)
+                throw failure("cannot create the workdir \(workdir): \(error)", location: step.location)
             }
         case .run(let run):
-            try await runStep(run, index: index, state: state, root: root)
+            try await runStep(run, step: step, root: root)
         case .copy(let copy):
-            try await copyStep(copy, index: index, description: description, state: state, root: root, dependencies: dependencies)
+            try await copyStep(copy, step: step, sources: sources, root: root, dependencies: dependencies)
         case .add(let add):
-            try await addStep(add, index: index, state: state, root: root)
+            try await addStep(add, step: step, root: root)
         }
     }
 
-    func runStep(_ run: GraphRun, index: Int, state: StageState, root: String) async throws {
-        let description = "run " + run.summary
+    func runStep(_ run: BoundRun, step: BoundStep, root: String) async throws {
+        let index = step.index
+        let description = step.description
+        let location = step.location
+        let configuration = step.configuration
         emit(.stepStarted(stage: stage.name, step: index, description: description))
         let user: ResolvedUser
         do {
-            user = try UserDatabase(root: root).resolve(state.user)
+            user = try UserDatabase(root: root).resolve(configuration.user)
         } catch {
-            throw failure("\(error)", step: description, location: run.location)
+            throw failure("\(error)", step: description, location: location)
         }
-        var environment = state.env
-        for (name, value) in argumentValues.sorted(by: { $0.key < $1.key }) where !environment.contains(where: { $0.name == name }) {
+        var environment = configuration.environment.map { ($0.name, $0.value) }
+        for (name, value) in argumentValues where !environment.contains(where: { $0.0 == name }) {
             environment.append((name, value))
         }
-        if !environment.contains(where: { $0.name == "PATH" }) { environment.append(("PATH", StageState.defaultPath)) }
-        if !environment.contains(where: { $0.name == "HOME" }) { environment.append(("HOME", user.home)) }
+        if !environment.contains(where: { $0.0 == "PATH" }) { environment.append(("PATH", Self.defaultPath)) }
+        if !environment.contains(where: { $0.0 == "HOME" }) { environment.append(("HOME", user.home)) }
 
         var mounts: [SandboxMount] = []
-        for cache in run.cache {
+        for cache in run.cacheMounts {
             let key = (cache.id ?? cache.target).map { $0.isLetter || $0.isNumber ? $0 : "_" }
             let host = context.cache.layout.mounts + "/" + String(key)
             try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
-            mounts.append(SandboxMount(source: host, target: PosixPath.resolve(cache.target, against: state.workdir).path,
-                                       readOnly: false))
+            mounts.append(SandboxMount(source: host, target: cache.target, readOnly: false))
         }
         for secret in run.secrets {
             guard let source = options.secrets[secret.id] else {
-                if secret.required == true {
+                if secret.required {
                     throw failure("secret `\(secret.id)` is required but was not given (--secret id=\(secret.id),src=FILE)",
-                                  step: description, location: run.location)
+                                  step: description, location: location)
                 }
                 continue
             }
@@ -317,72 +295,81 @@ struct StageRunner {
         let stageName = stage.name
         let emit = self.emit
         let request = SandboxRequest(
-            rootfs: root, arguments: state.shell + [run.script],
-            environment: environment.map { "\($0.name)=\($0.value)" }, workingDirectory: state.workdir,
-            user: user, network: SandboxNetwork(rawValue: run.network ?? "default") ?? .default, mounts: mounts,
+            rootfs: root, arguments: configuration.shell + [run.script],
+            environment: environment.map { "\($0.0)=\($0.1)" }, workingDirectory: configuration.workdir,
+            user: user, network: SandboxNetwork(rawValue: run.network.rawValue) ?? .default, mounts: mounts,
             stateDirectory: RunDirectory.sandboxState(context.runDirectory))
         let onOutput: @Sendable (Data) -> Void = { data in
             tail.add(data)
             emit(.output(stage: stageName, step: index, data: data))
         }
         guard let sandbox = options.sandbox else {
-            throw failure("no sandbox to run steps in (RunOptions.sandbox)", step: description, location: run.location)
+            throw failure("no sandbox to run steps in (RunOptions.sandbox)", step: description, location: location)
         }
         if let limitation = sandbox.limitation(of: request), SandboxNotice.once(limitation) { emit(.warning(limitation)) }
         let status = try await sandbox.run(request, output: onOutput)
         if status != 0 {
-            throw failure("`run` exited with status \(status)", step: run.command, location: run.location, output: tail.lines)
+            throw RunFailure(.stepExited(status: status), stage: stage.name, location: location, step: run.script,
+                             lastOutput: tail.lines)
         }
     }
 
-    func copyStep(_ copy: GraphCopy, index: Int, description: String, state: StageState, root: String,
+    /// The `PATH` a step gets when neither the image nor the plan sets one (Docker's).
+    static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    func copyStep(_ copy: BoundCopy, step: BoundStep, sources: CopySources?, root: String,
                   dependencies: [String: StageResult]) async throws {
-        let values = state.envDictionary.merging(argumentValues) { env, _ in env }
-        emit(.stepStarted(stage: stage.name, step: index, description: description))
+        emit(.stepStarted(stage: stage.name, step: step.index, description: step.description))
         var copier = FileCopier()
         do {
             if let chown = copy.chown {
-                let owner = try UserDatabase(root: root).resolve(VariableExpansion.expand(chown, values))
+                let owner = try UserDatabase(root: root).resolve(chown)
                 copier.owner = (owner.uid, owner.gid)
             }
         } catch {
-            throw failure("\(error)", step: description, location: copy.location)
+            throw failure("\(error)", step: step.description, location: step.location)
         }
-        if let chmod = copy.chmod, let mode = mode_t(chmod, radix: 8) { copier.mode = mode }
-        let resolved = try await copySources(copy, values: values, description: description, dependencies: dependencies)
+        if let chmod = copy.chmod { copier.mode = mode_t(chmod) }
+        let resolved: CopySources
+        if let sources {
+            resolved = sources
+        } else {
+            resolved = try await copySources(copy, step: step, dependencies: dependencies)
+        }
         copier.isExcluded = resolved.isExcluded
-        let destination = PosixPath.isAbsolute(copy.destination) ? copy.destination
-            : state.workdir + "/" + copy.destination
         do {
-            try copier.copy(resolved.sources, to: VariableExpansion.expand(destination, values)
-                                + (copy.destination.hasSuffix("/") ? "/" : ""), in: root)
+            try copier.copy(resolved.sources, to: copy.resolvedDestination, in: root)
         } catch {
-            throw failure("\(error)", step: description, location: copy.location)
+            throw failure("\(error)", step: step.description, location: step.location)
         }
     }
 
     /// What a copy reads: host paths (with the path each is reported as) and what to leave out of folders.
-    func copySources(_ copy: GraphCopy, values: [String: String], description: String,
-                     dependencies: [String: StageResult]) async throws
-        -> (sources: [(host: String, relative: String)], isExcluded: @Sendable (String) -> Bool)
-    {
+    struct CopySources: Sendable {
+        var sources: [(host: String, relative: String)]
+        var isExcluded: @Sendable (String) -> Bool
+    }
+
+    /// Lists what a copy reads, once per step: the cache key and the copy itself use the same list.
+    func copySources(_ copy: BoundCopy, step: BoundStep, dependencies: [String: StageResult]) async throws -> CopySources {
+        let description = step.description
         let sourceRoot: String
         var isExcluded: @Sendable (String) -> Bool = { _ in false }
         switch copy.source {
         case .context:
-            sourceRoot = options.contextDirectory
-            let ignore = IgnoreMatcher(graph.ignore)
+            sourceRoot = plan.contextDirectory
+            let ignore = IgnoreMatcher(plan.ignore)
             let exclude = IgnoreMatcher(copy.exclude)
             isExcluded = { ignore.isExcluded($0) || exclude.isExcluded($0) }
         case .stage(let name):
             guard let result = dependencies[name] else { throw failure("stage `\(name)` did not finish") }
             sourceRoot = try await context.views.root(stage: name, base: result.baseRootfs, layers: result.layers)
         case .image(let reference):
-            let expanded = VariableExpansion.expand(reference, values)
             do {
-                sourceRoot = try await context.images.image(expanded).rootfs
+                sourceRoot = try await context.images.image(reference).rootfs
             } catch {
-                throw failure("cannot get image `\(expanded)`: \(error)", step: description, location: copy.location)
+                throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: stage.name,
+                                 location: step.location, step: description)
             }
         }
         // The context is read beneath itself (a path through a link out of it is an error; a link
@@ -392,7 +379,7 @@ struct StageRunner {
         do {
             rooted = try RootedDirectory(sourceRoot, scope: isContext ? .beneath : .inRoot)
         } catch {
-            throw failure("cannot open \(sourceRoot): \(error.reason)", step: description, location: copy.location)
+            throw failure("cannot open \(sourceRoot): \(error.reason)", step: description, location: step.location)
         }
         func hostPath(_ relative: String) throws -> String? {
             do {
@@ -403,13 +390,12 @@ struct StageRunner {
                 let place = isContext ? "the build context" : "its root filesystem"
                 throw failure(error.code == EXDEV ? "`\(relative)` leaves \(place) through a symbolic link"
                                   : "cannot read `\(relative)` in \(place): \(error.reason)",
-                              step: description, location: copy.location)
+                              step: description, location: step.location)
             }
         }
         var sources: [(host: String, relative: String)] = []
         for pattern in copy.sources {
-            let expanded = VariableExpansion.expand(pattern, values)
-            let relative = String(expanded.drop(while: { $0 == "/" }))
+            let relative = String(pattern.drop(while: { $0 == "/" }))
             if PosixPath.hasGlob(relative) {
                 // Folders are listed through the rooted folder too: a glob never lists a host folder.
                 let matches: [String]
@@ -417,7 +403,7 @@ struct StageRunner {
                     matches = try rooted.glob(relative)
                 } catch {
                     throw failure(error.code == EXDEV ? "`\(relative)` leaves \(isContext ? "the build context" : "its root filesystem") through a symbolic link"
-                                      : "cannot expand `\(relative)`: \(error.reason)", step: description, location: copy.location)
+                                      : "cannot expand `\(relative)`: \(error.reason)", step: description, location: step.location)
                 }
                 for match in matches {
                     if let host = try hostPath(match) { sources.append((host, match)) }
@@ -428,53 +414,51 @@ struct StageRunner {
                 // Never a host path through a link: a source missing inside the tree is an error here.
                 guard let host = try hostPath(relative) else {
                     throw failure("cannot copy `\(relative)`: no such file in \(isContext ? "the build context" : "its root filesystem")",
-                                  step: description, location: copy.location)
+                                  step: description, location: step.location)
                 }
                 sources.append((host, relative))
             }
         }
         if case .context = copy.source {
-            let ignore = IgnoreMatcher(graph.ignore)
+            let ignore = IgnoreMatcher(plan.ignore)
             sources.removeAll { $0.relative != "." && ignore.isExcluded($0.relative) }
         }
-        guard !sources.isEmpty else { throw failure("nothing to copy for `\(copy.sources.joined(separator: " "))`", step: description) }
-        return (sources, isExcluded)
+        guard !sources.isEmpty else {
+            throw failure("nothing to copy for `\(copy.sources.joined(separator: " "))`", step: description, location: step.location)
+        }
+        return CopySources(sources: sources, isExcluded: isExcluded)
     }
 
-    /// `add`: downloads the URL, checks it against its checksum, and writes it like Docker's ADD
-    /// (mode 0600 unless `chmod` says otherwise; a destination ending in `/` takes the URL's file name).
-    func addStep(_ add: GraphAdd, index: Int, state: StageState, root: String) async throws {
-        let values = state.envDictionary.merging(argumentValues) { env, _ in env }
-        let text = VariableExpansion.expand(add.url, values)
-        let description = "add \(text)"
+    /// `add`: downloads the URL, checks it against its checksum, and writes it like Docker's ADD (the
+    /// destination and the mode, 0600 unless the plan says otherwise, come bound).
+    func addStep(_ add: BoundAdd, step: BoundStep, root: String) async throws {
+        let index = step.index
+        let location = step.location
+        let text = add.url
+        let description = step.description
         emit(.stepStarted(stage: stage.name, step: index, description: description))
-        guard let url = URL(string: text) else { throw failure("`\(text)` is not a URL", step: description, location: add.location) }
-        var destination = VariableExpansion.expand(add.destination, values)
-        if destination.hasSuffix("/") { destination += url.lastPathComponent }
-        if !PosixPath.isAbsolute(destination) { destination = state.workdir + "/" + destination }
+        guard URL(string: text) != nil else { throw failure("`\(text)` is not a URL", step: description, location: location) }
         let staging = context.runDirectory + "/downloads/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: (staging as NSString).deletingLastPathComponent,
                                                 withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: staging) }
         do {
-            try await HTTPDownload(url: text, checksum: try Digest(parsing: add.checksum)).write(to: staging)
+            try await HTTPDownload(url: text, checksum: add.checksum).write(to: staging)
         } catch HTTPDownloadError.checksumMismatch(_, let expected, let actual) {
-            throw failure("\(text) has checksum \(actual), not \(expected) as the plan says", step: description, location: add.location)
+            throw failure("\(text) has checksum \(actual), not \(expected) as the plan says", step: description, location: location)
         } catch let error as HTTPDownloadError {
-            throw failure("\(error)", step: description, location: add.location)
-        } catch let error as DigestError {
-            throw failure("checksum \(add.checksum): \(error)", step: description, location: add.location)
+            throw failure("\(error)", step: description, location: location)
         }
         var copier = FileCopier()
         do {
             if let chown = add.chown {
-                let owner = try UserDatabase(root: root).resolve(VariableExpansion.expand(chown, values))
+                let owner = try UserDatabase(root: root).resolve(chown)
                 copier.owner = (owner.uid, owner.gid)
             }
-            copier.mode = add.chmod.flatMap { mode_t($0, radix: 8) } ?? 0o600
-            try copier.copy([(staging, ".")], to: destination, in: root)
+            copier.mode = mode_t(add.chmod)
+            try copier.copy([(staging, ".")], to: add.resolvedDestination, in: root)
         } catch {
-            throw failure("\(error)", step: description, location: add.location)
+            throw failure("\(error)", step: description, location: location)
         }
     }
 

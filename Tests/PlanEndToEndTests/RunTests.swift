@@ -42,7 +42,7 @@ import Testing
         let plan = Self.runFixtures + "/failing/plan.yaml"
         let result = try run([plan, "--target", "broken", "--cache-dir", folder + "/cache"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("error: \(plan):11:9: stage 'broken': `run` exited with status 3"), "\(result.stderr)")
+        #expect(result.stderr.contains("\(plan):11:9: error[E0901]: stage `broken`: `run` exited with status 3"), "\(result.stderr)")
         // stdout and stderr are two streams (runc relays each, as BuildKit does): both lines are shown,
         // in the order they arrived.
         let lastOutput = result.stderr.components(separatedBy: "last output:").last ?? ""
@@ -54,8 +54,57 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try run([Self.runFixtures + "/failing", "--target", "missing", "--cache-dir", folder + "/cache"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("stage 'missing' declares artifact 'bin' at /out/app, but the stage did not produce it; "
-                                           + "/out holds: app-linux, bin/"), "\(result.stderr)")
+        #expect(result.stderr.contains("error[E0902]: stage `missing`: declared artifact `bin` at `/out/app` was not produced"),
+                "\(result.stderr)")
+        #expect(result.stderr.contains("note: /out holds: app-linux, bin/"), "\(result.stderr)")
+    }
+
+    /// The diagnostics report `--diagnostics-format json` printed to stderr (after the progress lines).
+    static func diagnosticsReport(_ stderr: String) throws -> [[String: Any]] {
+        let start = try #require(stderr.range(of: "{\n  \"diagnostics\""))
+        let object = try JSONSerialization.jsonObject(with: Data(stderr[start.lowerBound...].utf8)) as? [String: Any]
+        return object?["diagnostics"] as? [[String: Any]] ?? []
+    }
+
+    /// Run failures are diagnostics: the failing step, the missing artifact and the image that cannot be
+    /// pulled come with their code and place in the plan, as JSON and as GitHub annotations.
+    @Test func runFailuresAreLocatedDiagnosticsInJSONAndGitHubForm() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let plan = Self.runFixtures + "/failing/plan.yaml"
+        let pullPlan = folder + "/pull/plan.yaml"
+        try TestSupport.write("""
+            version: 1
+            name: pull
+            allow: [root-target]
+            stages:
+              app:
+                from: 127.0.0.1:5555/plan-test/no-such-image:1
+                steps:
+                  - run: "true"
+            targets: [app]
+
+            """, to: pullPlan)
+        let cases: [(arguments: [String], code: String, file: String, line: Int, column: Int)] = [
+            ([plan, "--target", "broken"], "E0901", plan, 11, 9),
+            ([plan, "--target", "missing"], "E0902", plan, 21, 7),
+            ([pullPlan], "E0903", pullPlan, 5, 3),
+        ]
+        for item in cases {
+            let json = try run(item.arguments + ["--cache-dir", folder + "/cache", "--progress", "plain", "--diagnostics-format", "json"])
+            #expect(json.status == 1)
+            let report = try Self.diagnosticsReport(json.stderr)
+            #expect(report.count == 1, "\(json.stderr)")
+            let first = try #require(report.first)
+            let location = first["location"] as? [String: Any]
+            #expect(first["code"] as? String == item.code, "\(json.stderr)")
+            #expect(location?["file"] as? String == item.file && location?["line"] as? Int == item.line
+                        && location?["column"] as? Int == item.column, "\(json.stderr)")
+            let github = try run(item.arguments + ["--cache-dir", folder + "/cache", "--progress", "plain", "--diagnostics-format", "github"])
+            #expect(github.status == 1)
+            #expect(github.stderr.contains("::error file=\(item.file),line=\(item.line),col=\(item.column),title=\(item.code) "),
+                    "\(github.stderr)")
+        }
     }
 
     @Test func keepGoingLetsIndependentStagesFinish() throws {
@@ -64,7 +113,7 @@ import Testing
         let result = try run([Self.runFixtures + "/failing", "--target", "broken", "--target", "missing", "--keep-going",
                               "--jobs", "1", "--cache-dir", folder + "/cache"])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("status 3") && result.stderr.contains("did not produce it"), "\(result.stderr)")
+        #expect(result.stderr.contains("status 3") && result.stderr.contains("was not produced"), "\(result.stderr)")
     }
 
     @Test func aSecretReachesNoByteOfAnyOutputLayerOrCache() throws {

@@ -6,13 +6,13 @@ import Testing
 /// Each `--output` kind is one exporter behind one protocol; the shared pre-build rules run for every
 /// exporter, and each exporter's own check for its own destination.
 @Suite struct ExporterTests {
-    static func graph(targets: [String] = ["app"]) -> BuildGraph {
-        BuildGraph(planName: "demo", planFile: "plan.yaml", contextPath: ".", arguments: [], ignore: [], stages: [],
-                   targets: targets)
+    static func plan(_ folder: String, targets: [String] = ["app"]) -> BoundPlan {
+        BoundPlan(planName: "demo", planFile: "plan.yaml", planFiles: ["plan.yaml"], contextDirectory: folder + "/context", ignore: [],
+                  platform: .host, arguments: [], stages: [], targets: targets, images: [])
     }
 
     static func options(_ folder: String) -> RunOptions {
-        RunOptions(cacheDirectory: folder + "/cache", contextDirectory: folder + "/context")
+        RunOptions(cacheDirectory: folder + "/cache")
     }
 
     @Test func everyOutputSpecMapsToItsExporter() throws {
@@ -39,7 +39,7 @@ import Testing
         let error = #expect(throws: OutputError.self) {
             try OutputDestination.check(exporters: [LocalExporter(destination: folder + "/out"),
                                                     OCIExporter(destination: folder + "/out/")],
-                                        graph: Self.graph(), targets: ["app"], options: Self.options(folder))
+                                        plan: Self.plan(folder, targets: ["app"]), options: Self.options(folder))
         }
         #expect(error?.reason == "another --output (dest=\(folder)/out) writes the same path")
     }
@@ -47,11 +47,11 @@ import Testing
     @Test func artifactsNeedNoSingleTargetButImagesDo() throws {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try OutputDestination.check(exporters: [ArtifactsExporter(destination: folder + "/dist")], graph: Self.graph(),
-                                    targets: ["a", "b"], options: Self.options(folder))
+        try OutputDestination.check(exporters: [ArtifactsExporter(destination: folder + "/dist")], plan: Self.plan(folder, targets: ["a", "b"]),
+                                    options: Self.options(folder))
         let error = #expect(throws: OutputError.self) {
-            try OutputDestination.check(exporters: [DockerArchiveExporter(destination: folder + "/image.tar")], graph: Self.graph(),
-                                        targets: ["a", "b"], options: Self.options(folder))
+            try OutputDestination.check(exporters: [DockerArchiveExporter(destination: folder + "/image.tar")], plan: Self.plan(folder, targets: ["a", "b"]),
+                                        options: Self.options(folder))
         }
         #expect(error?.reason.hasPrefix("type=docker writes one target, but the run builds 2 (a, b)") == true)
     }
@@ -62,14 +62,14 @@ import Testing
         try TestSupport.write("mine\n", to: folder + "/out/notes.txt")
         let exporter = OCIExporter(destination: folder + "/out")
         let error = #expect(throws: OutputError.self) {
-            try exporter.check(graph: Self.graph(), options: Self.options(folder))
+            try exporter.check(plan: Self.plan(folder), options: Self.options(folder))
         }
         #expect(error?.reason.contains("pass --force to replace it") == true)
         try TestSupport.write("{\"imageLayoutVersion\":\"1.0.0\"}", to: folder + "/layout/oci-layout")
         try TestSupport.write("{\"schemaVersion\":2,\"manifests\":[]}", to: folder + "/layout/index.json")
         #expect(exporter.isOwnFolder(folder + "/layout"))
         #expect(!LocalExporter(destination: "x").isOwnFolder(folder + "/layout"))
-        try OCIExporter(destination: folder + "/layout").check(graph: Self.graph(), options: Self.options(folder))
+        try OCIExporter(destination: folder + "/layout").check(plan: Self.plan(folder), options: Self.options(folder))
     }
 
     /// An output that is not a path on this machine (a registry push, say) is one more conforming type:
@@ -83,7 +83,7 @@ import Testing
             let calls: Calls
             var typeName: String { "registry" }
             var needsOneTarget: Bool { true }
-            func check(graph: BuildGraph, options: RunOptions) throws { calls.checked.append(destination) }
+            func check(plan: BoundPlan, options: RunOptions) throws { calls.checked.append(destination) }
             func export(_ input: ExportInput) async throws {}
         }
         let folder = try TestSupport.temporaryFolder()
@@ -92,11 +92,11 @@ import Testing
         // The same text twice is no clash: it is no path.
         try OutputDestination.check(exporters: [PushExporter(destination: "registry.example/app:1", calls: calls),
                                                 PushExporter(destination: "registry.example/app:1", calls: calls)],
-                                    graph: Self.graph(), targets: ["app"], options: Self.options(folder))
+                                    plan: Self.plan(folder, targets: ["app"]), options: Self.options(folder))
         #expect(calls.checked == ["registry.example/app:1", "registry.example/app:1"])
         #expect(throws: OutputError.self) {
             try OutputDestination.check(exporters: [PushExporter(destination: "registry.example/app:1", calls: calls)],
-                                        graph: Self.graph(), targets: ["a", "b"], options: Self.options(folder))
+                                        plan: Self.plan(folder, targets: ["a", "b"]), options: Self.options(folder))
         }
     }
 }

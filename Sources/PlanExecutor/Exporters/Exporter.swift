@@ -7,7 +7,7 @@ import PlanOCI
 /// Each kind of `--output` is one conforming type: ``OCIExporter`` (an OCI layout folder, or an archive
 /// when the destination ends in `.tar`), ``DockerArchiveExporter``, ``LocalExporter`` (the target's root
 /// filesystem) and ``ArtifactsExporter``; ``OutputSpec/exporter`` maps the command line's spelling to
-/// one. The executor calls ``check(graph:options:)`` on every output before it builds anything, so a run
+/// one. The executor calls ``check(plan:options:)`` on every output before it builds anything, so a run
 /// never ends in "cannot write there", and ``export(_:)`` once every stage is built, handing over an
 /// ``ExportInput``: the built targets as values, never the executor's own state.
 ///
@@ -25,14 +25,14 @@ public protocol Exporter: Sendable {
     /// Whether it writes one target (an image, a root filesystem) rather than every built stage's results.
     var needsOneTarget: Bool { get }
     /// Before the build: throws an ``OutputError`` when the output could not be written. Writes nothing.
-    func check(graph: BuildGraph, options: RunOptions) throws
+    func check(plan: BoundPlan, options: RunOptions) throws
     /// After a successful build: writes the output.
     func export(_ input: ExportInput) async throws
 }
 
 /// An exporter that writes a file or folder on this machine at its ``Exporter/destination``. The rules
 /// of ``OutputDestination`` apply: plan replaces only what plan wrote, checked before the build (the
-/// default ``Exporter/check(graph:options:)``) and again just before writing (``recheck(_:)``).
+/// default ``Exporter/check(plan:options:)``) and again just before writing (``recheck(_:)``).
 public protocol HostOutput: Exporter {
     /// Whether the output is one archive file rather than a folder.
     var writesArchive: Bool { get }
@@ -44,8 +44,8 @@ public protocol HostOutput: Exporter {
 }
 
 extension HostOutput {
-    public func check(graph: BuildGraph, options: RunOptions) throws {
-        try OutputDestination.checkPlace(self, path: OutputDestination.resolved(destination), graph: graph, options: options)
+    public func check(plan: BoundPlan, options: RunOptions) throws {
+        try OutputDestination.checkPlace(self, path: OutputDestination.resolved(destination), plan: plan, options: options)
         try OutputDestination.checkExisting(self, force: options.force)
     }
 
@@ -115,8 +115,8 @@ public struct ExportInput: Sendable {
     /// output in the failure when the run has several targets.
     func singleTarget(for what: String) throws -> BuiltTarget? {
         guard targetNames.count == 1, let name = targetNames.first else {
-            throw ExecutionFailure(stage: targetNames.joined(separator: ", "), step: "", location: nil,
-                                   message: "\(what) needs exactly one target; choose one with --target")
+            throw RunFailure(.stepFailed("\(what) needs exactly one target (the run builds \(targetNames.joined(separator: ", "))); "
+                                 + "choose one with --target"), stage: nil, location: nil)
         }
         return targets[name]
     }
