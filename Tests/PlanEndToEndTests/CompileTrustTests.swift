@@ -6,14 +6,6 @@ import Testing
 /// Plans that used to pass silently or mislead: required arguments, ignore files, secrets as variables,
 /// help lines. Each test fails without its fix.
 @Suite struct CompileTrustTests {
-    /// A scratch folder with `plan.yaml` and the given files; removed by the caller.
-    func project(_ plan: String, files: [String: String] = [:]) throws -> String {
-        let folder = try TestSupport.temporaryFolder()
-        try TestSupport.write(plan, to: folder + "/plan.yaml")
-        for (name, text) in files { try TestSupport.write(text, to: folder + "/" + name) }
-        return folder
-    }
-
     static let requiredArgument = """
         version: 1
         allow: [root-target]
@@ -29,7 +21,7 @@ import Testing
 
     @Test("a required argument without a value fails check, compile and run, located, before building")
     func requiredArgumentIsEnforced() throws {
-        let folder = try project(Self.requiredArgument)
+        let folder = try TestSupport.project(Self.requiredArgument)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         for command in ["check", "compile", "run"] {
             var arguments = [command, folder]
@@ -68,7 +60,7 @@ import Testing
 
     @Test("compile -o FILE writes FILE.dockerignore, where builders read it, and nothing else")
     func ignoreFileBesideTheDockerfile() throws {
-        let folder = try project(Self.copiesEverything)
+        let folder = try TestSupport.project(Self.copiesEverything)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try TestSupport.plan(["compile", folder, "-o", folder + "/build/Dockerfile"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -79,7 +71,7 @@ import Testing
 
     @Test("compile to standard output says that no ignore file was written")
     func standardOutputNotesTheMissingIgnoreFile() throws {
-        let folder = try project(Self.copiesEverything)
+        let folder = try TestSupport.project(Self.copiesEverything)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try TestSupport.plan(["compile", folder])
         #expect(result.status == 0)
@@ -95,7 +87,7 @@ import Testing
 
     @Test("a hand-written .dockerignore at the context root is honoured: checked, and compiled into the ignore file")
     func contextDockerignoreIsHonoured() throws {
-        let folder = try project(Self.copiesEverything, files: [
+        let folder = try TestSupport.project(Self.copiesEverything, files: [
             ".dockerignore": "# local secrets\n  secret.env  \n",
             "secret.env": "TOKEN=hunter2\n",
             "app.txt": "app\n",

@@ -5,13 +5,6 @@ import Testing
 /// required secret not passed, a `--no-cache-filter` stage that does not exist. And it honours the
 /// context's hand-written `.dockerignore` as `compile` does. Needs root or bubblewrap, as scripts/test provides.
 @Suite struct RunPreflightTests {
-    func project(_ plan: String, files: [String: String] = [:]) throws -> String {
-        let folder = try TestSupport.temporaryFolder()
-        try TestSupport.write(plan, to: folder + "/plan.yaml")
-        for (name, text) in files { try TestSupport.write(text, to: folder + "/" + name) }
-        return folder
-    }
-
     func run(_ folder: String, _ extra: [String] = []) throws -> TestSupport.ProcessResult {
         try TestSupport.plan(["run", folder, "--cache-dir", folder + "/cache", "--output", "type=local,dest=\(folder)/out"] + extra)
     }
@@ -23,7 +16,7 @@ import Testing
         #else
         let (host, foreign) = ("linux/arm64/v8", "linux/amd64")
         #endif
-        let folder = try project("""
+        let folder = try TestSupport.project("""
             version: 1
             allow: [root-target]
             stages:
@@ -68,7 +61,7 @@ import Testing
 
     @Test("a required secret that is not passed is an error before building; a misspelt --no-cache-filter gets a suggestion")
     func requiredSecretAndNoCacheFilter() throws {
-        let folder = try project(Self.secretive)
+        let folder = try TestSupport.project(Self.secretive)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try run(folder)
         #expect(result.status == 2, "\(result.stderr)")
@@ -87,7 +80,7 @@ import Testing
 
     @Test("a hand-written .dockerignore at the context root keeps its files out of the built image")
     func contextDockerignoreIsHonouredByRun() throws {
-        let folder = try project("""
+        let folder = try TestSupport.project("""
             version: 1
             allow: [root-target]
             ignore: [plan.yaml, cache, out]

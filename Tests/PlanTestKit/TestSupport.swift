@@ -107,6 +107,14 @@ public enum TestSupport {
         return path
     }
 
+    /// A scratch folder with `plan.yaml` and the given files; removed by the caller.
+    public static func project(_ plan: String, files: [String: String] = [:]) throws -> String {
+        let folder = try temporaryFolder()
+        try write(plan, to: folder + "/plan.yaml")
+        for (name, text) in files { try write(text, to: folder + "/" + name) }
+        return folder
+    }
+
     public static func read(_ path: String) throws -> String {
         try String(contentsOfFile: path, encoding: .utf8)
     }
