@@ -345,13 +345,23 @@ public struct PlanParser: Sendable {
     /// Reports keys a `kind` step does not take, naming the step kind an option belongs to.
     private static func checkStepKeys(_ mapping: YAMLMapping, kind: String, reader: inout SyntaxReader) {
         let allowed = [kind] + (optionKeys[kind] ?? [])
+        reader.checkKeys(mapping, allowed: allowed, in: "a `\(kind)` step", hints: optionHints[kind] ?? hints(forStepKind: kind))
+    }
+
+    /// For each step kind with options, what to say about another kind's option written on it: worked out
+    /// once, not for every step (a 3,000-stage plan has tens of thousands of steps).
+    private static let optionHints: [String: [String: String]] = Dictionary(
+        uniqueKeysWithValues: optionKeys.keys.map { ($0, hints(forStepKind: $0)) })
+
+    private static func hints(forStepKind kind: String) -> [String: String] {
+        let allowed = [kind] + (optionKeys[kind] ?? [])
         var hints: [String: String] = [:]
-        for (otherKind, options) in optionKeys where otherKind != kind {
+        for (otherKind, options) in optionKeys.sorted(by: { $0.key < $1.key }) where otherKind != kind {
             for option in options where !allowed.contains(option) {
                 hints[option] = "`\(option)` is an option of `\(otherKind)` steps, not of `\(kind)` steps"
             }
         }
-        reader.checkKeys(mapping, allowed: allowed, in: "a `\(kind)` step", hints: hints)
+        return hints
     }
 
     /// `run: COMMAND` with its options.
