@@ -139,8 +139,10 @@ struct RegistryBoundsTests {
         #expect(store.temporaryFiles().isEmpty)
     }
 
+    // Alone it takes about a second; in a full parallel run the other suites' blocking waits can starve the
+    // cooperative pool for minutes (seen: 149 s), so the limit only catches a hang.
     @Test("an error answer whose body never ends is cut after its start and retried like any 500",
-          .timeLimit(.minutes(1)))
+          .timeLimit(.minutes(5)))
     func endlessErrorBody() async throws {
         let (work, _, server, store) = try FakeRegistryTests.setUp { _ in ["--endless", "/manifests/"] }
         defer { server.stop(); OCITestKit.remove(work) }
@@ -149,7 +151,9 @@ struct RegistryBoundsTests {
             try await client.pull(try server.reference("1"), into: store)
         } throws: { error in
             guard case .retriesExhausted(_, 2, let last) = error as? RegistryError else { return false }
-            return last.hasPrefix("HTTP 500: xxx") && last.count < 400
+            // The excerpt is the body's start when the read gets there first; a starved reader may be cut by the
+            // stall watchdog before it, and then the status alone is the message. Either way it is short.
+            return last.hasPrefix("HTTP 500") && last.count < 400
         }
         #expect(server.requests().filter { $0.hasSuffix("endless") }.count == 2, "\(server.requests())")
     }
