@@ -2,6 +2,7 @@ import Foundation
 import PlanCompiler
 import PlanDiagnostics
 import PlanOCI
+import PlanPaths
 
 /// How a run went, stage by stage.
 public struct RunSummary: Sendable {
@@ -34,6 +35,8 @@ public final class Executor: Sendable {
         var stacks: LayerStacks
         var views: StageViews
         var digests: SourceDigests
+        /// The plan's `.dockerignore` patterns, compiled once for every context copy of the run.
+        var contextIgnore: IgnoreMatcher
     }
 
     public func run() async throws -> RunSummary {
@@ -70,7 +73,8 @@ public final class Executor: Sendable {
         defer { RunDirectory.remove(runDirectory) }
         let stacks = try LayerStacks(cache: cache, runDirectory: runDirectory)
         let context = RunContext(images: images, runDirectory: runDirectory, cache: cache, stacks: stacks,
-                                 views: StageViews(stacks: stacks), digests: SourceDigests(file: cache.layout.fileDigests))
+                                 views: StageViews(stacks: stacks), digests: SourceDigests(file: cache.layout.fileDigests),
+                                 contextIgnore: IgnoreMatcher(plan.ignore))
         var results: [String: StageResult] = [:]
         var failures: [RunFailure] = []
         var timings: [(String, Double)] = []

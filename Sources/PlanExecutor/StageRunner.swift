@@ -358,7 +358,7 @@ struct StageRunner {
         switch copy.source {
         case .context:
             sourceRoot = plan.contextDirectory
-            let ignore = IgnoreMatcher(plan.ignore)
+            let ignore = context.contextIgnore
             let exclude = IgnoreMatcher(copy.exclude)
             isExcluded = { ignore.isExcluded($0) || exclude.isExcluded($0) }
         case .stage(let name):
@@ -420,8 +420,7 @@ struct StageRunner {
             }
         }
         if case .context = copy.source {
-            let ignore = IgnoreMatcher(plan.ignore)
-            sources.removeAll { $0.relative != "." && ignore.isExcluded($0.relative) }
+            sources.removeAll { $0.relative != "." && context.contextIgnore.isExcluded($0.relative) }
         }
         guard !sources.isEmpty else {
             throw failure("nothing to copy for `\(copy.sources.joined(separator: " "))`", step: description, location: step.location)
