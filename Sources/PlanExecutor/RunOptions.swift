@@ -100,6 +100,9 @@ public struct RunOptions: Sendable {
     public var sandbox: (any Sandbox)?
     /// Credentials for the registries of base images and image copies (the CLI reads Docker's `config.json`).
     public var registryCredentials: RegistryCredentials = .none
+    /// `SOURCE_DATE_EPOCH` (`--source-date-epoch`): images get this `created` time and file times in the
+    /// layers plan built are clamped to it, so the same plan gives the same image digest anywhere.
+    public var sourceDateEpoch: Int64?
 
     public init(cacheDirectory: String) {
         self.cacheDirectory = cacheDirectory

@@ -32,11 +32,17 @@ extension RegistryClient {
     /// retry policy. A refused connection, a plain-HTTP answer to TLS and other TLS failures are
     /// known at once and not retried; nor are `RegistryError`s and `ContentStoreError`s (a digest
     /// mismatch, say).
+    ///
+    /// A request with a body (an upload) gets it from `body`, called once per attempt inside the
+    /// attempt's watchdog, so a stream can count what it sends as progress. `retry` overrides the
+    /// client's policy (uploads retry at the blob, not the request).
     func perform<T: Sendable>(
         _ method: HTTPMethod, url: String, reference: ImageReference, accept: [MediaType],
+        headers: [(String, String)] = [], body: (@Sendable () throws -> HTTPClientRequest.Body)? = nil,
+        retry: RetryPolicy? = nil,
         _ handle: @escaping @Sendable (HTTPClientResponse) async throws -> T
     ) async throws -> T {
-        let policy = configuration.retry
+        let policy = retry ?? configuration.retry
         var attempt = 0
         var authenticated = false
         let key = Self.cacheKey(reference)
@@ -48,6 +54,7 @@ extension RegistryClient {
             if !accept.isEmpty {
                 request.headers.add(name: "Accept", value: accept.map(\.rawValue).joined(separator: ", "))
             }
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
             if let auth = await authCache.value(for: key) {
                 request.headers.add(name: "Authorization", value: auth)
             }
@@ -56,6 +63,8 @@ extension RegistryClient {
             do {
                 let http = self.http
                 let outcome: AttemptOutcome<T> = try await watchdog.run { [request] in
+                    var request = request
+                    if let body { request.body = try body() }
                     let response = try await http.execute(request, timeout: .hours(1))
                     let status = Int(response.status.code)
                     if status == 401 {

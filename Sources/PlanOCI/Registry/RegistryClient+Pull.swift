@@ -65,6 +65,8 @@ extension RegistryClient {
         }
         if layers {
             downloaded += try await fetchBlobs(manifest.layers, of: reference, into: store)
+            await locations.record([manifest.config.digest] + manifest.layers.map(\.digest),
+                                   registry: reference.registry, repository: reference.repository)
             do throws(ContentStoreError) {
                 try store.setReference(reference, to: top.descriptor.digest)
             } catch {

@@ -32,6 +32,10 @@ public final class RegistryClient: Sendable {
         /// Bytes per second, averaged over ``stallTimeout``, below which a transfer is stalled
         /// (at least one byte per window is always required).
         public var minimumTransferRate: Int
+        /// How many blobs a push sends at once.
+        public var maxConcurrentUploads: Int = 3
+        /// A blob up to this size is uploaded in one request; a larger one in `PATCH` chunks of this size.
+        public var uploadChunkSize: Int = 32 << 20
 
         /// Makes a configuration.
         public init(
@@ -55,6 +59,8 @@ public final class RegistryClient: Sendable {
     public let configuration: Configuration
     let http: HTTPClient
     let authCache = AuthorizationCache()
+    /// Where blobs are known to be, for cross-repository mounts.
+    let locations = BlobLocations()
 
     /// Makes a client. Without `httpClient` it uses one HTTP client shared by the whole process
     /// (like `HTTPClient.shared`: never shut down, so nothing to release); a client passed in

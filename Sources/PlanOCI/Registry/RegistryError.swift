@@ -1,3 +1,5 @@
+import Foundation
+
 /// Errors of registry access and pulls.
 public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The registry said 401 even after authenticating (registry, detail).
@@ -36,6 +38,8 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     case plainHTTP(String)
     /// The TLS handshake with the registry failed for another reason (host:port, why).
     case tlsFailed(String, String)
+    /// The registry refused to take what was pushed (what, reference, HTTP status, what the registry said).
+    case pushRejected(String, String, Int, String)
 
     public var description: String {
         switch self {
@@ -46,7 +50,7 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unsupportedChallenge(let c): return "unsupported WWW-Authenticate challenge: \(c)"
         case .notFound(let what, let url): return "\(what) not found (\(url))"
         case .unexpectedStatus(let m, let url, let s, let body):
-            return "\(m) \(url): HTTP \(s)" + (body.isEmpty ? "" : ": \(body)")
+            return "\(m) \(url): HTTP \(s)" + (body.isEmpty ? "" : ": \(Self.registrySays(body))")
         case .retriesExhausted(let url, let n, let last): return "\(url): giving up after \(n) attempts; last: \(last)"
         case .transport(let url, let e): return "\(url): \(e)"
         case .digestMismatch(let what, let e, let a):
@@ -66,6 +70,27 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "pass --insecure-registry \(host) to talk plain HTTP to it"
         case .tlsFailed(let host, let why):
             return "TLS handshake with \(host) failed: \(why)"
+        case .pushRejected(let what, let reference, let status, let body):
+            return "\(reference): the registry refused \(what) (HTTP \(status)"
+                + (body.isEmpty ? ")" : "): \(Self.registrySays(body))")
         }
+    }
+
+    /// A registry's error body in words: the `errors` of the distribution spec (`DENIED: requested
+    /// access to the resource is denied`), else the body as sent.
+    static func registrySays(_ body: String) -> String {
+        struct Body: Decodable {
+            struct Entry: Decodable {
+                var code: String?
+                var message: String?
+            }
+            var errors: [Entry]?
+        }
+        guard let decoded = try? JSONDecoder().decode(Body.self, from: Data(body.utf8)), let errors = decoded.errors, !errors.isEmpty else {
+            return body
+        }
+        return errors.map { entry in
+            [entry.code, entry.message].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+        }.joined(separator: "; ")
     }
 }
