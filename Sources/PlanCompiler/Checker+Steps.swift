@@ -256,7 +256,16 @@ extension Checker {
             }
             let normalized = PosixPath.normalize(result)
             let keepSlash = result.hasSuffix("/")
-            result = normalized.path == "." ? "./" : normalized.path + (keepSlash ? "/" : "")
+            if normalized.climbsOut {
+                // Normalising would drop the leading `..`: resolve it against the workdir instead (as the
+                // builder does), or keep it as written when the workdir is not known.
+                if let workdir = state.workdir {
+                    let resolved = PosixPath.resolve(result, against: workdir).path
+                    result = resolved + (keepSlash && resolved != "/" ? "/" : "")
+                }
+            } else {
+                result = normalized.path == "." ? "./" : normalized.path + (keepSlash ? "/" : "")
+            }
         }
         if forceDirectory, !result.hasSuffix("/") { result += "/" }
         return result

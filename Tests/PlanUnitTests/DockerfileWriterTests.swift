@@ -85,6 +85,31 @@ import Testing
         #expect(dockerfile.contains("COPY lib/inner.txt lib/\n"))
     }
 
+    /// A relative destination that climbs the workdir keeps its meaning (it used to lose its `..`).
+    @Test func relativeDestinationsThatClimbTheWorkdirAreResolved() throws {
+        let plan = """
+            version: 1
+            allow: [root-target]
+            stages:
+              app:
+                from: alpine:3.20
+                workdir: /srv/app
+                steps:
+                  - copy: a.txt
+                    to: ../etc/x
+                  - copy: b.txt
+                    to: ../../conf/
+                  - copy: a.txt
+                    to: sub/../y
+            """
+        let (text, codes) = try compile(plan, files: ["a.txt", "b.txt"])
+        #expect(codes.isEmpty, "\(codes)")
+        let dockerfile = try #require(text)
+        #expect(dockerfile.contains("COPY a.txt /srv/etc/x\n"))
+        #expect(dockerfile.contains("COPY b.txt /conf/\n"))
+        #expect(dockerfile.contains("COPY a.txt y\n"))
+    }
+
     @Test func artifactsCopyTheirResolvedPaths() throws {
         let plan = """
             version: 1
