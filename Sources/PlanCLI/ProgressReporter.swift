@@ -125,13 +125,15 @@ private struct ProgressState {
     // MARK: Pushes
 
     private mutating func handlePush(target: String, reference: String, _ event: PushEvent) {
-        func blob(_ descriptor: Descriptor, _ result: String) {
-            line(["event": "push-blob", "target": target, "reference": reference, "digest": descriptor.digest.description,
-                  "size": String(descriptor.size), "result": result], text: "")
+        func blob(_ descriptor: Descriptor, _ result: String, from: String? = nil) {
+            var fields = ["event": "push-blob", "target": target, "reference": reference, "digest": descriptor.digest.description,
+                          "size": String(descriptor.size), "result": result]
+            fields["from"] = from
+            line(fields, text: "")
         }
         switch event {
         case .blobPresent(let descriptor): if json { blob(descriptor, "present") }
-        case .blobMounted(let descriptor, let from): if json { blob(descriptor, "mounted from \(from)") }
+        case .blobMounted(let descriptor, let from): if json { blob(descriptor, "mounted", from: from) }
         case .blobSent(let descriptor): if json { blob(descriptor, "sent") }
         case .manifestPushed(let descriptor, let name):
             if json {

@@ -6,8 +6,8 @@ import PlanOCI
 ///
 /// Each kind of `--output` is one conforming type: ``OCIExporter`` (an OCI layout folder, or an archive
 /// when the destination ends in `.tar`), ``DockerArchiveExporter``, ``LocalExporter`` (the target's root
-/// filesystem) and ``ArtifactsExporter``; ``OutputSpec/exporter`` maps the command line's spelling to
-/// one. The executor calls ``check(plan:options:)`` on every output before it builds anything, so a run
+/// filesystem), ``ArtifactsExporter`` and ``ImageExporter`` (images by name: stored, and pushed to
+/// registries); ``OutputSpec/exporter`` maps the command line's spelling to one. The executor calls ``check(plan:options:)`` on every output before it builds anything, so a run
 /// never ends in "cannot write there", and ``export(_:)`` once every stage is built, handing over an
 /// ``ExportInput``: the built targets as values, never the executor's own state.
 ///
