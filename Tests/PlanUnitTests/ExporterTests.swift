@@ -132,6 +132,7 @@ import Testing
         }
         // Fields without quotes read as before.
         #expect(try OutputSpec(parsing: "type=oci,dest=a\"b") == .oci(destination: "a\"b"))
+        #expect(try OutputSpec(parsing: "type=oci,,dest=out,") == .oci(destination: "out"))
     }
 
     /// `name=` is one target's; `--push --tag-prefix` names every target as the bake file does.

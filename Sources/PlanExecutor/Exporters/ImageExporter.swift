@@ -108,7 +108,8 @@ extension OutputSpec {
         var rest = Substring(text)
         while true {
             var part = ""
-            if rest.first == "\"" {
+            let quoted = rest.first == "\""
+            if quoted {
                 rest.removeFirst()
                 var closed = false
                 while let character = rest.popFirst() {
@@ -132,7 +133,8 @@ extension OutputSpec {
                 part = String(rest[..<end])
                 rest = rest[end...]
             }
-            parts.append(part)
+            // Empty fields (`a=1,,b=2`, a trailing comma) are skipped, as they always were.
+            if quoted || !part.isEmpty { parts.append(part) }
             guard rest.first == "," else { break }
             rest.removeFirst()
         }
