@@ -192,6 +192,14 @@ import Testing
         #expect(missing.stderr.contains("cannot push app to \(reference)") && missing.stderr.contains("no credentials"), "\(missing.stderr)")
         #expect(try rawManifest(reference, credentials: credentials) == nil, "no manifest at the tag")
 
+        // A credentials file that cannot be read is refused before anything is built.
+        try FileManager.default.createDirectory(atPath: folder + "/broken", withIntermediateDirectories: true)
+        try Data("{\"auths\": [".utf8).write(to: URL(fileURLWithPath: folder + "/broken/config.json"))
+        let broken = try run(arguments, environment: ["DOCKER_CONFIG": folder + "/broken"])
+        #expect(broken.status == 1)
+        #expect(broken.stderr.contains("cannot use registry credentials from \(folder)/broken/config.json"), "\(broken.stderr)")
+        #expect(!broken.stderr.contains("] started"), "nothing was built: \(broken.stderr)")
+
         let right = try run(arguments + ["--metadata-file", folder + "/metadata.json"],
                             environment: ["DOCKER_CONFIG": try dockerConfig("right", password: OCITestKit.authPassword)])
         #expect(right.status == 0, "\(right.stderr)")
