@@ -47,12 +47,12 @@ public struct BakeWriter: Sendable {
     public func bakeFile(for graph: BuildGraph, context: String, dockerfile: String) -> String {
         var args: [String: String] = [:]
         for argument in graph.arguments { if let value = argument.value { args[argument.name] = value } }
-        let prefix = tagPrefix ?? "\(graph.planName)/"
+        let prefix = tagPrefix ?? TargetImageName.defaultPrefix(planName: graph.planName)
         var targets: [String: Target] = [:]
         for name in graph.targets {
             targets[name] = Target(
                 context: context, dockerfile: dockerfile, target: name, args: args.isEmpty ? nil : args,
-                tags: ["\(prefix)\(name):latest"], platforms: platforms.isEmpty ? nil : platforms)
+                tags: [TargetImageName.name(prefix: prefix, target: name)], platforms: platforms.isEmpty ? nil : platforms)
         }
         var allGroups = ["default": Group(targets: graph.targets)]
         for (name, members) in groups { allGroups[name] = Group(targets: members) }

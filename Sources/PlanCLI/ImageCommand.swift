@@ -166,7 +166,11 @@ struct ImageInspectCommand: AsyncParsableCommand {
         try await CommandFailure.reporting {
             let lock = try options.sharedCacheLock(for: source)
             defer { withExtendedLifetime(lock) {} }
-            let loaded = try await options.load(source, layers: false)
+            // A name the store holds (pulled, or stored by `plan run --output type=image`) is read from there.
+            let stored = try (source as? RegistryImageSource).flatMap {
+                try LoadedImage(storedAs: $0.reference, in: options.store(), platform: options.chosenPlatform())
+            }
+            let loaded = if let stored { stored } else { try await options.load(source, layers: false) }
             defer { loaded.cleanUp() }
             let report = Report(
                 name: loaded.name, digest: loaded.descriptor.digest.description,

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import PlanExecutor
+import PlanOCI
 
 /// Prints run events: a live view on a terminal (a line per running step with its elapsed time,
 /// folded into one line per stage when it finishes), prefixed lines for CI, or JSON lines for tools.
@@ -42,6 +43,11 @@ final class ProgressReporter: Sendable {
     func cacheSummary() {
         state.withLockedValue { $0.cacheSummary() }
     }
+
+    /// The digests pushed, one line per name: what to deploy.
+    func pushSummary() {
+        state.withLockedValue { $0.pushSummary() }
+    }
 }
 
 /// What the reporter has seen and drawn; the reporter changes it only under its lock.
@@ -57,6 +63,10 @@ private struct ProgressState {
     var drawnLines = 0
     /// Set by `stop()`: the live view is no longer redrawn.
     var stopped = false
+    /// Blob bytes sent so far, by reference being pushed (live view).
+    var pushedBytes: [String: Int64] = [:]
+    /// `NAME:TAG@sha256:…` of every name pushed, in order.
+    var pushed: [String] = []
 
     mutating func handle(_ event: ExecutionEvent) {
         switch event {
@@ -81,6 +91,12 @@ private struct ProgressState {
             if live { clearLive() }
             line(["event": "warning", "message": message], text: "warning: \(message)")
             return
+        case .push(let target, let reference, let event):
+            handlePush(target: target, reference: reference, event)
+            return
+        case .imageExported(let image):
+            handleImage(image)
+            return
         default:
             break
         }
@@ -101,9 +117,75 @@ private struct ProgressState {
                  text: "[\(stage)] done in \(String(format: "%.1f", seconds)) s")
         case .stageFailed(let stage, let message):
             line(["event": "stage-failed", "stage": stage, "message": message], text: "[\(stage)] FAILED: \(message)")
-        case .cache, .warning:
+        case .cache, .warning, .push, .imageExported:
             break
         }
+    }
+
+    // MARK: Pushes
+
+    private mutating func handlePush(target: String, reference: String, _ event: PushEvent) {
+        func blob(_ descriptor: Descriptor, _ result: String, from: String? = nil) {
+            var fields = ["event": "push-blob", "target": target, "reference": reference, "digest": descriptor.digest.description,
+                          "size": String(descriptor.size), "result": result]
+            fields["from"] = from
+            line(fields, text: "")
+        }
+        switch event {
+        case .blobPresent(let descriptor): if json { blob(descriptor, "present") }
+        case .blobMounted(let descriptor, let from): if json { blob(descriptor, "mounted", from: from) }
+        case .blobSent(let descriptor): if json { blob(descriptor, "sent") }
+        case .manifestPushed(let descriptor, let name):
+            if json {
+                line(["event": "push-manifest", "target": target, "reference": name, "digest": descriptor.digest.description,
+                      "size": String(descriptor.size)], text: "")
+            }
+        case .bytesSent(_, let count):
+            guard live else { return }
+            let key = "\(target) → \(reference)"
+            pushedBytes[key, default: 0] += Int64(count)
+            if let index = running.firstIndex(where: { $0.stage == key }) {
+                running[index].last = Self.megabytes(pushedBytes[key] ?? 0) + " sent"
+            } else {
+                running.append((key, "pushing", Date(), Self.megabytes(pushedBytes[key] ?? 0) + " sent"))
+            }
+        case .blobSending:
+            break
+        }
+    }
+
+    private mutating func handleImage(_ image: ExportedImage) {
+        if live {
+            running.removeAll { $0.stage.hasPrefix(image.target + " → ") }
+            clearLive()
+        }
+        for push in image.pushes {
+            let name = "\(push.reference)"
+            line(["event": "image-pushed", "target": image.target, "reference": name, "digest": push.descriptor.digest.description,
+                  "uploaded": String(push.uploaded), "present": String(push.present), "mounted": String(push.mounted),
+                  "bytes": String(push.bytesSent)],
+                 text: "[\(image.target)] pushing \(name): \(push.uploaded + push.present + push.mounted) blobs, "
+                     + "\(Self.megabytes(push.bytesSent)) sent, \(push.present) already there, \(push.mounted) mounted")
+            pushed.append("\(name)@\(push.descriptor.digest)")
+        }
+        if image.pushes.isEmpty, !image.names.isEmpty {
+            line(["event": "image-stored", "target": image.target, "names": image.names.joined(separator: ","),
+                  "digest": image.manifest.digest.description],
+                 text: "[\(image.target)] stored \(image.names.joined(separator: ", ")) (\(image.manifest.digest))")
+        }
+        if live { drawLive() }
+    }
+
+    /// The digests pushed, one line per name.
+    func pushSummary() {
+        for reference in pushed {
+            line(["event": "pushed", "reference": reference], text: "pushed \(reference)")
+        }
+    }
+
+    /// `1.2 MB`, or `3.4 kB` below a megabyte.
+    static func megabytes(_ bytes: Int64) -> String {
+        bytes < 1_000_000 ? String(format: "%.1f kB", Double(bytes) / 1000) : String(format: "%.1f MB", Double(bytes) / 1_000_000)
     }
 
     private mutating func completeLines(_ stage: String, _ data: Data) -> [String] {
@@ -136,7 +218,7 @@ private struct ProgressState {
         case .stageFailed(let stage, let message):
             running.removeAll { $0.stage == stage }
             printAbove("\u{1B}[31m✘\u{1B}[0m \(stage): \(message)")
-        case .cache, .warning:
+        case .cache, .warning, .push, .imageExported:
             break
         }
         drawLive()

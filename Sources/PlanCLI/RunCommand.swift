@@ -24,6 +24,15 @@ struct RunCommand: AsyncParsableCommand {
             building: plan writes a new or empty path or replaces what plan wrote; merge=true writes over \
             the files of an existing folder and keeps the others; --force replaces anything.
 
+            Images by name (one target): type=image,name=REF[,name=REF…][,push=true] stores the image in \
+            plan's image store (`plan image inspect REF` reads it) and with push=true pushes it to every \
+            name; type=registry,name=REF is the same with push=true; several names in one field: \
+            "name=REF,REF". compression=gzip|uncompressed, compression-level=0-9. --push --tag-prefix PREFIX \
+            [--tag TAG…] pushes every target T to PREFIX + T:TAG (default tag latest), the names `plan \
+            compile --out-dir` writes into docker-bake.json. Credentials come from Docker's config.json \
+            ($DOCKER_CONFIG); --metadata-file FILE writes each target's image digest and names as buildx \
+            bake does.
+
             Every step is cached by what it reads (content, not times): an unchanged step is skipped. \
             --explain prints, for each step, `hit` or `miss` and the first input that differed from the \
             last build. `plan cache du|ls|prune` manages the cache.
@@ -36,6 +45,9 @@ struct RunCommand: AsyncParsableCommand {
                   --secret id=token,src=token.txt
               plan run plans/monorepo --explain \\
                   --cache-from dir=ci-cache --cache-to dir=ci-cache
+              plan run plans/monorepo --push --tag-prefix registry.example.com/team/ \\
+                  --tag 1.4.2 --tag latest --metadata-file build.json
+              plan run plans/registry --output type=registry,name=127.0.0.1:5555/demo/app:1
             """)
 
     enum Progress: String, CaseIterable, ExpressibleByArgument {
@@ -94,6 +106,27 @@ struct RunCommand: AsyncParsableCommand {
         "Export the entries this build used as an OCI layout: dir=PATH.", valueName: "dir=path"))
     var cacheTo: String?
 
+    @Flag(help: "Push every target's image to <tag-prefix><target>:<tag> (needs --tag-prefix).")
+    var push = false
+
+    @Option(name: .customLong("tag-prefix"), help: ArgumentHelp(
+        "With --push: where targets go, e.g. registry.example.com/team/ (as `plan compile --tag-prefix`).", valueName: "prefix"))
+    var tagPrefix: String?
+
+    @Option(name: .customLong("tag"), help: ArgumentHelp("With --push: a tag of every target (repeatable; default latest).",
+                                                         valueName: "tag"))
+    var tags: [String] = []
+
+    @Option(name: .customLong("metadata-file"), help: ArgumentHelp(
+        "After a successful run, write each target's image digest and names as JSON (buildx bake's form).", valueName: "file"))
+    var metadataFile: String?
+
+    /// `--push --tag-prefix P --tag T…` as an output.
+    var pushOutput: OutputSpec? {
+        guard push, let tagPrefix else { return nil }
+        return .image(ImageOutput(naming: .perTarget(prefix: tagPrefix, tags: tags.isEmpty ? ["latest"] : tags), push: true))
+    }
+
     /// `dir=PATH` → PATH.
     static func cacheDirectoryArgument(_ text: String, option: String) throws -> String {
         guard text.hasPrefix("dir="), text.count > 4, !text.dropFirst(4).contains(",") else {
@@ -108,6 +141,17 @@ struct RunCommand: AsyncParsableCommand {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         for output in outputs {
             do { _ = try OutputSpec(parsing: output) } catch { throw ValidationError("\(error)") }
+        }
+        if push, tagPrefix == nil {
+            throw ValidationError("--push needs --tag-prefix PREFIX: every target T is pushed to PREFIX + T:TAG "
+                + "(e.g. --tag-prefix registry.example.com/team/); to push one target under a name of your own, "
+                + "use --output type=registry,name=REF")
+        }
+        if !push, tagPrefix != nil || !tags.isEmpty {
+            throw ValidationError("--tag-prefix and --tag name what --push pushes; add --push")
+        }
+        if let metadataFile {
+            do { try BuildMetadata.check(metadataFile) } catch let failure as OutputFile.Failure { throw ValidationError(failure.message) }
         }
         for entitlement in allow where entitlement != SpecialFiles.entitlement {
             throw ValidationError("--allow \(entitlement): the only entitlement is \(SpecialFiles.entitlement)")
@@ -186,7 +230,7 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.registryCredentials = credentials
         runOptions.secrets = try secretFiles(in: secretDirectory)
         runOptions.jobs = jobs
-        runOptions.outputs = try outputs.map(OutputSpec.init(parsing:))
+        runOptions.outputs = try outputs.map(OutputSpec.init(parsing:)) + (pushOutput.map { [$0] } ?? [])
         runOptions.force = force
         runOptions.allowSpecialFiles = allow.contains(SpecialFiles.entitlement)
         runOptions.insecureRegistries = Set(insecureRegistries)
@@ -208,9 +252,13 @@ struct RunCommand: AsyncParsableCommand {
         defer { reporter.stop() }
         let binder = Binder(graph: graph, options: BindOptions(targets: options.targets, platform: .host))
         let settings = runOptions
+        let metadata = BuildMetadata()
         let task = Task { () async throws -> RunSummary in
             let (plan, images) = try await Self.bind(binder, options: settings)
-            return try await Executor(plan: plan, options: settings, images: images, events: { reporter.handle($0) }).run()
+            return try await Executor(plan: plan, options: settings, images: images, events: { event in
+                reporter.handle(event)
+                metadata.record(event)
+            }).run()
         }
         // Ctrl-C, SIGTERM (CI cancellation, `timeout`, Kubernetes) and SIGHUP stop every sandbox (the
         // task's cancellation kills them), clean up, and exit 128 + the signal: 130, 143, 129.
@@ -255,6 +303,15 @@ struct RunCommand: AsyncParsableCommand {
             let diagnostics = summary.failures.filter { $0.kind != .cancelled }.map(\.diagnostic)
             report(diagnostics)
             throw ExitCode(1)
+        }
+        reporter.pushSummary()
+        if let metadataFile {
+            do {
+                try metadata.write(to: metadataFile)
+            } catch let failure as OutputFile.Failure {
+                Output.standardError("error: \(failure.message)\n")
+                throw ExitCode(1)
+            }
         }
         report([])
     }

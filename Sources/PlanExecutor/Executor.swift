@@ -201,7 +201,8 @@ public final class Executor: Sendable {
         let emit = emit
         return ExportInput(planName: plan.planName, targetNames: targets, targets: built, artifacts: artifacts,
                            force: options.force, allowSpecialFiles: options.allowSpecialFiles,
-                           stagingDirectory: context.cache.layout.runs, warn: { emit(.warning($0)) })
+                           stagingDirectory: context.cache.layout.runs, warn: { emit(.warning($0)) }, emit: emit,
+                           imageStore: context.images.store, registry: context.images.client)
     }
 
     /// A target's root filesystem and image: the base image's layers, then the layer of every step of

@@ -12,21 +12,23 @@ public enum OutputSpec: Hashable, Sendable {
     case local(destination: String, merge: Bool = false)
     /// The declared artifacts of the built stages, as `DEST/STAGE/ARTIFACT`; `merge` as for `local`.
     case artifacts(destination: String, merge: Bool = false)
+    /// Images by name: stored in plan's image store, pushed when asked (`type=image`, `type=registry`, `--push`).
+    case image(ImageOutput)
 
     public struct ParseError: Error, CustomStringConvertible {
         public var description: String
     }
 
-    /// Parses `type=oci,dest=image.tar` (and `merge=true` for `local` and `artifacts`).
+    /// Parses `type=oci,dest=image.tar` (and `merge=true` for `local` and `artifacts`), and
+    /// `type=image|registry,name=REF…` (see ``ImageOutput``).
     public init(parsing text: String) throws {
-        var fields: [String: String] = [:]
-        for part in text.split(separator: ",") {
-            let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
-            guard pair.count == 2, !pair[1].isEmpty else {
-                throw ParseError(description: "`\(part)` in --output \(text) is not KEY=VALUE")
-            }
-            fields[pair[0]] = pair[1]
+        let pairs = try Self.fields(of: text)
+        if let type = pairs.last(where: { $0.key == "type" })?.value, type == "image" || type == "registry" {
+            self = .image(try ImageOutput(fields: pairs, text: text))
+            return
         }
+        var fields: [String: String] = [:]
+        for (key, value) in pairs { fields[key] = value }
         guard let type = fields.removeValue(forKey: "type"), let destination = fields.removeValue(forKey: "dest") else {
             throw ParseError(description: "--output \(text) needs type= and dest=")
         }
@@ -49,7 +51,7 @@ public enum OutputSpec: Hashable, Sendable {
         case "local": self = .local(destination: destination, merge: merge)
         case "artifacts": self = .artifacts(destination: destination, merge: merge)
         default:
-            throw ParseError(description: "--output type `\(type)` is not one of oci, docker, local, artifacts")
+            throw ParseError(description: "--output type `\(type)` is not one of oci, docker, local, artifacts, image, registry")
         }
     }
 
@@ -58,6 +60,7 @@ public enum OutputSpec: Hashable, Sendable {
         switch self {
         case .oci(let destination), .docker(let destination), .local(let destination, _), .artifacts(let destination, _):
             destination
+        case .image(let output): output.spelling
         }
     }
 
@@ -68,6 +71,7 @@ public enum OutputSpec: Hashable, Sendable {
         case .docker: "docker"
         case .local: "local"
         case .artifacts: "artifacts"
+        case .image(let output): output.push ? "registry" : "image"
         }
     }
 }
@@ -120,4 +124,8 @@ public enum ExecutionEvent: Sendable {
     case cache(stage: String, step: Int, description: String, hit: Bool, reason: String?)
     /// Something the user should know that does not stop the run (a corrupt cache entry dropped).
     case warning(String)
+    /// A push of `target`'s image to `reference` went one step further (a blob, bytes, the manifest).
+    case push(target: String, reference: String, event: PushEvent)
+    /// A target's image was written by an output: stored or pushed under names, or into a file.
+    case imageExported(ExportedImage)
 }

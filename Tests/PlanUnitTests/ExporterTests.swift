@@ -99,4 +99,61 @@ import Testing
                                         plan: Self.plan(folder, targets: ["a", "b"]), options: Self.options(folder))
         }
     }
+
+    /// `type=image` and `type=registry` in BuildKit's spelling: names repeated or in one quoted field,
+    /// push, compression; every name a reference with a tag.
+    @Test func imageOutputsParseBuildKitsSpelling() throws {
+        let quoted = try OutputSpec(parsing: #"type=image,"name=r.example/a:1,r.example/b:2",name=r.example/c:3,push=true"#)
+        #expect(quoted == .image(ImageOutput(naming: .names(["r.example/a:1", "r.example/b:2", "r.example/c:3"]), push: true)))
+        #expect(quoted.typeName == "registry" && quoted.destination == "r.example/a:1,r.example/b:2,r.example/c:3")
+        guard case .image(let registry) = try OutputSpec(parsing: "type=registry,name=r.example/a:1,compression=uncompressed") else {
+            Issue.record("type=registry is an image output")
+            return
+        }
+        #expect(registry.naming == .names(["r.example/a:1"]) && registry.push && registry.encoding.compression == .uncompressed)
+        let level = try OutputSpec(parsing: "type=image,name=r.example/a:1,compression-level=9")
+        guard case .image(let leveled) = level else { return }
+        #expect(!leveled.push && leveled.encoding.compression == .gzip && leveled.encoding.level == 9)
+        #expect(try #require(level.exporter as? ImageExporter).typeName == "image")
+        for (spec, message) in [
+            ("type=image,name=r.example/A b", "is not a valid image reference"),
+            ("type=image,name=r.example/a@sha256:" + String(repeating: "a", count: 64), "names a digest"),
+            ("type=image,name=r.example/a:1,push=yes", "push=yes is not true or false"),
+            ("type=image,name=r.example/a:1,compression-level=12", "not a gzip level from 0 to 9"),
+            ("type=image,name=r.example/a:1,compression=uncompressed,compression-level=1", "compression-level= needs compression=gzip"),
+            (#"type=image,"name=r.example/a:1"x"#, "a quoted field must end with a quote"),
+        ] {
+            do {
+                _ = try OutputSpec(parsing: spec)
+                Issue.record("\(spec) was accepted")
+            } catch {
+                #expect(error is OutputSpec.ParseError && "\(error)".contains(message), "\(spec): \(error)")
+            }
+        }
+        // Fields without quotes read as before.
+        #expect(try OutputSpec(parsing: "type=oci,dest=a\"b") == .oci(destination: "a\"b"))
+        #expect(try OutputSpec(parsing: "type=oci,,dest=out,") == .oci(destination: "out"))
+    }
+
+    /// `name=` is one target's; `--push --tag-prefix` names every target as the bake file does.
+    @Test func imageExporterNamesTargetsAndRefusesOneNameForSeveral() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let named = ImageExporter(output: ImageOutput(naming: .names(["r.example/app:1"]), push: true))
+        try OutputDestination.check(exporters: [named], plan: Self.plan(folder, targets: ["app"]), options: Self.options(folder))
+        let error = #expect(throws: OutputError.self) {
+            try OutputDestination.check(exporters: [named], plan: Self.plan(folder, targets: ["a", "b"]), options: Self.options(folder))
+        }
+        #expect(error?.description == "--output type=registry,name=r.example/app:1: type=registry with name= writes one target, but the run "
+            + "builds 2 (a, b); choose one with --target, or push every target with --push --tag-prefix PREFIX. Nothing was built")
+        let prefixed = ImageExporter(output: ImageOutput(naming: .perTarget(prefix: "r.example/team/", tags: ["v1", "latest"]), push: true))
+        let references = try prefixed.references(targets: ["api", "web"])
+        #expect(references.map(\.names) == [["r.example/team/api:v1", "r.example/team/api:latest"],
+                                             ["r.example/team/web:v1", "r.example/team/web:latest"]])
+        #expect(references[0].names[1] == TargetImageName.name(prefix: "r.example/team/", target: "api"))
+        let bad = ImageExporter(output: ImageOutput(naming: .perTarget(prefix: "r.example/Team/", tags: ["v1"]), push: true))
+        #expect(throws: OutputError.self) {
+            try OutputDestination.check(exporters: [bad], plan: Self.plan(folder, targets: ["api"]), options: Self.options(folder))
+        }
+    }
 }

@@ -6,8 +6,8 @@ import PlanOCI
 ///
 /// Each kind of `--output` is one conforming type: ``OCIExporter`` (an OCI layout folder, or an archive
 /// when the destination ends in `.tar`), ``DockerArchiveExporter``, ``LocalExporter`` (the target's root
-/// filesystem) and ``ArtifactsExporter``; ``OutputSpec/exporter`` maps the command line's spelling to
-/// one. The executor calls ``check(plan:options:)`` on every output before it builds anything, so a run
+/// filesystem), ``ArtifactsExporter`` and ``ImageExporter`` (images by name: stored, and pushed to
+/// registries); ``OutputSpec/exporter`` maps the command line's spelling to one. The executor calls ``check(plan:options:)`` on every output before it builds anything, so a run
 /// never ends in "cannot write there", and ``export(_:)`` once every stage is built, handing over an
 /// ``ExportInput``: the built targets as values, never the executor's own state.
 ///
@@ -88,6 +88,7 @@ extension OutputSpec {
         case .docker(let destination): DockerArchiveExporter(destination: destination)
         case .local(let destination, let merge): LocalExporter(destination: destination, merge: merge)
         case .artifacts(let destination, let merge): ArtifactsExporter(destination: destination, merge: merge)
+        case .image(let output): ImageExporter(output: output)
         }
     }
 }
@@ -110,6 +111,12 @@ public struct ExportInput: Sendable {
     public var stagingDirectory: String
     /// Reports what does not stop the export (special files left out).
     public var warn: @Sendable (String) -> Void
+    /// Reports progress and results (pushes, images written) to the run's events.
+    public var emit: @Sendable (ExecutionEvent) -> Void = { _ in }
+    /// plan's image store (the one `plan image` reads), where named images are stored.
+    public var imageStore: ContentStore
+    /// The run's registry client: the one that pulled the base images, so pushes mount their layers.
+    public var registry: RegistryClient
 
     /// The one target an output of one target writes (nil when it was not built); `what` names the
     /// output in the failure when the run has several targets.

@@ -36,6 +36,8 @@ public struct OCIExporter: HostOutput {
                     try output.copyImage(manifest, from: layout, name: "latest")
                 }
             }
+            let config = try JSONDecoder().decode(Manifest.self, from: layout.blob(manifest.digest)).config.digest
+            input.emit(.imageExported(ExportedImage(target: target.name, names: [], manifest: manifest, configDigest: config)))
         }
     }
 }
