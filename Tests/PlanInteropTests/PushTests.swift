@@ -42,9 +42,8 @@ import Testing
     func uploadRequests(_ repository: String) -> Int {
         let name = repository.split(separator: "/", maxSplits: 1).last.map(String.init) ?? repository
         let log = (try? String(contentsOfFile: "\(Self.state)/registry/registry.log", encoding: .utf8)) ?? ""
-        return log.components(separatedBy: "\n").filter {
-            $0.contains("http.request.method=POST") && $0.contains("/v2/\(name)/blobs/uploads/")
-        }.count
+        // The access log's lines (Apache's combined format): `… "POST /v2/NAME/blobs/uploads/ HTTP/1.1" 202 …`.
+        return log.components(separatedBy: "\n").filter { $0.contains("\"POST /v2/\(name)/blobs/uploads/") }.count
     }
 
     /// `sha256:HEX` of bytes.
@@ -112,6 +111,7 @@ import Testing
         let links = layerLinks(repository + "/app")
         let uploads = uploadRequests(repository + "/app")
         #expect(links.count >= 2, "the registry links the image's blobs into the repository: \(links)")
+        #expect(uploads > 0, "the first push's uploads are in the registry's access log")
         let second = try run([TestSupport.plans + "/registry", "--cache-dir", folder + "/cache", "--progress", "json",
                               "--output", "type=registry,name=\(reference)"])
         #expect(second.status == 0, "\(second.stderr)")
