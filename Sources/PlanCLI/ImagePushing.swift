@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import PlanOCI
+
+/// Options `plan image push` and `plan image copy` share beside ``ImageOptions``.
+struct PushOutputOptions: ParsableArguments {
+    @Option(name: .customLong("digestfile"), help: ArgumentHelp(
+        "After a successful push, write the pushed manifest's (or index's) digest to this file (skopeo's option).",
+        valueName: "file"), completion: .file())
+    var digestFile: String?
+
+    func validate() throws {
+        guard let digestFile else { return }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: digestFile, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("--digestfile \(digestFile) is a folder; give a file name")
+        }
+    }
+}
+
+/// The push both commands end in: the image read (`load`), its blobs then its manifests sent with progress
+/// on stderr, the pinned reference on stdout. SIGINT/SIGTERM/SIGHUP stop it (exit 130/143/129); the
+/// registry then holds at most some blobs, never a manifest naming missing ones, and a re-run sends
+/// only what is missing.
+enum ImagePushing {
+    /// The registry reference to push to, or a usage error.
+    static func destination(_ text: String) throws -> ImageReference {
+        for prefix in ["oci:", "oci-archive:", "docker-archive:"] where text.hasPrefix(prefix) {
+            throw ValidationError("`\(text)`: the destination is a registry reference (registry/repository[:tag])")
+        }
+        do {
+            return try ImageReference(parsing: text)
+        } catch {
+            throw ValidationError("`\(text)` is not a valid image reference: \(error)")
+        }
+    }
+
+    static func push(
+        _ sourceName: String, to destination: ImageReference, options: ImageOptions, output: PushOutputOptions,
+        usesStore: Bool, load: @escaping @Sendable (RegistryClient) async throws -> StagedPushableImage
+    ) async throws {
+        try await CommandFailure.reporting {
+            let lock = usesStore ? try options.sharedCacheLock() : nil
+            defer { withExtendedLifetime(lock) {} }
+            let client = try options.client()
+            let task = Task { () async throws -> PushResult in
+                let staged = try await load(client)
+                defer { staged.cleanUp() }
+                let image = staged.image
+                Output.standardError(
+                    "pushing \(sourceName) to \(destination): \(image.blobs.count) blobs (\(CacheFormatting.size(image.blobBytes))), "
+                        + "\(image.manifests.count + 1) \(image.manifests.isEmpty ? "manifest" : "manifests")\n")
+                return try await client.push(image, to: destination, events: { Output.standardError(describe($0)) })
+            }
+            let signals = StopSignals(cancelling: task)
+            defer { signals.cancel() }
+            let result: PushResult
+            do {
+                result = try await task.value
+            } catch {
+                if let number = signals.interrupted.signal {
+                    Output.standardError(StopSignals.message(number))
+                    throw ExitCode(128 + number)
+                }
+                throw ImageFailure("cannot push \(sourceName) to \(destination): \(error)")
+            }
+            // A signal that came too late to stop the push: the registry holds the whole image, so it is reported.
+            Output.standardError(
+                "pushed \(result.pinned): \(result.uploaded) blobs sent (\(CacheFormatting.size(result.bytesSent))), "
+                    + "\(result.mounted) mounted, \(result.present) already present\n")
+            if let file = output.digestFile {
+                do {
+                    try OutputFile.writeAtomically([(file, result.descriptor.digest.description)])
+                } catch let failure as OutputFile.Failure {
+                    throw ImageFailure("\(failure.message) (the image was pushed as \(result.pinned))")
+                }
+            }
+            Output.standardOutput("\(result.pinned)\n")
+        }
+    }
+
+    /// One progress line per blob and manifest; bytes are counted in the summary.
+    static func describe(_ event: PushEvent) -> String {
+        func short(_ digest: Digest) -> String { "\(digest.algorithm):\(digest.encoded.prefix(12))" }
+        switch event {
+        case .blobPresent(let blob): return "  \(short(blob.digest)) already present\n"
+        case .blobMounted(let blob, let from): return "  \(short(blob.digest)) mounted from \(from)\n"
+        case .blobSending(let blob): return "  \(short(blob.digest)) sending \(CacheFormatting.size(blob.size))\n"
+        case .bytesSent: return ""
+        case .blobSent(let blob): return "  \(short(blob.digest)) sent\n"
+        case .manifestPushed(let document, let reference): return "  \(short(document.digest)) manifest pushed as \(reference)\n"
+        }
+    }
+}
