@@ -23,8 +23,9 @@ struct ImageCopyCommand: AsyncParsableCommand {
             stderr; the pushed reference, REGISTRY/REPOSITORY@DIGEST, to stdout.
 
             Examples:
-              plan image copy --all docker.io/library/alpine:3.20 127.0.0.1:5555/mirror/alpine:3.20
-              plan image copy oci-archive:app.tar registry.example.com/team/app:1 --digestfile app.digest
+              plan image copy --all alpine:3.20 127.0.0.1:5555/mirror/alpine:3.20
+              plan image copy oci-archive:app.tar registry.example.com/team/app:1 \\
+                  --digestfile app.digest
             """)
 
     @Argument(help: ArgumentHelp("A registry reference, oci:PATH, oci-archive:PATH or docker-archive:PATH.", valueName: "source"))
@@ -41,6 +42,7 @@ struct ImageCopyCommand: AsyncParsableCommand {
 
     func validate() throws {
         if all, options.platform != nil { throw ValidationError("--all and --platform exclude each other") }
+        _ = try ImagePushing.destination(destination)
     }
 
     func run() async throws {

@@ -26,9 +26,10 @@ struct ImagePushCommand: AsyncParsableCommand {
             reference, REGISTRY/REPOSITORY@DIGEST, to stdout.
 
             Examples:
-              plan image push oci:out/app 127.0.0.1:5555/team/app:1 --digestfile app.digest
+              plan image push oci:out/app 127.0.0.1:5555/team/app:1 \\
+                  --digestfile app.digest
               plan image push docker-archive:app.tar registry.example.com/team/app:1
-              plan image push 127.0.0.1:5555/plan-test/busybox:stable registry.example.com/mirror/busybox:stable
+              plan image push app:1 registry.example.com/team/app:1 --platform linux/arm64
             """)
 
     @Argument(help: ArgumentHelp("oci:PATH[:NAME], oci-archive:PATH[:NAME], docker-archive:PATH[:NAME:TAG] or a stored image's name.",
@@ -40,6 +41,8 @@ struct ImagePushCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ImageOptions
     @OptionGroup var output: PushOutputOptions
+
+    func validate() throws { _ = try ImagePushing.destination(reference) }
 
     func run() async throws {
         let destination = try ImagePushing.destination(reference)

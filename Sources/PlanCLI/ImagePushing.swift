@@ -48,8 +48,8 @@ enum ImagePushing {
                 defer { staged.cleanUp() }
                 let image = staged.image
                 Output.standardError(
-                    "pushing \(sourceName) to \(destination): \(image.blobs.count) blobs (\(CacheFormatting.size(image.blobBytes))), "
-                        + "\(image.manifests.count + 1) \(image.manifests.isEmpty ? "manifest" : "manifests")\n")
+                    "pushing \(sourceName) to \(destination): \(count(image.blobs.count, "blob")) (\(CacheFormatting.size(image.blobBytes))), "
+                        + "\(count(image.manifests.count + 1, "manifest"))\n")
                 return try await client.push(image, to: destination, events: { Output.standardError(describe($0)) })
             }
             let signals = StopSignals(cancelling: task)
@@ -66,7 +66,7 @@ enum ImagePushing {
             }
             // A signal that came too late to stop the push: the registry holds the whole image, so it is reported.
             Output.standardError(
-                "pushed \(result.pinned): \(result.uploaded) blobs sent (\(CacheFormatting.size(result.bytesSent))), "
+                "pushed \(result.pinned): \(count(result.uploaded, "blob")) sent (\(CacheFormatting.size(result.bytesSent))), "
                     + "\(result.mounted) mounted, \(result.present) already present\n")
             if let file = output.digestFile {
                 do {
@@ -78,6 +78,9 @@ enum ImagePushing {
             Output.standardOutput("\(result.pinned)\n")
         }
     }
+
+    /// `1 blob`, `2 blobs`.
+    static func count(_ number: Int, _ noun: String) -> String { "\(number) \(noun)\(number == 1 ? "" : "s")" }
 
     /// One progress line per blob and manifest; bytes are counted in the summary.
     static func describe(_ event: PushEvent) -> String {
