@@ -6,10 +6,12 @@ import PlanOCI
 struct ImageCopyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "copy",
-        abstract: "Copy an image to a registry: from another registry, an OCI layout or an archive.",
+        abstract: "Copy an image to a registry (or a new OCI layout): from a registry, an OCI layout or an archive.",
         discussion: """
             SOURCE is a registry reference, oci:PATH[:NAME], oci-archive:PATH[:NAME] or \
-            docker-archive:PATH[:NAME:TAG]; DEST is a registry reference.
+            docker-archive:PATH[:NAME:TAG]; DEST is a registry reference, or oci:PATH[:NAME] for a new \
+            OCI layout (PATH must not exist or be an empty folder: an existing layout is never replaced \
+            or added to; the layout appears whole or not at all).
 
             As with `skopeo copy`, only the manifest for this machine's platform (or --platform's) is \
             copied from an image index, unless --all copies the whole index, every platform, keeping \
@@ -31,7 +33,8 @@ struct ImageCopyCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("A registry reference, oci:PATH, oci-archive:PATH or docker-archive:PATH.", valueName: "source"))
     var source: String
 
-    @Argument(help: ArgumentHelp("The registry reference to copy to (registry/repository[:tag]).", valueName: "dest"))
+    @Argument(help: ArgumentHelp("The registry reference to copy to (registry/repository[:tag]), or oci:PATH[:NAME].",
+                                 valueName: "dest"))
     var destination: String
 
     @Flag(name: .customLong("all"), help: "Copy every platform of an image index, not only this machine's (skopeo's --all).")
@@ -42,11 +45,11 @@ struct ImageCopyCommand: AsyncParsableCommand {
 
     func validate() throws {
         if all, options.platform != nil { throw ValidationError("--all and --platform exclude each other") }
-        _ = try ImagePushing.destination(destination)
+        _ = try ImagePushing.destination(destination, layouts: true)
     }
 
     func run() async throws {
-        let destination = try ImagePushing.destination(self.destination)
+        let destination = try ImagePushing.destination(self.destination, layouts: true)
         let selection: PlatformSelection = all ? .all : .one(try options.chosenPlatform())
         let parsed = try options.source(source)
         try await ImagePushing.push(source, to: destination, options: options, output: output, usesStore: false) { client in

@@ -138,6 +138,33 @@ import Glibc
         #expect(hostDigest != index.digest && index.json.contains(hostDigest))
     }
 
+    /// `plan image copy SOURCE oci:PATH[:NAME]` writes a new layout (every platform with --all, the same
+    /// digest as the registry's); it never writes into a folder that holds anything.
+    @Test func copiesIntoANewLayoutOnly() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let skopeo = try TestSupport.tool("skopeo")
+        let multi = "\(Self.registry)/plan-test/multi:1"
+        let index = try #require(try Self.raw(multi))
+        let copy = try image(["copy", "--all", multi, "oci:\(folder)/layout:m1"], cache: folder + "/cache")
+        #expect(copy.status == 0, "\(copy.stderr)")
+        #expect(copy.stdout == "oci:\(folder)/layout:m1@\(index.digest)\n", "\(copy.stdout)")
+        let read = try TestSupport.run(skopeo, ["inspect", "--raw", "oci:\(folder)/layout:m1"])
+        #expect(read.stdout == index.json)
+        // skopeo reads every platform's image from it.
+        for arch in ["amd64", "arm64"] {
+            let config = try TestSupport.run(skopeo, ["inspect", "--override-arch", arch, "--config", "oci:\(folder)/layout:m1"])
+            #expect(config.status == 0 && config.stdout.contains("\"architecture\": \"\(arch)\""), "\(arch): \(config.stdout) \(config.stderr)")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains(".plan-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+
+        let again = try image(["copy", multi, "oci:\(folder)/layout:other"], cache: folder + "/cache")
+        #expect(again.status == 2)
+        #expect(again.stderr.contains("is not an empty folder"), "\(again.stderr)")
+        #expect(try TestSupport.run(skopeo, ["inspect", "--raw", "oci:\(folder)/layout:m1"]).stdout == index.json)
+    }
+
     /// A pulled image is pushed by its name from the store; an index whole, the platforms the pull left
     /// out read from the registry it came from.
     @Test func pushesAStoredImageByName() throws {
@@ -165,11 +192,13 @@ import Glibc
         #expect(noSource.status == 1)
         #expect(noSource.stderr.contains("error: cannot push oci:\(folder)/none to "), "\(noSource.stderr)")
 
-        for destination in ["Not A Reference", "oci:\(folder)/out"] {
-            let bad = try image(["copy", Self.busybox, destination], cache: cache)
+        for (command, destination) in [("copy", "Not A Reference"), ("copy", "oci-archive:\(folder)/out.tar"),
+                                        ("push", "oci:\(folder)/out")] {
+            let bad = try image([command, command == "copy" ? Self.busybox : "oci:\(folder)/none", destination], cache: cache)
             #expect(bad.status == 2, "\(destination)")
             #expect(bad.stderr.contains("`\(destination)`"), "\(bad.stderr)")
         }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/out") && !FileManager.default.fileExists(atPath: folder + "/out.tar"))
         let both = try image(["copy", "--all", "--platform", "linux/amd64", Self.busybox, Self.fresh()], cache: cache)
         #expect(both.status == 2)
 
