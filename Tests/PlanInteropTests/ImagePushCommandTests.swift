@@ -158,6 +158,11 @@ import Glibc
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.contains(".plan-") }
         #expect(leftovers.isEmpty, "\(leftovers)")
+        // Pushed back, a layout's index goes whole: every platform, the same digest.
+        let destination = Self.fresh()
+        let push = try image(["push", "oci:\(folder)/layout:m1", destination], cache: folder + "/cache")
+        #expect(push.status == 0, "\(push.stderr)")
+        #expect(try Self.raw(destination)?.digest == index.digest)
 
         let again = try image(["copy", multi, "oci:\(folder)/layout:other"], cache: folder + "/cache")
         #expect(again.status == 2)
@@ -242,6 +247,7 @@ import Glibc
         usleep(300_000)
         kill(pid, SIGTERM)
         let status = ChildProcess.wait(pid)
+        usleep(500_000)  // an upload whose last byte went out before the signal may still be answered
         let stderr = (try? TestSupport.read(folder + "/stderr")) ?? ""
         #expect(status == 143, "\(stderr)")
         #expect(stderr.contains("stopped by SIGTERM"), "\(stderr)")
