@@ -8,7 +8,7 @@ import PlanOCI
 struct ImageCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "image",
-        abstract: "Pull, inspect and unpack OCI images (no Docker daemon needed).",
+        abstract: "Pull, inspect, unpack, push and copy OCI images (no Docker daemon needed).",
         discussion: """
             An image is a registry reference (`alpine:3.20`, `127.0.0.1:5555/team/app@sha256:…`), an OCI \
             layout folder (`oci:PATH[:NAME]`), an OCI archive (`oci-archive:PATH[:NAME]`) or a docker \
@@ -22,7 +22,8 @@ struct ImageCommand: ParsableCommand {
               plan image inspect docker-archive:images.tar:plan-test/busybox:stable
               plan image unpack alpine:3.20 rootfs/ --platform linux/arm64
             """,
-        subcommands: [ImagePullCommand.self, ImageInspectCommand.self, ImageUnpackCommand.self])
+        subcommands: [ImagePullCommand.self, ImageInspectCommand.self, ImageUnpackCommand.self, ImagePushCommand.self,
+                      ImageCopyCommand.self])
 }
 
 /// Options every image command shares.

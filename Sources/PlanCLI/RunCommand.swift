@@ -260,24 +260,11 @@ struct RunCommand: AsyncParsableCommand {
                 metadata.record(event)
             }).run()
         }
-        // Ctrl-C, SIGTERM (CI cancellation, `timeout`, Kubernetes) and SIGHUP stop every sandbox (the
-        // task's cancellation kills them), clean up, and exit 128 + the signal: 130, 143, 129.
-        let interrupted = InterruptFlag()
-        let signalSources = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number)
-            source.setEventHandler {
-                // The first signal stops the run and cleans up; a second one, or a run that does not stop
-                // within 10 s (a registry that keeps a request open, say), exits at once.
-                if let first = interrupted.signal { Foundation.exit(128 + first) }
-                interrupted.set(number)
-                task.cancel()
-                DispatchQueue.global().asyncAfter(deadline: .now() + 10) { Foundation.exit(128 + number) }
-            }
-            source.resume()
-            return source
-        }
-        defer { signalSources.forEach { $0.cancel() } }
+        // Ctrl-C, SIGTERM and SIGHUP stop every sandbox (the task's cancellation kills them), clean up,
+        // and exit 128 + the signal.
+        let signals = StopSignals(cancelling: task)
+        let interrupted = signals.interrupted
+        defer { signals.cancel() }
         let summary: RunSummary
         do {
             summary = try await task.value
@@ -291,7 +278,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if let number = interrupted.signal {
-            Output.standardError(number == SIGINT ? "interrupted\n" : "stopped by \(number == SIGTERM ? "SIGTERM" : "SIGHUP")\n")
+            Output.standardError(StopSignals.message(number))
             throw ExitCode(128 + number)
         }
         for (stage, seconds) in summary.stageSeconds {

@@ -19,7 +19,7 @@ import Testing
     @Test func helpExamplesDoNotWrapMidCommand() throws {
         let commands = [[], ["check"], ["compile"], ["graph"], ["affected"], ["run"], ["cache"], ["cache", "du"],
                         ["cache", "ls"], ["cache", "prune"], ["image"], ["image", "pull"], ["image", "inspect"],
-                        ["image", "unpack"]]
+                        ["image", "unpack"], ["image", "push"], ["image", "copy"]]
         for command in commands {
             let help = try TestSupport.run(TestSupport.planBinary, command + ["--help"], environment: ["COLUMNS": "80"],
                                            input: Data())
