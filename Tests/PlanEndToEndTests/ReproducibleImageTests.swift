@@ -159,6 +159,16 @@ import Testing
         #expect(try Layout(folder + "/three").manifestDigest == one.manifestDigest)
         #expect(FileManager.default.fileExists(atPath: lost))
 
+        // A converted blob found changed is a corrupt cache entry: warned about, dropped, converted again.
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: lost))
+        try handle.seek(toOffset: 40)
+        try handle.write(contentsOf: Data([0xAA, 0x55]))
+        try handle.close()
+        let repaired = try build(folder, cache: cache, output: "type=oci,dest=\(folder)/four", extra: ["--source-date-epoch", Self.epoch])
+        #expect(repaired.status == 0, "\(repaired.stderr)")
+        #expect(repaired.stderr.contains("warning: cache entry \((two.planLayers.first?["digest"] as? String) ?? "-")"), "\(repaired.stderr)")
+        #expect(try Layout(folder + "/four").manifestDigest == one.manifestDigest)
+
         // Prune keeps the conversions of kept entries and removes them with their source.
         let keep = try TestSupport.plan(["cache", "prune", "--cache-dir", cache, "--keep-bytes", "1000000000"])
         #expect(keep.status == 0, "\(keep.stderr)")
