@@ -103,7 +103,7 @@ extension BuildCache {
             let path = layout.convertedLayers + "/" + name
             if let data = FileManager.default.contents(atPath: path),
                let record = try? JSONDecoder().decode(ConvertedLayerRecord.self, from: data),
-               name.hasPrefix(record.source.encoded + "-"), kept.contains(record.source.encoded) {
+               name == record.source.encoded + "-" + record.encoding + ".json", kept.contains(record.source.encoded) {
                 blobs.insert(record.layer.digest.encoded)
             } else {
                 _ = remove(path)
