@@ -20,6 +20,7 @@ struct RunCommand: AsyncParsableCommand {
             capability dropped (files then belong to the invoking user).
 
             Outputs (repeatable --output): type=oci,dest=DIR|FILE.tar  type=docker,dest=FILE.tar  \
+            (both take compression=gzip|uncompressed and compression-level=0-9; oci is gzip by default)  \
             type=local,dest=DIR[,merge=true]  type=artifacts,dest=DIR[,merge=true]. Each is checked before \
             building: plan writes a new or empty path or replaces what plan wrote; merge=true writes over \
             the files of an existing folder and keeps the others; --force replaces anything.
@@ -127,6 +128,11 @@ struct RunCommand: AsyncParsableCommand {
         return .image(ImageOutput(naming: .perTarget(prefix: tagPrefix, tags: tags.isEmpty ? ["latest"] : tags), push: true))
     }
 
+    @Option(name: .customLong("source-date-epoch"), help: ArgumentHelp(
+        "Reproducible images: clamp file times in built layers to these seconds since 1970 and take them as `created` (default: $SOURCE_DATE_EPOCH).",
+        valueName: "seconds"))
+    var sourceDateEpoch: String?
+
     /// `dir=PATH` → PATH.
     static func cacheDirectoryArgument(_ text: String, option: String) throws -> String {
         guard text.hasPrefix("dir="), text.count > 4, !text.dropFirst(4).contains(",") else {
@@ -139,6 +145,9 @@ struct RunCommand: AsyncParsableCommand {
         for source in cacheFrom { _ = try Self.cacheDirectoryArgument(source, option: "--cache-from") }
         if let cacheTo { _ = try Self.cacheDirectoryArgument(cacheTo, option: "--cache-to") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        do { _ = try RunOptions.sourceDateEpoch(flag: sourceDateEpoch, environment: ProcessInfo.processInfo.environment) } catch {
+            throw ValidationError("\(error)")
+        }
         for output in outputs {
             do { _ = try OutputSpec(parsing: output) } catch { throw ValidationError("\(error)") }
         }
@@ -232,6 +241,7 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.jobs = jobs
         runOptions.outputs = try outputs.map(OutputSpec.init(parsing:)) + (pushOutput.map { [$0] } ?? [])
         runOptions.force = force
+        runOptions.sourceDateEpoch = try RunOptions.sourceDateEpoch(flag: sourceDateEpoch, environment: ProcessInfo.processInfo.environment)
         runOptions.allowSpecialFiles = allow.contains(SpecialFiles.entitlement)
         runOptions.insecureRegistries = Set(insecureRegistries)
         runOptions.keepGoing = keepGoing

@@ -202,7 +202,20 @@ public final class Executor: Sendable {
         return ExportInput(planName: plan.planName, targetNames: targets, targets: built, artifacts: artifacts,
                            force: options.force, allowSpecialFiles: options.allowSpecialFiles,
                            stagingDirectory: context.cache.layout.runs, warn: { emit(.warning($0)) }, emit: emit,
-                           imageStore: context.images.store, registry: context.images.client)
+                           imageStore: context.images.store, registry: context.images.client,
+                           sourceDateEpoch: options.sourceDateEpoch)
+    }
+
+    /// A layer of the build cache as an image layer; encoded for an output, it is the converted blob.
+    private static func storedLayer(_ descriptor: Descriptor, cache: BuildCache) -> BuiltLayer {
+        BuiltLayer(descriptor: descriptor, diffID: descriptor.digest, path: cache.path(of: descriptor.digest),
+                   copy: { try cache.export(descriptor, to: $0) },
+                   encode: { encoding in
+                       let converted = try cache.encodedLayer(descriptor, encoding: encoding)
+                       return BuiltLayer(descriptor: converted.descriptor, diffID: converted.diffID,
+                                         path: cache.path(of: converted.descriptor.digest),
+                                         copy: { try cache.export(converted.descriptor, to: $0) })
+                   })
     }
 
     /// A target's root filesystem and image: the base image's layers, then the layer of every step of
@@ -219,13 +232,13 @@ public final class Executor: Sendable {
             }
             history = image.configuration.history ?? []
         }
+        let baseHistoryCount = history.count
         for layer in result.layers {
-            layers.append(BuiltLayer(descriptor: layer.descriptor, diffID: layer.descriptor.digest, path: cache.path(of: layer.descriptor.digest),
-                                     copy: { try cache.export(layer.descriptor, to: $0) }))
+            layers.append(Self.storedLayer(layer.descriptor, cache: cache))
             history.append(ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
         }
         let image = BuiltImage(platform: result.image?.configuration.platform ?? .host, configuration: result.configuration.containerConfiguration,
-                               layers: layers, history: history)
+                               layers: layers, history: history, baseHistoryCount: baseHistoryCount)
         let views = context.views
         return BuiltTarget(name: result.name, rootFilesystem: {
             try await views.root(stage: result.name, base: result.baseRootfs, layers: result.layers)

@@ -3,10 +3,11 @@ import PlanOCI
 
 /// Where `plan run` puts its results (`--output`, repeatable).
 public enum OutputSpec: Hashable, Sendable {
-    /// An OCI image: a layout folder, or an archive when `dest` ends in `.tar`.
-    case oci(destination: String)
-    /// A `docker load` archive.
-    case docker(destination: String)
+    /// An OCI image: a layout folder, or an archive when `dest` ends in `.tar`; plan's layers gzip-compressed
+    /// unless `compression=uncompressed` (the run adds its `sourceDateEpoch`).
+    case oci(destination: String, compression: LayerEncoding = OutputSpec.defaultOCICompression)
+    /// A `docker load` archive; layers uncompressed unless `compression=gzip`.
+    case docker(destination: String, compression: LayerEncoding = .stored)
     /// The target's root filesystem; `merge`: write into an existing folder, over its files, keeping
     /// the others (BuildKit's local exporter).
     case local(destination: String, merge: Bool = false)
@@ -19,8 +20,8 @@ public enum OutputSpec: Hashable, Sendable {
         public var description: String
     }
 
-    /// Parses `type=oci,dest=image.tar` (and `merge=true` for `local` and `artifacts`), and
-    /// `type=image|registry,name=REF…` (see ``ImageOutput``).
+    /// Parses `type=oci,dest=image.tar` (and `merge=true` for `local` and `artifacts`, `compression=`
+    /// and `compression-level=` for `oci` and `docker`), and `type=image|registry,name=REF…` (see ``ImageOutput``).
     public init(parsing text: String) throws {
         let pairs = try Self.fields(of: text)
         if let type = pairs.last(where: { $0.key == "type" })?.value, type == "image" || type == "registry" {
@@ -42,12 +43,16 @@ public enum OutputSpec: Hashable, Sendable {
             }
             merge = flag
         }
+        var compression = LayerEncoding.stored
+        if type == "oci" || type == "docker" {
+            compression = try Self.layerCompression(from: &fields, default: type == "oci" ? .gzip : .uncompressed, output: text)
+        }
         if let unknown = fields.keys.sorted().first {
             throw ParseError(description: "--output \(text): unknown key `\(unknown)`")
         }
         switch type {
-        case "oci": self = .oci(destination: destination)
-        case "docker": self = .docker(destination: destination)
+        case "oci": self = .oci(destination: destination, compression: compression)
+        case "docker": self = .docker(destination: destination, compression: compression)
         case "local": self = .local(destination: destination, merge: merge)
         case "artifacts": self = .artifacts(destination: destination, merge: merge)
         default:
@@ -55,10 +60,39 @@ public enum OutputSpec: Hashable, Sendable {
         }
     }
 
+    /// How `type=oci` writes plan's layers unless told: gzip at zlib's default level.
+    public static let defaultOCICompression = LayerEncoding(compression: .gzip)
+
+    /// Takes BuildKit's `compression=gzip|uncompressed` and `compression-level=0…9` out of an
+    /// output's `fields` (so what is left can be checked for unknown keys) as a ``LayerEncoding``
+    /// without an epoch (the run's `sourceDateEpoch` is added at export: ``ExportInput/layerEncoding(_:)``).
+    /// `output` is the `--output` text, for messages. A level needs gzip.
+    public static func layerCompression(from fields: inout [String: String], default compression: LayerCompression,
+                                        output: String) throws(ParseError) -> LayerEncoding {
+        var encoding = LayerEncoding(compression: compression)
+        if let value = fields.removeValue(forKey: "compression") {
+            guard let chosen = LayerCompression(rawValue: value) else {
+                throw ParseError(description: "--output \(output): compression=\(value) is not one of "
+                                 + LayerCompression.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            encoding.compression = chosen
+        }
+        if let value = fields.removeValue(forKey: "compression-level") {
+            guard value.utf8.allSatisfy({ (48...57).contains($0) }), let level = Int(value), (0...9).contains(level) else {
+                throw ParseError(description: "--output \(output): compression-level=\(value) is not a whole number from 0 to 9")
+            }
+            guard encoding.compression == .gzip else {
+                throw ParseError(description: "--output \(output): compression-level= is for compression=gzip (the layers are uncompressed)")
+            }
+            encoding.level = level
+        }
+        return encoding
+    }
+
     /// The `dest=` path as written.
     public var destination: String {
         switch self {
-        case .oci(let destination), .docker(let destination), .local(let destination, _), .artifacts(let destination, _):
+        case .oci(let destination, _), .docker(let destination, _), .local(let destination, _), .artifacts(let destination, _):
             destination
         case .image(let output): output.spelling
         }
@@ -110,6 +144,33 @@ public struct RunOptions: Sendable {
 
     public init(cacheDirectory: String) {
         self.cacheDirectory = cacheDirectory
+    }
+}
+
+extension RunOptions {
+    /// A `SOURCE_DATE_EPOCH` that is not a number of seconds.
+    public struct SourceDateEpochError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// The run's `SOURCE_DATE_EPOCH`: `--source-date-epoch` (`flag`) when given, else the environment's
+    /// `SOURCE_DATE_EPOCH` (empty counts as unset); nil when neither. A value that is not a
+    /// non-negative whole number of seconds is an error naming where it came from.
+    public static func sourceDateEpoch(flag: String?, environment: [String: String]) throws -> Int64? {
+        let (text, origin): (String, String)
+        if let flag {
+            (text, origin) = (flag, "--source-date-epoch")
+        } else if let variable = environment["SOURCE_DATE_EPOCH"], !variable.isEmpty {
+            (text, origin) = (variable, "the SOURCE_DATE_EPOCH environment variable")
+        } else {
+            return nil
+        }
+        guard !text.isEmpty, text.utf8.allSatisfy({ (48...57).contains($0) }), let seconds = Int64(text),
+              seconds <= 253_402_300_799 else {
+            throw SourceDateEpochError(description: "\(origin) is `\(text)`: expected seconds since 1970 (a whole number, 0 or more, "
+                                       + "before the year 10000)")
+        }
+        return seconds
     }
 }
 

@@ -219,7 +219,8 @@ extension BuildCache {
     /// 2. Entries are removed: every one unused for longer than `olderThan`; then, least recently used
     ///    first (ties by key), until the entries left take at most `keepBytes` (their record and layer
     ///    blobs, each blob counted once, plus their unpacked layers). With neither option, every entry.
-    /// 3. Sweep: blobs that no remaining record is or refers to; unpacked folders whose layer blob is
+    /// 3. Sweep: blobs that no remaining record is or refers to (a layer converted for an image
+    ///    output, remembered in `converted/`, is kept with its source layer); unpacked folders whose layer blob is
     ///    gone; temporary files (`tmp/`, `.tmp-*`); run folders of processes that are gone; temporary
     ///    base image files of processes that are gone. The `--explain` history stays.
     /// 4. With `all`: `images/`, `rootfs/` and `mounts/` entirely.
@@ -343,6 +344,8 @@ extension BuildCache {
             marked.insert(entry.record.encoded)
             if let layer = entry.layer { marked.insert(layer.encoded) }
         }
+        // Layers converted for image outputs live as long as the layer they were made from.
+        marked.formUnion(keptConversions(sources: marked) { remove($0, .buildEntries, into: &report) })
         for name in Self.names(in: blobs) {
             if Self.isKey(name) {
                 guard !marked.contains(name) else { continue }

@@ -34,6 +34,8 @@ public struct CacheCorruption: Error, CustomStringConvertible, Sendable {
 /// - `unpacked/HEX`: a layer unpacked as an overlayfs directory, for stacking under later steps.
 /// - `history/POSITION.json`: the inputs each step of each plan had the last time it was built, for
 ///   `--explain`.
+/// - `converted/SOURCEHEX-ENCODING.json`: a layer re-encoded for image outputs (gzip, clamped times),
+///   remembered (`encodedLayer(_:encoding:)`); its blob is in `blobs/sha256/`, kept as long as its source.
 /// - `lock`: runs hold it shared, `plan cache prune` exclusively.
 public final class BuildCache: Sendable {
     /// The cache folder's paths; the build cache is `layout.build`.

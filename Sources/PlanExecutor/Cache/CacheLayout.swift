@@ -14,6 +14,8 @@
 ///     refs/KEY          a step key's record digest; its modification time is the entry's last use
 ///     unpacked/DIGEST/  layers unpacked for overlayfs
 ///     history/          the inputs each step had the last time it was built (`--explain`)
+///     converted/        layers re-encoded for image outputs (gzip, clamped times): SOURCE-ENCODING.json
+///                       records pointing at blobs in blobs/sha256/
 ///     lock              held shared by runs, exclusively by `plan cache prune`
 ///     file-digests.json content digests of context files, by identity, from the last run
 /// ```
@@ -50,6 +52,9 @@ public struct CacheLayout: Sendable, Hashable {
     public var unpackedLayers: String { build + "/unpacked" }
     /// `build/history/`: the inputs each step of each plan had the last time it was built.
     public var buildHistory: String { build + "/history" }
+    /// `build/converted/`: one small record per stored layer and encoding (`SOURCEHEX-ENCODING.json`),
+    /// naming the re-encoded blob (in `build/blobs/sha256/`) and its diff ID.
+    public var convertedLayers: String { build + "/converted" }
     /// `build/lock`: runs hold it shared, `plan cache prune` exclusively.
     public var buildLock: String { build + "/lock" }
     /// `build/file-digests.json`: content digests of the files copies read, remembered across runs.

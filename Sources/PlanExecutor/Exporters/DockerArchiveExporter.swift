@@ -1,11 +1,17 @@
 import Foundation
 import PlanOCI
 
-/// `type=docker`: the target's image as a `docker load` archive, tagged `PLAN/TARGET:latest`.
+/// `type=docker`: the target's image as a `docker load` archive, tagged `PLAN/TARGET:latest`. Layers are
+/// uncompressed unless `compression=gzip`.
 public struct DockerArchiveExporter: HostOutput {
     public var destination: String
+    /// How plan's layers are compressed (`compression=`, `compression-level=`); the run adds its epoch.
+    public var compression: LayerEncoding
 
-    public init(destination: String) { self.destination = destination }
+    public init(destination: String, compression: LayerEncoding = .stored) {
+        self.destination = destination
+        self.compression = compression
+    }
 
     public var typeName: String { "docker" }
     public var needsOneTarget: Bool { true }
@@ -16,9 +22,9 @@ public struct DockerArchiveExporter: HostOutput {
         try recheck(input)
         guard let target = try input.singleTarget(for: "an image output") else { return }
         try makeParentFolder()
-        try target.image.withLayout(stagingIn: input.stagingDirectory) { layout, manifest in
+        try target.image.withLayout(stagingIn: input.stagingDirectory, encoding: input.layerEncoding(compression)) { layout, manifest in
             try DockerArchive.write(manifest: manifest, from: layout, repoTags: ["\(input.planName)/\(target.name):latest"],
-                                    to: destination)
+                                    to: destination, keepCompressed: compression.compression == .gzip)
         }
     }
 }

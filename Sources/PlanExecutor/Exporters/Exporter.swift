@@ -84,8 +84,8 @@ extension OutputSpec {
     /// The exporter that writes this output.
     public var exporter: any Exporter {
         switch self {
-        case .oci(let destination): OCIExporter(destination: destination)
-        case .docker(let destination): DockerArchiveExporter(destination: destination)
+        case .oci(let destination, let compression): OCIExporter(destination: destination, compression: compression)
+        case .docker(let destination, let compression): DockerArchiveExporter(destination: destination, compression: compression)
         case .local(let destination, let merge): LocalExporter(destination: destination, merge: merge)
         case .artifacts(let destination, let merge): ArtifactsExporter(destination: destination, merge: merge)
         case .image(let output): ImageExporter(output: output)
@@ -117,6 +117,17 @@ public struct ExportInput: Sendable {
     public var imageStore: ContentStore
     /// The run's registry client: the one that pulled the base images, so pushes mount their layers.
     public var registry: RegistryClient
+    /// `SOURCE_DATE_EPOCH` of the run: every image output clamps the file times of plan's layers to
+    /// it and takes it as `created` (``BuiltImage/withLayout(stagingIn:encoding:_:)``).
+    public var sourceDateEpoch: Int64? = nil
+
+    /// `compression` (`compression=`, `compression-level=` of an output) with the run's epoch: how an
+    /// image output writes plan's layers.
+    public func layerEncoding(_ compression: LayerEncoding) -> LayerEncoding {
+        var encoding = compression
+        encoding.sourceDateEpoch = sourceDateEpoch
+        return encoding
+    }
 
     /// The one target an output of one target writes (nil when it was not built); `what` names the
     /// output in the failure when the run has several targets.
@@ -147,18 +158,40 @@ public struct BuiltImage: Sendable {
     public var layers: [BuiltLayer]
     /// The base image's history, then one entry per built layer.
     public var history: [PlanOCI.ImageConfiguration.History]
+    /// How many entries at the start of `history` are the base image's (taken as pulled).
+    public var baseHistoryCount = 0
 
     /// Writes the image into a new OCI layout staged in `folder`, gives `body` the layout and the image
-    /// manifest's descriptor, then removes the layout.
-    func withLayout<T>(stagingIn folder: String, _ body: (OCILayout, Descriptor) throws -> T) throws -> T {
+    /// manifest's descriptor, then removes the layout. Every image output goes through here.
+    ///
+    /// `encoding` applies to the layers plan built (base image layers are taken as pulled): they are
+    /// compressed and their file times clamped (``LayerConversion``, remembered in the build cache);
+    /// with a `sourceDateEpoch` the configuration's `created` and that of plan's history entries is
+    /// the epoch. `.stored` writes plan's layers as stored (plain tar) and no `created`.
+    func withLayout<T>(stagingIn folder: String, encoding: LayerEncoding = .stored,
+                       _ body: (OCILayout, Descriptor) throws -> T) throws -> T {
+        let image = try encoded(encoding)
         let staging = folder + "/image-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: staging) }
         let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
-        for layer in layers { try layer.copy(layout) }
-        let written = try ImageWriter(platform: platform, config: configuration,
-                                      layers: layers.map { ImageLayer(descriptor: $0.descriptor, diffID: $0.diffID) },
-                                      history: history).write(to: layout)
+        for layer in image.layers { try layer.copy(layout) }
+        let created = encoding.sourceDateEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        let written = try ImageWriter(platform: image.platform, config: image.configuration,
+                                      layers: image.layers.map { ImageLayer(descriptor: $0.descriptor, diffID: $0.diffID) },
+                                      history: image.history, created: created).write(to: layout)
         return try body(layout, written.manifestDescriptor)
+    }
+
+    /// The image with plan's layers encoded as `encoding` and, with an epoch, plan's history entries
+    /// created at it.
+    func encoded(_ encoding: LayerEncoding) throws -> BuiltImage {
+        var image = self
+        image.layers = try layers.map { layer in try layer.encode.map { try $0(encoding) } ?? layer }
+        if let epoch = encoding.sourceDateEpoch {
+            let created = ImageWriter.timestamp(Date(timeIntervalSince1970: TimeInterval(epoch)))
+            for index in image.history.indices where index >= baseHistoryCount { image.history[index].created = created }
+        }
+        return image
     }
 }
 
@@ -172,6 +205,9 @@ public struct BuiltLayer: Sendable {
     /// Copies the blob into a layout, checking it (a built layer found changed is a cache corruption,
     /// which makes the run rebuild it).
     var copy: @Sendable (OCILayout) throws -> Void
+    /// For a layer plan built: the layer encoded for an image output (converted once, remembered in
+    /// the build cache). Nil for a base image's layer, which is taken as pulled.
+    var encode: (@Sendable (LayerEncoding) throws -> BuiltLayer)? = nil
 }
 
 /// The artifacts of one built stage.

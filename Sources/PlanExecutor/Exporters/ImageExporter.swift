@@ -36,8 +36,7 @@ public struct ImageOutput: Hashable, Sendable {
         var type = "image"
         var names: [String] = []
         var push: Bool?
-        var compression = LayerCompression.gzip
-        var level: Int?
+        var compressionFields: [String: String] = [:]
         for (key, value) in fields {
             switch key {
             case "type":
@@ -47,17 +46,8 @@ public struct ImageOutput: Hashable, Sendable {
             case "push":
                 guard let flag = Bool(value) else { throw failure("push=\(value) is not true or false") }
                 push = flag
-            case "compression":
-                guard let chosen = LayerCompression(rawValue: value) else {
-                    throw failure("compression=\(value) is not one of "
-                        + LayerCompression.allCases.map(\.rawValue).joined(separator: ", "))
-                }
-                compression = chosen
-            case "compression-level":
-                guard let number = Int(value), (0...9).contains(number) else {
-                    throw failure("compression-level=\(value) is not a gzip level from 0 to 9")
-                }
-                level = number
+            case "compression", "compression-level":
+                compressionFields[key] = value
             default:
                 throw failure("unknown key `\(key)` (type=\(type) takes name=, push=, compression= and compression-level=)")
             }
@@ -65,8 +55,8 @@ public struct ImageOutput: Hashable, Sendable {
         if type == "registry", push == false { throw failure("type=registry always pushes; use type=image to store the image only") }
         guard !names.isEmpty else { throw failure("type=\(type) needs name=REF (the image's name; several: \"name=REF,REF\")") }
         for name in names { _ = try Self.check(name: name, failure: failure) }
-        if level != nil, compression == .uncompressed { throw failure("compression-level= needs compression=gzip") }
-        self.init(naming: .names(names), push: push ?? (type == "registry"), encoding: LayerEncoding(compression: compression, level: level))
+        let encoding = try OutputSpec.layerCompression(from: &compressionFields, default: .gzip, output: text)
+        self.init(naming: .names(names), push: push ?? (type == "registry"), encoding: encoding)
     }
 
     /// A name is an image reference with a tag, not a digest.
@@ -175,7 +165,7 @@ public struct ExportedImage: Sendable {
 /// the run's registry client — the one that pulled the base images, so their layers are mounted from
 /// the base image's repository rather than sent again.
 ///
-/// The image is written into a staged layout (``BuiltImage/withLayout(stagingIn:_:)``), its blobs
+/// The image is written into a staged layout (``BuiltImage/withLayout(stagingIn:encoding:_:)``), its blobs
 /// imported into the store, and pushed from the store's files: a blob the registry has is never sent,
 /// a re-push of an unchanged image sends only the manifest.
 public struct ImageExporter: Exporter {
@@ -218,8 +208,7 @@ public struct ImageExporter: Exporter {
     public func export(_ input: ExportInput) async throws {
         for (target, names, references) in try references(targets: input.targetNames) {
             guard let built = input.targets[target] else { continue }
-            // TODO(merge): pass output.encoding (and the run's SOURCE_DATE_EPOCH) to withLayout.
-            let image = try built.image.withLayout(stagingIn: input.stagingDirectory) { layout, manifest in
+            let image = try built.image.withLayout(stagingIn: input.stagingDirectory, encoding: input.layerEncoding(output.encoding)) { layout, manifest in
                 try Self.store(layout: layout, manifest: manifest, in: input.imageStore)
             }
             let manifest = try JSONDecoder().decode(Manifest.self, from: image.root.data)

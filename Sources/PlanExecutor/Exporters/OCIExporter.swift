@@ -2,11 +2,17 @@ import Foundation
 import PlanOCI
 
 /// `type=oci`: the target's image as an OCI layout folder, or as an OCI archive when the destination
-/// ends in `.tar`; tagged `latest` in a layout, `PLAN/TARGET:latest` in an archive.
+/// ends in `.tar`; tagged `latest` in a layout, `PLAN/TARGET:latest` in an archive. plan's layers are
+/// gzip-compressed unless `compression=uncompressed`.
 public struct OCIExporter: HostOutput {
     public var destination: String
+    /// How plan's layers are compressed (`compression=`, `compression-level=`); the run adds its epoch.
+    public var compression: LayerEncoding
 
-    public init(destination: String) { self.destination = destination }
+    public init(destination: String, compression: LayerEncoding = OutputSpec.defaultOCICompression) {
+        self.destination = destination
+        self.compression = compression
+    }
 
     public var typeName: String { "oci" }
     public var needsOneTarget: Bool { true }
@@ -27,7 +33,7 @@ public struct OCIExporter: HostOutput {
         try recheck(input)
         guard let target = try input.singleTarget(for: "an image output") else { return }
         if writesArchive { try makeParentFolder() }
-        try target.image.withLayout(stagingIn: input.stagingDirectory) { layout, manifest in
+        try target.image.withLayout(stagingIn: input.stagingDirectory, encoding: input.layerEncoding(compression)) { layout, manifest in
             if writesArchive {
                 try OCIArchive.write(manifest, name: "\(input.planName)/\(target.name):latest", from: layout, to: destination)
             } else {

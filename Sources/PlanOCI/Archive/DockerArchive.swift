@@ -16,9 +16,10 @@ public enum DockerArchive {
     }
 
     /// Writes an image (a manifest, not an index) as a docker archive at `path`, atomically. Compressed
-    /// layers are stored uncompressed, and each is checked against the config's `diff_ids`.
+    /// layers are stored uncompressed (`keepCompressed`: as they are, `DIGEST.tar.gz`, which `docker
+    /// load` also reads), and each is checked against the config's `diff_ids`.
     public static func write(manifest descriptor: Descriptor, from source: some BlobSource, repoTags: [String],
-                             to path: String) throws {
+                             to path: String, keepCompressed: Bool = false) throws {
         guard descriptor.mediaType.isManifest else {
             throw ImageError.invalid("docker archive", "a docker archive holds one image; choose a platform first")
         }
@@ -37,8 +38,9 @@ public enum DockerArchive {
             guard Digest.sha256(of: plain) == diffID else {
                 throw ImageError.invalid("layer \(layer.digest)", "its uncompressed content is not \(diffID)")
             }
-            let name = "\(diffID.encoded).tar"
-            if !layerNames.contains(name) { files.append((name, plain)) }
+            let compressed = keepCompressed && stored.starts(with: [0x1F, 0x8B])
+            let name = compressed ? "\(layer.digest.encoded).tar.gz" : "\(diffID.encoded).tar"
+            if !layerNames.contains(name) { files.append((name, compressed ? stored : plain)) }
             layerNames.append(name)
         }
         let entry = ManifestEntry(config: "\(manifest.config.digest.encoded).json", repoTags: repoTags, layers: layerNames)
