@@ -119,8 +119,8 @@ import Testing
             ("type=image,name=r.example/A b", "is not a valid image reference"),
             ("type=image,name=r.example/a@sha256:" + String(repeating: "a", count: 64), "names a digest"),
             ("type=image,name=r.example/a:1,push=yes", "push=yes is not true or false"),
-            ("type=image,name=r.example/a:1,compression-level=12", "not a gzip level from 0 to 9"),
-            ("type=image,name=r.example/a:1,compression=uncompressed,compression-level=1", "compression-level= needs compression=gzip"),
+            ("type=image,name=r.example/a:1,compression-level=12", "is not a whole number from 0 to 9"),
+            ("type=image,name=r.example/a:1,compression=uncompressed,compression-level=1", "compression-level= is for compression=gzip"),
             (#"type=image,"name=r.example/a:1"x"#, "a quoted field must end with a quote"),
         ] {
             do {
