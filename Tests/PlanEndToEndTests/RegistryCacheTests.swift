@@ -248,6 +248,45 @@ import Testing
         #expect(limitedManifests.allSatisfy { ($0["annotations"] as? [String: String])?["dev.plan.cache.mount"] == nil })
     }
 
+    /// The registry cache uses the run's credentials (docker config `auths`), as base image pulls do:
+    /// with them the cache goes to and comes from a registry with basic auth; without, the export is
+    /// an error naming the reference.
+    @Test func theCacheUsesTheRunsCredentials() throws {
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try TestSupport.write("""
+            version: 1
+            name: tiny
+            allow: [root-target]
+            stages:
+              tiny:
+                from: \(Self.registry)/plan-test/busybox:stable
+                steps:
+                  - run: echo tiny > /tiny
+            targets: [tiny]
+
+            """, to: folder + "/tiny/plan.yaml")
+        let token = Data("\(OCITestKit.authUser):\(OCITestKit.authPassword)".utf8).base64EncodedString()
+        try TestSupport.write(#"{"auths": {"\#(OCITestKit.authRegistry)": {"auth": "\#(token)"}}}"#, to: folder + "/docker/config.json")
+        let reference = "\(OCITestKit.authRegistry)/\(UUID().uuidString.lowercased())/cache:1"
+        func plan(_ arguments: [String], config: String) throws -> TestSupport.ProcessResult {
+            try TestSupport.run(TestSupport.planBinary, ["run"] + arguments + ["--progress", "plain"], in: TestSupport.repoRoot,
+                                environment: ["NO_COLOR": "1", "DOCKER_CONFIG": config])
+        }
+        let denied = try plan([folder + "/tiny", "--cache-dir", folder + "/one", "--cache-to", "type=registry,ref=\(reference)"],
+                              config: folder + "/nothing")
+        #expect(denied.status == 1, "\(denied.stderr)")
+        #expect(denied.stderr.contains("error: --cache-to \(reference): "), "\(denied.stderr)")
+        let export = try plan([folder + "/tiny", "--cache-dir", folder + "/one", "--cache-to", "type=registry,ref=\(reference)"],
+                              config: folder + "/docker")
+        #expect(export.status == 0, "\(export.stderr)")
+        let imported = try plan([folder + "/tiny", "--cache-dir", folder + "/two", "--cache-from", "type=registry,ref=\(reference)",
+                                 "--explain"], config: folder + "/docker")
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let explained = Self.explained(imported.stdout)
+        #expect(explained.misses.isEmpty && explained.hits.count == 1, "\(imported.stdout)")
+    }
+
     /// Bad spellings are usage errors naming the option; nothing at REF yet is a warning; an
     /// unreachable registry is a warning for --cache-from (the build goes on cold) and an error for
     /// --cache-to unless ignore-error=true, as in BuildKit.
