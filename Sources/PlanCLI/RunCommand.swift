@@ -36,7 +36,8 @@ struct RunCommand: AsyncParsableCommand {
                   --secret id=token,src=token.txt
               plan run plans/monorepo --explain \\
                   --cache-from dir=ci-cache --cache-to dir=ci-cache
-              plan run plans/monorepo --cache-from type=registry,ref=registry.example/app/cache \\
+              plan run plans/monorepo \\
+                  --cache-from type=registry,ref=registry.example/app/cache \\
                   --cache-to type=registry,ref=registry.example/app/cache,mounts=true
             """)
 
