@@ -95,8 +95,8 @@ struct RunCommand: AsyncParsableCommand {
     var cacheFrom: [String] = []
 
     @Option(name: .customLong("cache-to"), help: ArgumentHelp(
-        "Export the entries this build used: type=registry,ref=REF[,mounts=true][,mounts-max-size=SIZE][,ignore-error=true], "
-            + "type=local,dest=PATH or dir=PATH.", valueName: "spec"))
+        "Export the entries this build used: type=registry,ref=REF (options: mounts=true, mounts-max-size=SIZE, "
+            + "ignore-error=true, mode=max), type=local,dest=PATH or dir=PATH.", valueName: "spec"))
     var cacheTo: String?
 
     /// A `--cache-from` or `--cache-to` value, or a usage error naming the option.
