@@ -49,6 +49,9 @@ struct RunCommand: AsyncParsableCommand {
               plan run plans/monorepo --push --tag-prefix registry.example.com/team/ \\
                   --tag 1.4.2 --tag latest --metadata-file build.json
               plan run plans/registry --output type=registry,name=127.0.0.1:5555/demo/app:1
+              plan run plans/monorepo \\
+                  --cache-from type=registry,ref=registry.example/app/cache \\
+                  --cache-to type=registry,ref=registry.example/app/cache,mounts=true
             """)
 
     enum Progress: String, CaseIterable, ExpressibleByArgument {
@@ -100,11 +103,13 @@ struct RunCommand: AsyncParsableCommand {
     var explain = false
 
     @Option(name: .customLong("cache-from"), help: ArgumentHelp(
-        "Import cache entries from an OCI layout before building: dir=PATH (repeatable).", valueName: "dir=path"))
+        "Import cache entries before building (repeatable): type=registry,ref=REF, type=local,src=PATH or dir=PATH.",
+        valueName: "spec"))
     var cacheFrom: [String] = []
 
     @Option(name: .customLong("cache-to"), help: ArgumentHelp(
-        "Export the entries this build used as an OCI layout: dir=PATH.", valueName: "dir=path"))
+        "Export the entries this build used: type=registry,ref=REF (options: mounts=true, mounts-max-size=SIZE, "
+            + "ignore-error=true, mode=max), type=local,dest=PATH or dir=PATH.", valueName: "spec"))
     var cacheTo: String?
 
     @Flag(help: "Push every target's image to <tag-prefix><target>:<tag> (needs --tag-prefix).")
@@ -133,17 +138,18 @@ struct RunCommand: AsyncParsableCommand {
         valueName: "seconds"))
     var sourceDateEpoch: String?
 
-    /// `dir=PATH` → PATH.
-    static func cacheDirectoryArgument(_ text: String, option: String) throws -> String {
-        guard text.hasPrefix("dir="), text.count > 4, !text.dropFirst(4).contains(",") else {
-            throw ValidationError("\(option) \(text): expected dir=PATH (the only cache transport is a folder)")
+    /// A `--cache-from` or `--cache-to` value, or a usage error naming the option.
+    static func cacheTransport(_ text: String, _ direction: CacheTransport.Direction) throws -> CacheTransport {
+        do {
+            return try CacheTransport(parsing: text, direction: direction)
+        } catch {
+            throw ValidationError(error.description)
         }
-        return String(text.dropFirst(4))
     }
 
     func validate() throws {
-        for source in cacheFrom { _ = try Self.cacheDirectoryArgument(source, option: "--cache-from") }
-        if let cacheTo { _ = try Self.cacheDirectoryArgument(cacheTo, option: "--cache-to") }
+        for source in cacheFrom { _ = try Self.cacheTransport(source, .from) }
+        if let cacheTo { _ = try Self.cacheTransport(cacheTo, .to) }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         do { _ = try RunOptions.sourceDateEpoch(flag: sourceDateEpoch, environment: ProcessInfo.processInfo.environment) } catch {
             throw ValidationError("\(error)")
@@ -254,8 +260,8 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         runOptions.noCacheStages = Set(noCacheStages)
-        runOptions.cacheFrom = try cacheFrom.map { try Self.cacheDirectoryArgument($0, option: "--cache-from") }
-        runOptions.cacheTo = try cacheTo.map { try Self.cacheDirectoryArgument($0, option: "--cache-to") }
+        runOptions.cacheFrom = try cacheFrom.map { try Self.cacheTransport($0, .from) }
+        runOptions.cacheTo = try cacheTo.map { try Self.cacheTransport($0, .to) }
 
         let live = progress == .tty || (progress == .auto && isatty(STDERR_FILENO) == 1)
         let reporter = ProgressReporter(json: progress == .json, live: live, explain: explain)

@@ -45,8 +45,15 @@ public final class Executor: Sendable {
         let cache = try BuildCache(cacheDirectory: options.cacheDirectory)
         RunDirectory.removeStale(in: cache.layout.runs)
         return try await cache.withLock(exclusive: false) {
+            let transfer = CacheTransfer(cache: cache)
+            let mountKeys = CacheTransfer.mountKeys(of: plan)
             for source in options.cacheFrom {
-                let report = try CacheTransfer(cache: cache).importLayout(from: source)
+                let entries: any CacheEntrySource = switch source.location {
+                case .directory(let path): LayoutEntrySource(path: path)
+                case .registry(let reference): RegistryEntrySource(client: registryClient(), reference: reference)
+                }
+                let report = await transfer.importEntries(from: entries, label: source.description,
+                                                          mountKeys: source.mounts ? Set(mountKeys) : [])
                 for warning in report.warnings { emit(.warning(warning)) }
             }
             // A layer found corrupt while the build reads it is dropped; the next attempt rebuilds it.
@@ -55,7 +62,17 @@ public final class Executor: Sendable {
                 do {
                     let summary = try await attempt(cache: cache)
                     if summary.failures.isEmpty, let destination = options.cacheTo {
-                        try CacheTransfer(cache: cache).exportLayout(keys: cache.keysUsed(), to: destination)
+                        do {
+                            try await transfer.export(keys: cache.keysUsed(), mountKeys: mountKeys, to: destination,
+                                                      client: registryClient(), warn: { emit(.warning($0)) })
+                        } catch let corruption as CacheCorruption {
+                            throw corruption
+                        } catch where destination.ignoreError {
+                            emit(.warning("--cache-to \(destination): the export failed, ignored (ignore-error=true): \(error)"))
+                        } catch {
+                            guard case .registry = destination.location else { throw error }
+                            throw CacheTransfer.ExportFailure(description: "--cache-to \(destination): \(error)")
+                        }
                     }
                     return summary
                 } catch let corruption as CacheCorruption {
@@ -67,6 +84,10 @@ public final class Executor: Sendable {
             }
         }
     }
+
+    /// The client for `--cache-from` and `--cache-to` registries: the one that pulled the base images (the run's
+    /// credentials and insecure registries; cache layers it knows are mounted, not sent).
+    private func registryClient() -> RegistryClient { images.client }
 
     private func attempt(cache: BuildCache) async throws -> RunSummary {
         let runDirectory = try RunDirectory.create(in: cache.layout.runs)

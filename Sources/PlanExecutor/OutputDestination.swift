@@ -77,7 +77,7 @@ public enum OutputDestination {
             try output.check(plan: plan, options: options)
         }
         // --cache-to writes an OCI layout by the same rules (and usually rewrites its own).
-        if let cacheTo = options.cacheTo {
+        if case .directory(let cacheTo)? = options.cacheTo?.location {
             let layout = OCIExporter(destination: cacheTo)
             do {
                 if let other = seen[resolved(cacheTo)] {

@@ -125,10 +125,10 @@ public struct RunOptions: Sendable {
     public var noCache = false
     /// Stages whose steps are all built, not taken from the cache.
     public var noCacheStages: Set<String> = []
-    /// OCI layouts of cache entries to import before building (`--cache-from dir=PATH`).
-    public var cacheFrom: [String] = []
-    /// Where to export the entries this build used (`--cache-to dir=PATH`).
-    public var cacheTo: String?
+    /// Where to import cache entries from before building (`--cache-from`: a layout folder or a registry).
+    public var cacheFrom: [CacheTransport] = []
+    /// Where to export the entries this build used (`--cache-to`: a layout folder or a registry).
+    public var cacheTo: CacheTransport?
     /// Replace whatever is at an output's destination (`--force`); otherwise only what plan wrote.
     public var force = false
     /// Let device nodes, fifos, sockets and setuid/setgid bits reach host outputs (`--allow special-files`).

@@ -270,8 +270,7 @@ struct StageRunner {
 
         var mounts: [SandboxMount] = []
         for cache in run.cacheMounts {
-            let key = (cache.id ?? cache.target).map { $0.isLetter || $0.isNumber ? $0 : "_" }
-            let host = context.cache.layout.mounts + "/" + String(key)
+            let host = context.cache.layout.mounts + "/" + CacheLayout.mountKey(cache.id ?? cache.target)
             try FileManager.default.createDirectory(atPath: host, withIntermediateDirectories: true)
             mounts.append(SandboxMount(source: host, target: cache.target, readOnly: false))
         }

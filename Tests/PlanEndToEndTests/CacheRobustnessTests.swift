@@ -480,10 +480,10 @@ import Testing
         #expect(partlySnapshot == reference, "\(Self.difference(partlySnapshot, reference))")
 
         // Bad syntax is a usage error.
-        for bad in [["--cache-to", "foo"], ["--cache-from", "foo"], ["--cache-to", "type=registry,ref=x"]] {
+        for bad in [["--cache-to", "foo"], ["--cache-from", "foo"], ["--cache-to", "type=s3,ref=x"]] {
             let result = try TestSupport.plan(["run", Self.plan, "--cache-dir", folder + "/unused"] + bad)
             #expect(result.status == 2, "\(bad): \(result.status) \(result.stderr)")
-            #expect(result.stderr.contains("expected dir=PATH"), "\(bad): \(result.stderr)")
+            #expect(result.stderr.contains("\(bad[0]) \(bad[1]): "), "\(bad): \(result.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: folder + "/unused"))
     }

@@ -37,6 +37,11 @@ public struct CacheLayout: Sendable, Hashable {
     public var rootfs: String { root + "/rootfs" }
     /// `mounts/`: the folders behind `cache:` mounts of `run` steps.
     public var mounts: String { root + "/mounts" }
+    /// The name under `mounts/` of the folder behind a `cache:` mount called `id` (its `id`, else its
+    /// target): every character but letters and digits becomes `_`.
+    public static func mountKey(_ id: String) -> String {
+        String(id.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
     /// `runs/`: scratch folders of runs (running ones, or left by killed ones).
     public var runs: String { root + "/runs" }
 
