@@ -176,7 +176,14 @@ extension RegistryClient {
             mountFrom = source.repository
         }
         let scopes = Self.pushScopes(reference, mountingFrom: mountFrom)
-        if try await blobExists(descriptor.digest, in: reference, scopes: scopes) {
+        let present: Bool
+        do {
+            present = try await blobExists(descriptor.digest, in: reference, scopes: scopes)
+        } catch RegistryError.unexpectedStatus(_, _, let status, let body) {
+            // 403 DENIED, 400 NAME_INVALID, …: said of the reference pushed to.
+            throw RegistryError.pushRejected("access to blob \(descriptor.digest)", reference.description, status, body)
+        }
+        if present {
             events(.blobPresent(descriptor))
             return .present
         }

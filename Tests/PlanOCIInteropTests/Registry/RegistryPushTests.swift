@@ -216,11 +216,11 @@ struct RegistryPushTests {
         #expect(await Self.noManifest(refused, client: good))
     }
 
-    @Test("500 twice on blob uploads, then the registry's answers: retried, the image is whole")
+    @Test("500 twice on blob uploads and on the manifest, then the registry's answers: retried, the image is whole")
     func retriesServerErrors() async throws {
         let work = try OCITestKit.temporaryDirectory("push")
         defer { OCITestKit.remove(work) }
-        let proxy = try FaultProxy(fail: ["2:500:PUT:/blobs/uploads/"], work: work)
+        let proxy = try FaultProxy(fail: ["2:500:PUT:/blobs/uploads/", "2:503:PUT:/manifests/"], work: work)
         defer { proxy.stop() }
         let image = try Self.makeImage(in: work, layers: [["x": "x\n"], ["y": "y\n"]])
         let repo = Self.repository("retry")
@@ -228,6 +228,7 @@ struct RegistryPushTests {
         #expect(result.uploaded == 3)
         #expect(proxy.uploadRequests("PUT", in: repo, status: "500").count == 2)
         #expect(proxy.blobsUploaded(in: repo) == 3)
+        #expect(Self.manifestPuts(proxy, repo) == ["503", "503", "201"].map { "PUT /v2/\(repo)/manifests/v1 \($0)" })
         #expect(Digest.sha256(of: try Self.skopeoRaw("\(OCITestKit.registry)/\(repo):v1")) == image.digest)
     }
 
