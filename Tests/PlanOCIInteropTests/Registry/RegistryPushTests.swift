@@ -129,8 +129,9 @@ struct RegistryPushTests {
         #expect(proxy.requests().sorted() == (image.blobs.map { "HEAD /v2/\(repo)/blobs/\($0.digest) 200" } + [
             "PUT /v2/\(repo)/manifests/v1 201",
         ]).sorted())
-        // No waiting anywhere: a handful of local requests (a loaded test machine still does it in well under 2 s).
-        #expect(warm < .seconds(2), "unchanged re-push took \(warm) (cold \(cold)); requests:\n\(proxy.timings())")
+        // No waiting anywhere (the exact request list above says nothing was retried): four local requests,
+        // 30 ms on an idle machine; the bound only catches a sleep, on a test machine under any load.
+        #expect(warm < .seconds(5), "unchanged re-push took \(warm) (cold \(cold)); requests:\n\(proxy.timings())")
     }
 
     @Test("a large blob goes in PATCH chunks of uploadChunkSize; the registry has the right bytes")
@@ -264,11 +265,15 @@ struct RegistryPushTests {
         #expect(await Self.noManifest(ref))
     }
 
-    @Test("a chunk dropped mid-way resumes where the registry says it is: one session, only that chunk again")
-    func resumeChunk() async throws {
+    @Test("a chunk dropped mid-way, or answered 416, resumes where the registry says it is: one session, only that chunk again",
+          arguments: ["dropped", "416"])
+    func resumeChunk(_ fault: String) async throws {
         let work = try OCITestKit.temporaryDirectory("push")
         defer { OCITestKit.remove(work) }
-        let proxy = try FaultProxy(drop: ["1:1:PATCH:/blobs/uploads/"], work: work)
+        // The second chunk is dropped half sent; or the first is refused as out of order (the registry is at 0).
+        let proxy = fault == "dropped"
+            ? try FaultProxy(drop: ["1:1:PATCH:/blobs/uploads/"], work: work)
+            : try FaultProxy(fail: ["1:416:PATCH:/blobs/uploads/"], work: work)
         defer { proxy.stop() }
         let image = try Self.makeImage(in: work, layers: [["big.txt": Self.incompressible(300_000)]])
         let big = image.written.manifest.layers[0]
@@ -277,7 +282,7 @@ struct RegistryPushTests {
         #expect(result.uploaded == 2)
         let chunks = Int((big.size + (64 << 10) - 1) / (64 << 10))
         #expect(proxy.uploadRequests("PATCH", in: repo, status: "202").count == chunks)
-        #expect(proxy.uploadRequests("PATCH", in: repo, status: "dropped").count == 1)
+        #expect(proxy.uploadRequests("PATCH", in: repo, status: fault).count == 1)
         #expect(proxy.uploadRequests("GET", in: repo, status: "204").count == 1)
         // No second session: the blob was not started again.
         #expect(proxy.uploadsStarted(in: repo) == 2 && proxy.blobsUploaded(in: repo) == 2)
