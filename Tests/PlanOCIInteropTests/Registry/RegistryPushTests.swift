@@ -180,6 +180,28 @@ struct RegistryPushTests {
         #expect(proxy.uploadsStarted(in: repoC) == 0)
     }
 
+    @Test("a copy between registries streams each blob from the source's GET into the upload; the digest is kept")
+    func streamedCopy() async throws {
+        let work = try OCITestKit.temporaryDirectory("push")
+        defer { OCITestKit.remove(work) }
+        let image = try Self.makeImage(in: work, layers: [["copy.txt": Self.incompressible(100_000)]])
+        let source = try ImageReference(parsing: "\(OCITestKit.registry)/\(Self.repository("copy-from")):v1")
+        #expect(try await Self.client().push(image.image, to: source).uploaded == 2)
+        let named = PushableImage(root: image.image.root, blobs: image.image.blobs.map {
+            PushBlob(descriptor: $0.descriptor, content: .registry(source))
+        })
+        let client = Self.client(credentials: RegistryCredentials(byRegistry: [
+            OCITestKit.authRegistry: RegistryCredential(username: OCITestKit.authUser, password: OCITestKit.authPassword),
+        ]))
+        let target = try ImageReference(parsing: "\(OCITestKit.authRegistry)/\(Self.repository("copy-to")):v1")
+        let copied = try await client.push(named, to: target)
+        #expect(copied.uploaded == 2 && copied.mounted == 0 && copied.bytesSent == image.blobs.reduce(0) { $0 + $1.size })
+        let creds = "\(OCITestKit.authUser):\(OCITestKit.authPassword)"
+        #expect(Digest.sha256(of: try Self.skopeoRaw(target.description, creds: creds)) == image.digest)
+        let store = try ContentStore(root: work.appendingPathComponent("store"))
+        #expect(try await client.fetchBlob(image.written.manifest.layers[0], of: target, into: store))
+    }
+
     @Test("basic auth: right credentials push; a wrong password and none each fail clearly, leaving no manifest")
     func basicAuth() async throws {
         let work = try OCITestKit.temporaryDirectory("push")
