@@ -70,6 +70,22 @@ struct RegistryPushTests {
         }
     }
 
+    /// The open registry's own log lines about a repository, once it has logged `manifestPuts` manifest
+    /// PUTs there (an access line is written as its request ends: wait for the last one). Nil when the
+    /// registry keeps no access log (scripts/test-registry of before it did).
+    static func registryLog(_ repository: String, manifestPuts: Int) async throws -> [String]? {
+        let state = OCITestKit.environment["PLAN_TEST_STATE"] ?? "/var/tmp/plan-test"
+        for _ in 0..<100 {
+            let text = (try? String(contentsOfFile: "\(state)/registry/registry.log", encoding: .utf8)) ?? ""
+            guard text.contains("\"GET /v2/") || text.contains("\"HEAD /v2/") else { return nil }
+            // Apache's combined format: `… "POST /v2/NAME/blobs/uploads/ HTTP/1.1" 202 …`.
+            let lines = text.split(separator: "\n").map(String.init).filter { $0.contains(" /v2/\(repository)/") }
+            if lines.filter({ $0.contains("\"PUT /v2/\(repository)/manifests/") }).count >= manifestPuts { return lines }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return []
+    }
+
     /// Manifest PUTs the proxy saw for a repository.
     static func manifestPuts(_ proxy: FaultProxy, _ repository: String) -> [String] {
         proxy.requests(of: repository).filter { $0.hasPrefix("PUT ") && $0.contains("/manifests/") }
@@ -93,6 +109,9 @@ struct RegistryPushTests {
         #expect(first.pinned.description == "\(proxy.host)/\(repo)@\(image.digest)")
         #expect(proxy.uploadsStarted(in: repo) == 3 && proxy.blobsUploaded(in: repo) == 3)
         #expect(Self.manifestPuts(proxy, repo) == ["PUT /v2/\(repo)/manifests/v1 201"])
+        // The registry's own log says the same.
+        let uploadsLogged = { (lines: [String]) in lines.filter { $0.contains("\"POST /v2/\(repo)/blobs/uploads/ ") }.count }
+        if let lines = try await Self.registryLog(repo, manifestPuts: 1) { #expect(uploadsLogged(lines) == 3) }
 
         let direct = "\(OCITestKit.registry)/\(repo):v1"
         #expect(Digest.sha256(of: try Self.skopeoRaw(direct)) == image.digest)
@@ -122,6 +141,7 @@ struct RegistryPushTests {
         #expect(second.descriptor.digest == image.digest)
         #expect(proxy.uploadsStarted(in: repo) == 0 && proxy.blobsUploaded(in: repo) == 0)
         #expect(proxy.requests().filter { $0.hasPrefix("POST ") || $0.hasPrefix("PATCH ") }.isEmpty)
+        if let lines = try await Self.registryLog(repo, manifestPuts: 2) { #expect(uploadsLogged(lines) == 3) }
         #expect(proxy.requests().sorted() == (image.blobs.map { "HEAD /v2/\(repo)/blobs/\($0.digest) 200" } + [
             "PUT /v2/\(repo)/manifests/v1 201",
         ]).sorted())
