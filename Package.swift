@@ -71,11 +71,12 @@ let package = Package(
         ),
         .executableTarget(name: "plan", dependencies: ["PlanCLI"]),
         // OCI images: references, models, content store, image layout, registry client, and layers
-        // (tar, apply, diff). Usable on its own: depends on no other plan module but the leaf PlanValues.
+        // (tar, apply, diff). Usable on its own: depends on no other plan module but the leaves PlanValues
+        // and PlanProcess (which runs docker-credential-* helpers).
         .target(
             name: "PlanOCI",
             dependencies: [
-                "PlanValues",
+                "PlanValues", "PlanProcess",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -6,9 +6,40 @@ import NIOHTTP1
 /// `Authorization` header values by registry and repository, shared by a client's requests.
 actor AuthorizationCache {
     private var values: [String: String] = [:]
+    private var pending: [String: Task<String, any Error>] = [:]
 
     func value(for key: String) -> String? { values[key] }
-    func set(_ value: String, for key: String) { values[key] = value }
+
+    /// A new value for `key` after a request sent with `used` met a challenge: the one another request
+    /// got meanwhile (or is getting), else the one `obtain` gets — so requests that meet a challenge at
+    /// once (a push's parallel `HEAD`s) ask the token server once. `own` tells which.
+    func renew(
+        _ key: String, replacing used: String?, _ obtain: @escaping @Sendable () async throws -> String
+    ) async throws -> (value: String, own: Bool) {
+        if let current = values[key], current != used { return (current, false) }
+        if let running = pending[key] { return (try await running.value, false) }
+        let task = Task { try await obtain() }
+        pending[key] = task
+        defer { pending[key] = nil }
+        let value = try await task.value
+        values[key] = value
+        return (value, true)
+    }
+}
+
+/// The credential found for each registry, looked up once per client: concurrent requests that all
+/// meet a challenge wait for one lookup (one run of a credential helper), whose answer — a credential,
+/// none, or the error — then stands for the client's lifetime.
+actor CredentialCache {
+    private var lookups: [String: Task<RegistryCredential?, any Error>] = [:]
+
+    func credential(for registry: String, from credentials: RegistryCredentials) async throws -> RegistryCredential? {
+        let key = RegistryCredentials.normalizeKey(registry)
+        if let lookup = lookups[key] { return try await lookup.value }
+        let lookup = Task { try await credentials.credential(for: registry) }
+        lookups[key] = lookup
+        return try await lookup.value
+    }
 }
 
 /// How one attempt of ``RegistryClient/perform(_:url:reference:accept:_:)`` ended.
@@ -35,16 +66,20 @@ extension RegistryClient {
     ///
     /// A request with a body (an upload) gets it from `body`, called once per attempt inside the
     /// attempt's watchdog, so a stream can count what it sends as progress. `retry` overrides the
-    /// client's policy (uploads retry at the blob, not the request).
+    /// client's policy (uploads retry at the blob, not the request). `scopes` are asked of a token
+    /// server besides the challenge's (a push asks for `pull,push` at once).
     func perform<T: Sendable>(
         _ method: HTTPMethod, url: String, reference: ImageReference, accept: [MediaType],
         headers: [(String, String)] = [], body: (@Sendable () throws -> HTTPClientRequest.Body)? = nil,
-        retry: RetryPolicy? = nil,
+        retry: RetryPolicy? = nil, scopes: [String] = [],
         _ handle: @escaping @Sendable (HTTPClientResponse) async throws -> T
     ) async throws -> T {
         let policy = retry ?? configuration.retry
         var attempt = 0
+        // Whether this request got its own answer to a challenge (a second 401 is then a refusal), and
+        // how many answers it tried (one shared by another request may lack a scope this one needs).
         var authenticated = false
+        var renewals = 0
         let key = Self.cacheKey(reference)
         while true {
             attempt += 1
@@ -55,8 +90,9 @@ extension RegistryClient {
                 request.headers.add(name: "Accept", value: accept.map(\.rawValue).joined(separator: ", "))
             }
             for (name, value) in headers { request.headers.add(name: name, value: value) }
-            if let auth = await authCache.value(for: key) {
-                request.headers.add(name: "Authorization", value: auth)
+            let sentAuthorization = await authCache.value(for: key)
+            if let sentAuthorization {
+                request.headers.add(name: "Authorization", value: sentAuthorization)
             }
             let failure: String
             var retryAfter: Int?
@@ -86,15 +122,17 @@ extension RegistryClient {
                 case .done(let value):
                     return value
                 case .challenge(let header, let body):
-                    if authenticated {
-                        throw RegistryError.unauthorized(reference.registry, refusal(reference, status: 401, body: body))
+                    if authenticated || renewals >= 3 {
+                        throw RegistryError.unauthorized(reference.registry, await refusal(reference, status: 401, body: body))
                     }
                     guard let header, let challenge = AuthChallenge(header: header) else {
                         throw RegistryError.unauthorized(reference.registry, "HTTP 401 without a WWW-Authenticate challenge")
                     }
-                    let value = try await authorize(challenge, reference: reference, header: header)
-                    await authCache.set(value, for: key)
-                    authenticated = true
+                    let renewed = try await authCache.renew(key, replacing: sentAuthorization) {
+                        try await self.authorize(challenge, reference: reference, header: header, scopes: scopes)
+                    }
+                    authenticated = renewed.own
+                    renewals += 1
                     attempt -= 1  // authenticating is not a retry
                     continue
                 case .retry(let why, let after):
@@ -102,6 +140,8 @@ extension RegistryClient {
                     retryAfter = after
                 }
             } catch let error as RegistryError {
+                throw error
+            } catch let error as UploadInterrupted {
                 throw error
             } catch let error as ContentStoreError {
                 throw RegistryError.store(error)
@@ -126,20 +166,27 @@ extension RegistryClient {
         TransferWatchdog(window: configuration.stallTimeout, minimumRate: configuration.minimumTransferRate)
     }
 
-    private func refusal(_ reference: ImageReference, status: Int, body: String) -> String {
+    private func refusal(_ reference: ImageReference, status: Int, body: String) async -> String {
         let who: String
-        if let c = configuration.credentials.credential(for: reference.registry) {
+        if let c = try? await credential(for: reference.registry) {
             who = "the registry refused the credentials of user \"\(c.username)\""
-                + (configuration.credentials.source.map { " from \($0)" } ?? "")
+                + (configuration.credentials.origin(for: reference.registry).map { " from \($0)" } ?? "")
         } else {
             who = "the registry refused anonymous access"
         }
         return "\(who) (HTTP \(status)\(body.isEmpty ? "" : ": \(body)"))"
     }
 
+    /// The credential this client uses for a registry (`docker.io`, `host:port`), if any: from
+    /// ``Configuration/credentials``, looked up once per registry — a credential helper runs at most
+    /// once per client, and only for a registry that asks for authentication.
+    public func credential(for registry: String) async throws -> RegistryCredential? {
+        try await credentialCache.credential(for: registry, from: configuration.credentials)
+    }
+
     /// The `Authorization` value that answers a challenge.
-    func authorize(_ challenge: AuthChallenge, reference: ImageReference, header: String) async throws -> String {
-        let credential = configuration.credentials.credential(for: reference.registry)
+    func authorize(_ challenge: AuthChallenge, reference: ImageReference, header: String, scopes: [String]) async throws -> String {
+        let credential = try await credential(for: reference.registry)
         switch challenge.scheme {
         case "basic":
             guard let credential else { throw RegistryError.credentialsRequired(reference.registry, "Basic") }
@@ -150,7 +197,7 @@ extension RegistryClient {
             }
             let token = try await fetchToken(
                 realm: realm, service: challenge.parameters["service"],
-                scope: challenge.parameters["scope"] ?? "repository:\(reference.repository):pull",
+                scopes: Self.tokenScopes(challenge: challenge.parameters["scope"], extra: scopes, repository: reference.repository),
                 credential: credential, reference: reference)
             return "Bearer \(token)"
         default:
@@ -158,17 +205,40 @@ extension RegistryClient {
         }
     }
 
-    /// Asks a token server for a Bearer token (GET realm?service=…&scope=…), anonymously or with
+    /// The scopes of a token request, one `scope` parameter each: the challenge's (space-separated;
+    /// `repository:REPO:pull` when it names none) and `extra`, the actions of one resource merged and
+    /// sorted (`repository:a/b:pull,push`), resources in the order first named.
+    static func tokenScopes(challenge: String?, extra: [String], repository: String) -> [String] {
+        let named = challenge.map { $0.split(separator: " ").map(String.init) } ?? ["repository:\(repository):pull"]
+        var order: [String] = []
+        var actions: [String: Set<String>] = [:]
+        for scope in named + extra where !scope.isEmpty {
+            guard let colon = scope.lastIndex(of: ":"), scope.firstIndex(of: ":") != colon else {
+                // Not TYPE:NAME:ACTIONS: passed on as it is.
+                if actions[scope] == nil { order.append(scope); actions[scope] = [] }
+                continue
+            }
+            let resource = String(scope[..<colon])
+            if actions[resource] == nil { order.append(resource) }
+            actions[resource, default: []].formUnion(scope[scope.index(after: colon)...].split(separator: ",").map(String.init))
+        }
+        return order.map { resource in
+            let list = actions[resource, default: []].sorted()
+            return list.isEmpty ? resource : "\(resource):\(list.joined(separator: ","))"
+        }
+    }
+
+    /// Asks a token server for a Bearer token (GET realm?service=…&scope=…&scope=…), anonymously or with
     /// basic credentials; retries like any other request.
     func fetchToken(
-        realm: String, service: String?, scope: String, credential: RegistryCredential?, reference: ImageReference
+        realm: String, service: String?, scopes: [String], credential: RegistryCredential?, reference: ImageReference
     ) async throws -> String {
         guard var components = URLComponents(string: realm), components.scheme == "https" || components.scheme == "http" else {
             throw RegistryError.tokenRequestFailed(realm, "realm is not an http(s) URL")
         }
         var items = components.queryItems ?? []
         if let service { items.append(URLQueryItem(name: "service", value: service)) }
-        items.append(URLQueryItem(name: "scope", value: scope))
+        items += scopes.map { URLQueryItem(name: "scope", value: $0) }
         components.queryItems = items
         guard let url = components.string else { throw RegistryError.tokenRequestFailed(realm, "cannot build the token URL") }
         let policy = configuration.retry
@@ -240,6 +310,13 @@ extension RegistryClient {
                 if data.count >= 64 << 10 { break }
             }
         } catch {}
+        // The spec's error document in words (`MANIFEST_BLOB_UNKNOWN: blob unknown to registry (sha256:…)`),
+        // whole: a registry lists every missing blob, and the raw JSON would be cut off mid-way.
+        let whole = String(decoding: data, as: UTF8.self)
+        let said = RegistryError.registrySays(whole)
+        if said != whole {
+            return said.count > 600 ? String(said.prefix(600)) + "…" : said
+        }
         let text = String(decoding: data.prefix(300), as: UTF8.self)
         return text.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
     }

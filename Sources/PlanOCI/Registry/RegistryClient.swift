@@ -4,8 +4,10 @@ import NIOCore
 import NIOHTTP1
 
 /// A client of the OCI distribution API (Docker registry v2) on async-http-client: manifest and
-/// blob requests with Bearer or Basic authentication, retries with backoff, digest-verified
-/// downloads into a ``ContentStore``, and ``pull(_:platform:into:)``.
+/// blob requests with Bearer or Basic authentication (credentials from docker's config.json and its
+/// credential helpers, see ``RegistryCredentials``), retries with backoff, digest-verified downloads
+/// into a ``ContentStore``, ``pull(_:platform:into:)``, and ``push(_:to:events:)`` with
+/// ``pushBlob(_:content:to:events:)``.
 public final class RegistryClient: Sendable {
     /// Settings of a client.
     public struct Configuration: Sendable {
@@ -34,7 +36,8 @@ public final class RegistryClient: Sendable {
         public var minimumTransferRate: Int
         /// How many blobs a push sends at once.
         public var maxConcurrentUploads: Int = 3
-        /// A blob up to this size is uploaded in one request; a larger one in `PATCH` chunks of this size.
+        /// A blob up to this size is uploaded in one request; a larger one in `PATCH` chunks of this size
+        /// (at least 64 KiB; larger when the registry asks for a larger minimum).
         public var uploadChunkSize: Int = 32 << 20
 
         /// Makes a configuration.
@@ -59,6 +62,8 @@ public final class RegistryClient: Sendable {
     public let configuration: Configuration
     let http: HTTPClient
     let authCache = AuthorizationCache()
+    /// Credentials by registry, each looked up once (a credential helper runs at most once).
+    let credentialCache = CredentialCache()
     /// Where blobs are known to be, for cross-repository mounts.
     let locations = BlobLocations()
 

@@ -19,27 +19,54 @@ public struct RegistryCredential: Hashable, Sendable {
     }
 }
 
-/// Registry credentials as Docker keeps them: the `auths` of `config.json`, keyed by registry
-/// host (`127.0.0.1:5556`, `ghcr.io`, or `https://index.docker.io/v1/` for Docker Hub), each with
-/// an `auth` field holding base64 `user:password` (or `username` and `password` fields).
-/// Credential helpers (`credsStore`, `credHelpers`) are not run.
+/// Registry credentials as Docker keeps them in `config.json`:
+/// - `auths`, keyed by registry host (`127.0.0.1:5556`, `ghcr.io`, or `https://index.docker.io/v1/` for
+///   Docker Hub), each with an `auth` field holding base64 `user:password` (or `username` and `password`);
+/// - `credHelpers`, registry host → helper `NAME`, and `credsStore`, the helper of every other registry:
+///   the program `docker-credential-NAME` on `PATH`, run as `docker-credential-NAME get` with the server
+///   URL on stdin (the docker-credential-helpers protocol).
+///
+/// Docker's order (docs/reference/commandline/login.md, cli/config/configfile): a registry named in
+/// `credHelpers` gets its credential from that helper; else, when `credsStore` is set, from that
+/// helper — `auths` entries are then not read; else from `auths`. A helper that answers "credentials
+/// not found in native keychain" means no credential (anonymous access).
 public struct RegistryCredentials: Sendable {
-    /// Credentials by normalised registry host (`docker.io` for Docker Hub).
+    /// Credentials of `auths` by normalised registry host (`docker.io` for Docker Hub).
     public private(set) var byRegistry: [String: RegistryCredential]
     /// The file they were read from, if any.
     public let source: String?
+    /// `credsStore`: the helper (`NAME` of `docker-credential-NAME`) of every registry not in
+    /// ``credentialHelpers``; nil when not set.
+    public var credentialStore: String?
+    /// `credHelpers`: helper names by normalised registry host.
+    public var credentialHelpers: [String: String]
+    /// The environment helpers run with; its `PATH` is where they are looked for.
+    public var helperEnvironment: [String: String]
+    /// How long a helper may take before it is killed and its registry's lookup fails.
+    public var helperTimeout: Duration
 
     /// No credentials.
     public static let none = RegistryCredentials(byRegistry: [:], source: nil)
 
-    /// Credentials given directly, keyed by registry as in an ``ImageReference`` (`docker.io`, `host:port`).
-    public init(byRegistry: [String: RegistryCredential], source: String? = nil) {
-        self.byRegistry = byRegistry
+    /// Credentials given directly, keyed by registry as in an ``ImageReference`` (`docker.io`, `host:port`),
+    /// and optionally credential helpers (`credentialHelpers` keyed the same way) run with `helperEnvironment`.
+    public init(
+        byRegistry: [String: RegistryCredential], source: String? = nil, credentialStore: String? = nil,
+        credentialHelpers: [String: String] = [:], helperEnvironment: [String: String] = ProcessInfo.processInfo.environment,
+        helperTimeout: Duration = .seconds(30)
+    ) {
+        self.byRegistry = Dictionary(byRegistry.map { (Self.normalizeKey($0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
         self.source = source
+        self.credentialStore = credentialStore.flatMap { $0.isEmpty ? nil : $0 }
+        self.credentialHelpers = Dictionary(
+            credentialHelpers.map { (Self.normalizeKey($0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
+        self.helperEnvironment = helperEnvironment
+        self.helperTimeout = helperTimeout
     }
 
     /// Reads `$DOCKER_CONFIG/config.json` when `DOCKER_CONFIG` is set, else `~/.docker/config.json`;
-    /// a missing file means no credentials, an unreadable one is an error.
+    /// a missing file means no credentials, an unreadable one is an error. Credential helpers are
+    /// looked for on, and run with, `environment` (its `PATH`).
     public static func fromDockerConfig(environment: [String: String] = ProcessInfo.processInfo.environment) throws(RegistryError) -> RegistryCredentials {
         let path: String
         if let dir = environment["DOCKER_CONFIG"], !dir.isEmpty {
@@ -48,21 +75,30 @@ public struct RegistryCredentials: Sendable {
             let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
             path = (home as NSString).appendingPathComponent(".docker/config.json")
         }
-        guard FileManager.default.fileExists(atPath: path) else { return RegistryCredentials(byRegistry: [:], source: path) }
+        guard FileManager.default.fileExists(atPath: path) else {
+            return RegistryCredentials(byRegistry: [:], source: path, helperEnvironment: environment)
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .credentials(path, "cannot read the file")
         }
-        return try parse(data, source: path)
+        return try parse(data, source: path, environment: environment)
     }
 
-    /// Parses the JSON of a Docker `config.json`.
-    public static func parse(_ data: Data, source: String) throws(RegistryError) -> RegistryCredentials {
+    /// Parses the JSON of a Docker `config.json`: `auths`, `credHelpers`, `credsStore`. Helpers are not
+    /// run here (only when a registry asks for authentication).
+    public static func parse(
+        _ data: Data, source: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(RegistryError) -> RegistryCredentials {
         struct Entry: Decodable {
             var auth: String?
             var username: String?
             var password: String?
         }
-        struct Config: Decodable { var auths: [String: Entry]? }
+        struct Config: Decodable {
+            var auths: [String: Entry]?
+            var credHelpers: [String: String]?
+            var credsStore: String?
+        }
         let config: Config
         do {
             config = try JSONDecoder().decode(Config.self, from: data)
@@ -84,7 +120,13 @@ public struct RegistryCredentials: Sendable {
                 result[registry] = RegistryCredential(username: u, password: p)
             }
         }
-        return RegistryCredentials(byRegistry: result, source: source)
+        var helpers: [String: String] = [:]
+        for (key, helper) in (config.credHelpers ?? [:]).sorted(by: { $0.key < $1.key }) where helpers[normalizeKey(key)] == nil {
+            helpers[normalizeKey(key)] = helper
+        }
+        return RegistryCredentials(
+            byRegistry: result, source: source, credentialStore: config.credsStore, credentialHelpers: helpers,
+            helperEnvironment: environment)
     }
 
     /// A Docker `auths` key as a registry name: scheme and path dropped, Docker Hub's many
@@ -98,8 +140,26 @@ public struct RegistryCredentials: Sendable {
         return k
     }
 
-    /// The credential for a registry (`docker.io`, `host:port`), if any.
-    public func credential(for registry: String) -> RegistryCredential? {
-        byRegistry[Self.normalizeKey(registry)]
+    /// The helper (`NAME` of `docker-credential-NAME`) that holds the credential of a registry, in
+    /// Docker's order: its `credHelpers` entry, else `credsStore`; nil when `auths` does.
+    public func helper(for registry: String) -> String? {
+        credentialHelpers[Self.normalizeKey(registry)] ?? credentialStore
+    }
+
+    /// Where the credential of a registry comes from, for messages: `docker-credential-NAME`, or the
+    /// config file.
+    public func origin(for registry: String) -> String? {
+        helper(for: registry).map { CredentialHelper.program($0) } ?? source
+    }
+
+    /// The credential for a registry (`docker.io`, `host:port`), if any, in Docker's order (see the
+    /// type): a helper's answer (the helper runs on every call — ``RegistryClient`` asks once per
+    /// registry), else the `auths` entry.
+    /// - Throws: ``RegistryError/credentials(_:_:)`` naming the helper when it is missing, fails, times
+    ///   out or prints something other than the protocol's JSON.
+    public func credential(for registry: String) async throws(RegistryError) -> RegistryCredential? {
+        guard let helper = helper(for: registry) else { return byRegistry[Self.normalizeKey(registry)] }
+        return try await CredentialHelper.get(
+            helper, serverURL: CredentialHelper.serverURL(for: registry), environment: helperEnvironment, timeout: helperTimeout)
     }
 }

@@ -26,7 +26,8 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     case noMatchingPlatform(String, Platform, [Platform])
     /// A document could not be decoded (what, why).
     case invalidDocument(String, String)
-    /// `config.json` with credentials could not be read (path, why).
+    /// Registry credentials could not be had (the `config.json` path, or the credential helper
+    /// `docker-credential-NAME`; why).
     case credentials(String, String)
     /// The local content store failed.
     case store(ContentStoreError)
@@ -45,7 +46,8 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .unauthorized(let r, let d): return "authentication to \(r) failed: \(d)"
         case .credentialsRequired(let r, let s):
-            return "\(r) requires \(s) authentication and no credentials for it were found (docker config.json auths)"
+            return "\(r) requires \(s) authentication and no credentials for it were found "
+                + "(docker config.json: auths, credHelpers, credsStore)"
         case .tokenRequestFailed(let realm, let d): return "token request to \(realm) failed: \(d)"
         case .unsupportedChallenge(let c): return "unsupported WWW-Authenticate challenge: \(c)"
         case .notFound(let what, let url): return "\(what) not found (\(url))"
@@ -77,20 +79,39 @@ public enum RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// A registry's error body in words: the `errors` of the distribution spec (`DENIED: requested
-    /// access to the resource is denied`), else the body as sent.
+    /// access to the resource is denied`, with a `detail` that is a string or an object of strings),
+    /// else the body as sent.
     static func registrySays(_ body: String) -> String {
-        struct Body: Decodable {
-            struct Entry: Decodable {
-                var code: String?
-                var message: String?
-            }
-            var errors: [Entry]?
-        }
-        guard let decoded = try? JSONDecoder().decode(Body.self, from: Data(body.utf8)), let errors = decoded.errors, !errors.isEmpty else {
-            return body
-        }
+        guard let errors = errorDocument(body), !errors.isEmpty else { return body }
         return errors.map { entry in
-            [entry.code, entry.message].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            let words = [entry.code, entry.message].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            return entry.detail.map { words + " (\($0))" } ?? words
         }.joined(separator: "; ")
+    }
+
+    /// One error of a registry's error document.
+    struct RegistryErrorEntry: Decodable {
+        var code: String?
+        var message: String?
+        var detail: String?
+
+        enum CodingKeys: String, CodingKey { case code, message, detail }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            code = try? container.decodeIfPresent(String.self, forKey: .code)
+            message = try? container.decodeIfPresent(String.self, forKey: .message)
+            if let text = try? container.decodeIfPresent(String.self, forKey: .detail), !text.isEmpty {
+                detail = text
+            } else if let object = try? container.decodeIfPresent([String: String].self, forKey: .detail), !object.isEmpty {
+                detail = object.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            }
+        }
+    }
+
+    /// The `errors` of a body that is the spec's error document, else nil.
+    static func errorDocument(_ body: String) -> [RegistryErrorEntry]? {
+        struct Body: Decodable { var errors: [RegistryErrorEntry]? }
+        return (try? JSONDecoder().decode(Body.self, from: Data(body.utf8)))?.errors
     }
 }

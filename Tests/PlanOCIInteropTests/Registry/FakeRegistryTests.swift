@@ -135,6 +135,22 @@ struct FakeRegistryTests {
         #expect(otherStore.digests().isEmpty)
     }
 
+    @Test("a push asks the token server once, up front, for pull,push scope; a pull-only token may not push")
+    func bearerPush() async throws {
+        let (work, image, server, _) = try Self.setUp { _ in ["--bearer", "-"] }
+        defer { server.stop(); OCITestKit.remove(work) }
+        let client = server.client()
+        let pushable = try PushableImage(layout: image.layout, root: image.written.manifestDescriptor)
+        let result = try await client.push(pushable, to: try server.reference("2"))
+        #expect(result.present == 3 && result.uploaded == 0)
+        let log = server.requests()
+        let tokens = log.filter { $0.hasPrefix("GET /token") }
+        #expect(tokens.count == 1)
+        #expect(tokens.first.map { $0.contains("pull,push") || $0.contains("pull%2Cpush") } == true)
+        #expect(log.contains("PUT /v2/test/app/manifests/2 201"))
+        #expect(!log.contains { $0.hasPrefix("PUT ") && $0.hasSuffix(" 401") })
+    }
+
     @Test("Accept names both manifest families; the Docker-Content-Digest header is checked")
     func acceptAndDigestHeader() async throws {
         let (work, image, server, _) = try Self.setUp()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A tiny registry (OCI distribution API, read side) for the PlanOCI tests.
+"""A tiny registry (OCI distribution API, read side; manifest PUTs accepted) for the PlanOCI tests.
 
 Serves the images of an OCI image layout directory on 127.0.0.1 (a free port,
 printed as the first line on stdout), logs every request as "METHOD PATH STATUS"
@@ -10,12 +10,14 @@ to --log, and misbehaves on request:
   --drop N:SUBSTR            close the connection mid-body on the first N such requests
   --trickle SECONDS:SUBSTR    send the body of such requests one byte every SECONDS
   --endless SUBSTR           answer 500 to such requests with a body that never ends
-  --bearer USER:PASS         require a Bearer token from /token (basic USER:PASS; "-" = anonymous)
+  --bearer USER:PASS         require a Bearer token from /token (basic USER:PASS; "-" = anonymous); a token
+                             asked with a push scope may push, one asked for pull only may not
 
 Stops by itself after --lifetime seconds (default 300).
 """
 import argparse, base64, hashlib, json, os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 # Close whatever descriptors were inherited (pipes of other tests' children started at the same
 # moment), so that nobody waits for this long-lived server to close their pipe.
@@ -52,6 +54,7 @@ for t in a.trickle:
     seconds, sub = t.split(":", 1)
     trickles.append([float(seconds), sub])
 TOKEN = "fake-token-" + hashlib.sha256(os.urandom(16)).hexdigest()[:16]
+PUSH_TOKEN = TOKEN + "-push"
 
 def blob_path(digest):
     alg, _, hexpart = digest.partition(":")
@@ -86,6 +89,10 @@ class Handler(BaseHTTPRequestHandler):
         with lock, open(a.log, "a") as f:
             f.write(f"{self.command} {self.path} {status}\n")
 
+    def read_request_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
     def reply(self, status, body=b"", headers=None, send_body=True):
         self.record(status)
         self.send_response(status)
@@ -102,6 +109,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self.handle_request(send_body=True)
 
+    def do_PUT(self):
+        self.handle_request(send_body=True)
+
     def handle_request(self, send_body):
         path = self.path
         if path.startswith("/token"):
@@ -109,12 +119,24 @@ class Handler(BaseHTTPRequestHandler):
                 want = "Basic " + base64.b64encode(a.bearer.encode()).decode()
                 if self.headers.get("Authorization") != want:
                     return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}', {}, send_body)
-            return self.reply(200, json.dumps({"token": TOKEN}).encode(), {"Content-Type": "application/json"}, send_body)
-        if a.bearer and self.headers.get("Authorization") != "Bearer " + TOKEN:
+            scopes = parse_qs(urlsplit(path).query).get("scope", [])
+            token = PUSH_TOKEN if any("push" in s.rpartition(":")[2].split(",") for s in scopes) else TOKEN
+            return self.reply(200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"}, send_body)
+        reading = self.command in ("GET", "HEAD")
+        allowed = {"Bearer " + TOKEN, "Bearer " + PUSH_TOKEN} if reading else {"Bearer " + PUSH_TOKEN}
+        if a.bearer and self.headers.get("Authorization") not in allowed:
             port = self.server.server_address[1]
             challenge = (f'Bearer realm="http://127.0.0.1:{port}/token",service="fake",'
-                         f'scope="repository:{a.repo}:pull"')
+                         f'scope="repository:{a.repo}:{"pull" if reading else "pull,push"}"')
+            self.read_request_body()
             return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"WWW-Authenticate": challenge}, send_body)
+        if self.command == "PUT":
+            body = self.read_request_body()
+            prefix = f"/v2/{a.repo}/manifests/"
+            if not path.startswith(prefix):
+                return self.reply(405, b'{"errors":[{"code":"UNSUPPORTED"}]}', {}, send_body)
+            digest = "sha256:" + hashlib.sha256(body).hexdigest()
+            return self.reply(201, b"", {"Docker-Content-Digest": digest, "Location": f"/v2/{a.repo}/manifests/{digest}"}, send_body)
         with lock:
             for f in fails:
                 if f[0] > 0 and f[2] in path:
