@@ -235,8 +235,8 @@ public final class Executor: Sendable {
                        let converted = try cache.encodedLayer(descriptor, encoding: encoding)
                        return BuiltLayer(descriptor: converted.descriptor, diffID: converted.diffID,
                                          path: cache.path(of: converted.descriptor.digest),
-                                         copy: { try cache.export(converted.descriptor, to: $0) })
-                   })
+                                         copy: { try cache.export(converted.descriptor, to: $0) }, isBuilt: true)
+                   }, isBuilt: true)
     }
 
     /// A target's root filesystem and image: the base image's layers, then the layer of every step of

@@ -175,11 +175,42 @@ public struct BuiltImage: Sendable {
         defer { try? FileManager.default.removeItem(atPath: staging) }
         let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
         for layer in image.layers { try layer.copy(layout) }
-        let created = encoding.sourceDateEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) }
-        let written = try ImageWriter(platform: image.platform, config: image.configuration,
-                                      layers: image.layers.map { ImageLayer(descriptor: $0.descriptor, diffID: $0.diffID) },
-                                      history: image.history, created: created).write(to: layout)
+        let written = try image.writer(encoding).write(to: layout)
         return try body(layout, written.manifestDescriptor)
+    }
+
+    /// Writes the image into plan's image store — the same documents as
+    /// ``withLayout(stagingIn:encoding:_:)``, so the same digest — and returns it ready to push from the
+    /// store's files. No layout is staged: a blob the store has is not copied again, so storing an
+    /// unchanged image writes only what is new. A layer plan built that fails its digest on the way in is
+    /// a ``CacheCorruption`` (the run rebuilds it).
+    func store(in store: ContentStore, encoding: LayerEncoding) throws -> PushableImage {
+        let image = try encoded(encoding)
+        var blobs: [PushBlob] = []
+        for layer in image.layers {
+            let digest = layer.descriptor.digest
+            do {
+                try store.importBlob(fromFile: layer.path, digest: digest, size: layer.descriptor.size)
+            } catch let error as ContentStoreError {
+                guard layer.isBuilt else { throw error }
+                throw CacheCorruption(digest: digest, path: layer.path)
+            }
+            blobs.append(PushBlob(descriptor: layer.descriptor, content: .file(store.path(for: digest).path)))
+        }
+        let written = try image.writer(encoding).write(to: store)
+        let config = written.configDescriptor
+        blobs.insert(PushBlob(descriptor: config, content: .file(store.path(for: config.digest).path)), at: 0)
+        let manifest = written.manifestDescriptor
+        let data = try store.data(for: manifest.digest)
+        return PushableImage(root: PushDocument(descriptor: manifest, data: data), blobs: blobs)
+    }
+
+    /// The writer of this image's configuration and manifest; with an epoch, `created` is it.
+    private func writer(_ encoding: LayerEncoding) -> ImageWriter {
+        let created = encoding.sourceDateEpoch.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+        return ImageWriter(platform: platform, config: configuration,
+                           layers: layers.map { ImageLayer(descriptor: $0.descriptor, diffID: $0.diffID) },
+                           history: history, created: created)
     }
 
     /// The image with plan's layers encoded as `encoding` and, with an epoch, plan's history entries
@@ -208,6 +239,8 @@ public struct BuiltLayer: Sendable {
     /// For a layer plan built: the layer encoded for an image output (converted once, remembered in
     /// the build cache). Nil for a base image's layer, which is taken as pulled.
     var encode: (@Sendable (LayerEncoding) throws -> BuiltLayer)? = nil
+    /// Whether plan built it (a layer of the build cache, or one encoded from it) rather than pulled it.
+    var isBuilt = false
 }
 
 /// The artifacts of one built stage.

@@ -165,9 +165,10 @@ public struct ExportedImage: Sendable {
 /// the run's registry client — the one that pulled the base images, so their layers are mounted from
 /// the base image's repository rather than sent again.
 ///
-/// The image is written into a staged layout (``BuiltImage/withLayout(stagingIn:encoding:_:)``), its blobs
-/// imported into the store, and pushed from the store's files: a blob the registry has is never sent,
-/// a re-push of an unchanged image sends only the manifest.
+/// The image is written straight into the store (``BuiltImage/store(in:encoding:)``: the documents an OCI
+/// output writes, blobs the store has not copied again) and pushed from the store's files, up to four
+/// targets at once: a blob the registry has is never sent, a re-push of an unchanged image sends only
+/// the manifest.
 public struct ImageExporter: Exporter {
     public var output: ImageOutput
 
@@ -205,51 +206,53 @@ public struct ImageExporter: Exporter {
         _ = try references(targets: plan.targets)
     }
 
+    /// How many targets are written and pushed at once (each pushes up to three blobs at a time).
+    static let concurrentTargets = 4
+
     public func export(_ input: ExportInput) async throws {
-        for (target, names, references) in try references(targets: input.targetNames) {
-            guard let built = input.targets[target] else { continue }
-            let image = try built.image.withLayout(stagingIn: input.stagingDirectory, encoding: input.layerEncoding(output.encoding)) { layout, manifest in
-                try Self.store(layout: layout, manifest: manifest, in: input.imageStore)
+        let work = try references(targets: input.targetNames).filter { input.targets[$0.target] != nil }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var next = 0
+            func startNext() {
+                let (target, names, references) = work[next]
+                next += 1
+                group.addTask { try await self.export(target: target, names: names, references: references, input) }
             }
-            let manifest = try JSONDecoder().decode(Manifest.self, from: image.root.data)
-            var pushes: [PushResult] = []
-            if output.push {
-                for reference in references {
-                    let events: @Sendable (PushEvent) -> Void = { event in
-                        input.emit(.push(target: target, reference: reference.description, event: event))
-                    }
-                    do {
-                        pushes.append(try await input.registry.push(image, to: reference, events: events))
-                    } catch let error as CancellationError {
-                        throw error
-                    } catch {
-                        throw failure("cannot push \(target) to \(reference): \(error)")
-                    }
-                }
+            while next < work.count && next < Self.concurrentTargets { startNext() }
+            // The first failure cancels the other targets' pushes (none has written a manifest yet
+            // unless its blobs were all there).
+            while try await group.next() != nil {
+                if next < work.count { startNext() }
             }
-            do {
-                for reference in references { try input.imageStore.setReference(reference, to: image.root.descriptor.digest) }
-            } catch {
-                throw failure("cannot record \(target)'s image in the image store: \(error)")
-            }
-            input.emit(.imageExported(ExportedImage(target: target, names: names, manifest: image.root.descriptor,
-                                                    configDigest: manifest.config.digest, pushes: pushes)))
         }
     }
 
-    /// Copies the staged image's blobs and manifest into the store; the image to push reads them from there.
-    static func store(layout: OCILayout, manifest: Descriptor, in store: ContentStore) throws -> PushableImage {
-        var image = try PushableImage(layout: layout, root: manifest)
-        image.blobs = try image.blobs.map { blob in
-            guard case .file(let path) = blob.content else { return blob }
-            if !store.contains(blob.descriptor.digest) {
-                try store.importBlob(fromFile: path, digest: blob.descriptor.digest, size: blob.descriptor.size)
+    /// Writes one target's image into the store and pushes it to each of its references.
+    private func export(target: String, names: [String], references: [ImageReference], _ input: ExportInput) async throws {
+        guard let built = input.targets[target] else { return }
+        let image = try built.image.store(in: input.imageStore, encoding: input.layerEncoding(output.encoding))
+        let manifest = try JSONDecoder().decode(Manifest.self, from: image.root.data)
+        var pushes: [PushResult] = []
+        if output.push {
+            for reference in references {
+                let events: @Sendable (PushEvent) -> Void = { event in
+                    input.emit(.push(target: target, reference: reference.description, event: event))
+                }
+                do {
+                    pushes.append(try await input.registry.push(image, to: reference, events: events))
+                } catch let error as CancellationError {
+                    throw error
+                } catch {
+                    throw failure("cannot push \(target) to \(reference): \(error)")
+                }
             }
-            return PushBlob(descriptor: blob.descriptor, content: .file(store.path(for: blob.descriptor.digest).path))
         }
-        for document in image.manifests + [image.root] where !store.contains(document.descriptor.digest) {
-            _ = try store.write(document.data, expecting: document.descriptor.digest)
+        do {
+            for reference in references { try input.imageStore.setReference(reference, to: image.root.descriptor.digest) }
+        } catch {
+            throw failure("cannot record \(target)'s image in the image store: \(error)")
         }
-        return image
+        input.emit(.imageExported(ExportedImage(target: target, names: names, manifest: image.root.descriptor,
+                                                configDigest: manifest.config.digest, pushes: pushes)))
     }
 }
