@@ -33,4 +33,35 @@ public enum ChildProcess {
         kill(pid, SIGKILL)
         _ = wait(pid)
     }
+
+    /// A test server that was started.
+    public struct Server {
+        public let pid: pid_t
+        public let port: Int
+    }
+
+    /// Why a test server did not start.
+    public struct ServerFailed: Error, CustomStringConvertible {
+        public var command: [String]
+        public var stderr: String
+        public var description: String { "\(command.joined(separator: " ")) printed no port within 10 s\(stderr.isEmpty ? "" : ": \(stderr)")" }
+    }
+
+    /// Starts a local test server (`python3 SCRIPT …`) that writes its port and a newline to `portFile`
+    /// (its standard output when `portOnStandardOutput`), and waits up to 10 s for it; a server that
+    /// prints no port is stopped, and its standard error (kept in `stderr`, if given) is in the error.
+    public static func startServer(_ path: String, _ arguments: [String], environment: [String: String], portFile: String,
+                                   portOnStandardOutput: Bool, stderr: String? = nil) throws -> Server {
+        let pid = try spawn(path, arguments, environment: environment, stdout: portOnStandardOutput ? portFile : nil, stderr: stderr)
+        for _ in 0..<200 {  // up to 10 s
+            let text = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? ""
+            if text.hasSuffix("\n"), let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return Server(pid: pid, port: port)
+            }
+            usleep(50_000)
+        }
+        stop(pid)
+        throw ServerFailed(command: [path] + arguments.prefix(1),
+                           stderr: stderr.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? "")
+    }
 }

@@ -20,24 +20,11 @@ final class RecordingProxy {
         try Self.script.write(toFile: script, atomically: true, encoding: .utf8)
         logPath = folder + "/proxy.log"
         let portFile = folder + "/proxy.port"
-        pid = try ChildProcess.spawn(python, [script, upstream, String(bytesPerSecond), logPath, portFile],
-                                     environment: ProcessInfo.processInfo.environment, stdout: nil, stderr: folder + "/proxy.stderr")
-        var port = ""
-        for _ in 0..<200 {
-            port = (try? String(contentsOfFile: portFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            if !port.isEmpty { break }
-            usleep(50_000)
-        }
-        address = "127.0.0.1:\(port)"
-        if port.isEmpty {
-            ChildProcess.stop(pid)
-            throw ProxyFailed(stderr: (try? String(contentsOfFile: folder + "/proxy.stderr", encoding: .utf8)) ?? "")
-        }
-    }
-
-    struct ProxyFailed: Error, CustomStringConvertible {
-        var stderr: String
-        var description: String { "the recording proxy did not start: \(stderr)" }
+        let server = try ChildProcess.startServer(python, [script, upstream, String(bytesPerSecond), logPath, portFile],
+                                                  environment: ProcessInfo.processInfo.environment, portFile: portFile,
+                                                  portOnStandardOutput: false, stderr: folder + "/proxy.stderr")
+        pid = server.pid
+        address = "127.0.0.1:\(server.port)"
     }
 
     func stop() { ChildProcess.stop(pid) }
@@ -108,7 +95,7 @@ final class RecordingProxy {
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         with open(port_path + ".tmp", "w") as f:
-            f.write(str(server.server_address[1]))
+            f.write("%d\n" % server.server_address[1])
         import os
         os.rename(port_path + ".tmp", port_path)
         server.serve_forever()

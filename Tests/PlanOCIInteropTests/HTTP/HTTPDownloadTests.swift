@@ -22,7 +22,7 @@ struct HTTPDownloadTests {
             folder = try OCITestKit.temporaryDirectory("http-download")
             try HTTPDownloadTests.payload.write(to: folder.appendingPathComponent("payload"))
             let portFile = folder.appendingPathComponent("port")
-            pid = try ChildProcess.spawn(try OCITestKit.tool("python3"), ["-c", """
+            let server = try ChildProcess.startServer(try OCITestKit.tool("python3"), ["-c", """
                 import http.server, sys, time
                 body = open(sys.argv[1] + "/payload", "rb").read()
                 class Handler(http.server.BaseHTTPRequestHandler):
@@ -47,17 +47,10 @@ struct HTTPDownloadTests {
                 server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
                 open(sys.argv[2], "w").write("%d\\n" % server.server_address[1])
                 server.serve_forever()
-                """, folder.path, portFile.path], environment: OCITestKit.environment, stdout: nil, stderr: nil)
-            var port: Int?
-            for _ in 0..<200 where port == nil {  // up to 10 s
-                let text = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
-                if text.hasSuffix("\n") { port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) } else { usleep(50_000) }
-            }
-            guard let port else {
-                ChildProcess.stop(pid)
-                throw OCITestKit.ToolFailed(command: ["python3", "-c", "(http server)"], status: -1, stderr: "no port within 10 s")
-            }
-            self.port = port
+                """, folder.path, portFile.path], environment: OCITestKit.environment, portFile: portFile.path,
+                portOnStandardOutput: false)
+            pid = server.pid
+            port = server.port
         }
 
         deinit {

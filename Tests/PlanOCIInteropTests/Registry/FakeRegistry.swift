@@ -24,20 +24,12 @@ final class FakeRegistry {
         let portFile = work.appendingPathComponent("port-\(UUID().uuidString)")
         // The lifetime is only a safety net (stop() ends it): long enough that a test starved of
         // threads by a busy parallel test run still finds its server.
-        pid = try ChildProcess.spawn(
+        let server = try ChildProcess.startServer(
             try OCITestKit.tool("python3"),
             [Self.script.path, "--layout", layout.path, "--repo", repository, "--log", logFile.path, "--lifetime", "1200"] + options,
-            environment: OCITestKit.environment, stdout: portFile.path, stderr: nil)
-        var port: Int?
-        for _ in 0..<200 where port == nil {  // up to 10 s
-            let text = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
-            if text.hasSuffix("\n") { port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) } else { usleep(50_000) }
-        }
-        guard let port else {
-            ChildProcess.stop(pid)
-            throw OCITestKit.ToolFailed(command: ["python3", Self.script.path], status: -1, stderr: "no port printed within 10 s")
-        }
-        self.port = port
+            environment: OCITestKit.environment, portFile: portFile.path, portOnStandardOutput: true)
+        pid = server.pid
+        port = server.port
     }
 
     deinit { stop() }

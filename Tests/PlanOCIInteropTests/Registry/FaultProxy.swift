@@ -26,18 +26,10 @@ final class FaultProxy {
         var arguments = [Self.script.path, "--upstream", upstream, "--log", logFile.path, "--lifetime", "1200"]
         for f in fail { arguments += ["--fail", f] }
         for d in drop { arguments += ["--drop", d] }
-        pid = try ChildProcess.spawn(try OCITestKit.tool("python3"), arguments, environment: OCITestKit.environment,
-                                     stdout: portFile.path, stderr: nil)
-        var port: Int?
-        for _ in 0..<200 where port == nil {  // up to 10 s
-            let text = (try? String(contentsOf: portFile, encoding: .utf8)) ?? ""
-            if text.hasSuffix("\n") { port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) } else { usleep(50_000) }
-        }
-        guard let port else {
-            ChildProcess.stop(pid)
-            throw OCITestKit.ToolFailed(command: ["python3", Self.script.path], status: -1, stderr: "no port printed within 10 s")
-        }
-        self.port = port
+        let server = try ChildProcess.startServer(try OCITestKit.tool("python3"), arguments, environment: OCITestKit.environment,
+                                                  portFile: portFile.path, portOnStandardOutput: true)
+        pid = server.pid
+        port = server.port
     }
 
     deinit { stop() }
