@@ -42,6 +42,7 @@ public final class Executor: Sendable {
     public func run() async throws -> RunSummary {
         // Outputs are checked before anything is built: a run never ends in "cannot write there".
         try OutputDestination.check(options.outputs, plan: plan, options: options)
+        try await probeRegistries()
         let cache = try BuildCache(cacheDirectory: options.cacheDirectory)
         RunDirectory.removeStale(in: cache.layout.runs)
         return try await cache.withLock(exclusive: false) {
@@ -81,6 +82,21 @@ public final class Executor: Sendable {
                     cache.drop(key: nil, layer: corruption.digest)
                     if attempts >= 3 { throw corruption }
                 }
+            }
+        }
+    }
+
+    /// Before the build: the registries the outputs push to, and a `--cache-to` registry whose failure
+    /// would fail the run, can be reached and take the run's credentials.
+    private func probeRegistries() async throws {
+        for output in options.outputs { try await output.exporter.probe(plan: plan, registry: images.client) }
+        if let destination = options.cacheTo, !destination.ignoreError, case .registry(let reference) = destination.location {
+            do {
+                try await images.client.probe(reference)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                throw CacheTransfer.ExportFailure(description: "--cache-to \(destination): \(error). Nothing was built")
             }
         }
     }

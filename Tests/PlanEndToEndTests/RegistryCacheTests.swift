@@ -339,7 +339,8 @@ import Testing
         #expect(from.stderr.contains("warning: --cache-from \(nowhere): cannot read the cache"), "\(from.stderr)")
         let to = try Self.run([folder + "/tiny", "--cache-dir", folder + "/two", "--cache-to", "type=registry,ref=\(nowhere)"])
         #expect(to.status == 1, "\(to.stderr)")
-        #expect(to.stderr.contains("error: --cache-to \(nowhere): "), "\(to.stderr)")
+        #expect(to.stderr.contains("error: --cache-to \(nowhere): ") && to.stderr.contains("Nothing was built"), "\(to.stderr)")
+        #expect(!to.stderr.contains("] started"), "found before the build: \(to.stderr)")
         let ignored = try Self.run([folder + "/tiny", "--cache-dir", folder + "/two",
                                     "--cache-to", "type=registry,ref=\(nowhere),ignore-error=true"])
         #expect(ignored.status == 0, "\(ignored.stderr)")

@@ -181,15 +181,18 @@ import Testing
         let arguments = [TestSupport.plans + "/registry", "--cache-dir", folder + "/cache", "--insecure-registry", Self.authRegistry,
                          "--output", "type=registry,name=\(reference)"]
 
+        // A wrong password and a missing credential are found before the build (a HEAD at the registry).
         let wrong = try run(arguments, environment: ["DOCKER_CONFIG": try dockerConfig("wrong", password: "not-the-password")])
         #expect(wrong.status == 1)
-        #expect(wrong.stderr.contains("cannot push app to \(reference)") && wrong.stderr.contains("authentication to \(Self.authRegistry)"),
-                "\(wrong.stderr)")
+        #expect(wrong.stderr.contains("cannot push to \(reference)") && wrong.stderr.contains("authentication to \(Self.authRegistry)")
+                    && wrong.stderr.contains("Nothing was built"), "\(wrong.stderr)")
+        #expect(!wrong.stderr.contains("] started"), "nothing was built: \(wrong.stderr)")
         #expect(try rawManifest(reference, credentials: credentials) == nil, "no manifest at the tag")
 
         let missing = try run(arguments, environment: ["DOCKER_CONFIG": try dockerConfig("none", password: nil)])
         #expect(missing.status == 1)
-        #expect(missing.stderr.contains("cannot push app to \(reference)") && missing.stderr.contains("no credentials"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("cannot push to \(reference)") && missing.stderr.contains("no credentials"), "\(missing.stderr)")
+        #expect(!missing.stderr.contains("] started"), "nothing was built: \(missing.stderr)")
         #expect(try rawManifest(reference, credentials: credentials) == nil, "no manifest at the tag")
 
         // A credentials file that cannot be read is refused before anything is built.
@@ -244,12 +247,13 @@ import Testing
                 "\(prefix.stderr)")
         #expect(!prefix.stderr.contains("] started"), "nothing was built: \(prefix.stderr)")
 
-        // A registry nobody listens on: the build succeeds, the push fails clearly, exit 1.
+        // A registry nobody listens on: found before the build, exit 1.
         let unreachable = try run([registryPlan] + cache + ["--output", "type=registry,name=127.0.0.1:1/x/app:1",
                                                             "--metadata-file", folder + "/metadata.json"])
         #expect(unreachable.status == 1)
-        #expect(unreachable.stderr.contains("cannot push app to 127.0.0.1:1/x/app:1") && unreachable.stderr.contains("refused"),
-                "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("cannot push to 127.0.0.1:1/x/app:1") && unreachable.stderr.contains("refused")
+                    && unreachable.stderr.contains("Nothing was built"), "\(unreachable.stderr)")
+        #expect(!unreachable.stderr.contains("] started"), "nothing was built: \(unreachable.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder + "/metadata.json"), "no metadata for a failed run")
         #expect(try rawManifest("\(repository)/app:1") == nil)
     }

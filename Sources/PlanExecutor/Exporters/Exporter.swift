@@ -26,8 +26,16 @@ public protocol Exporter: Sendable {
     var needsOneTarget: Bool { get }
     /// Before the build: throws an ``OutputError`` when the output could not be written. Writes nothing.
     func check(plan: BoundPlan, options: RunOptions) throws
+    /// After ``check(plan:options:)``, still before the build: what only the network can tell (a registry
+    /// that cannot be reached or refuses the credentials), asked with the run's registry client. Throws an
+    /// ``OutputError``. Outputs on this machine have nothing to ask (the default).
+    func probe(plan: BoundPlan, registry: RegistryClient) async throws
     /// After a successful build: writes the output.
     func export(_ input: ExportInput) async throws
+}
+
+extension Exporter {
+    public func probe(plan: BoundPlan, registry: RegistryClient) async throws {}
 }
 
 /// An exporter that writes a file or folder on this machine at its ``Exporter/destination``. The rules

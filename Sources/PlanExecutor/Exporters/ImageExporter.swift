@@ -206,6 +206,24 @@ public struct ImageExporter: Exporter {
         _ = try references(targets: plan.targets)
     }
 
+    /// Before the build: every registry pushed to can be reached and takes the run's credentials, so a
+    /// wrong password or a mistyped host fails the run now, not after the build.
+    public func probe(plan: BoundPlan, registry: RegistryClient) async throws {
+        guard output.push else { return }
+        var seen = Set<String>()
+        for (_, _, references) in try references(targets: plan.targets) {
+            for reference in references where seen.insert("\(reference.registry)/\(reference.repository)").inserted {
+                do {
+                    try await registry.probe(reference)
+                } catch let error as CancellationError {
+                    throw error
+                } catch {
+                    throw failure("cannot push to \(reference): \(error). Nothing was built")
+                }
+            }
+        }
+    }
+
     /// How many targets are written and pushed at once (each pushes up to three blobs at a time).
     static let concurrentTargets = 4
 

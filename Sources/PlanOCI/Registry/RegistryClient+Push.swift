@@ -507,3 +507,14 @@ struct FileChunks: AsyncSequence, Sendable {
         }
     }
 }
+
+extension RegistryClient {
+    /// Before a long build: whether the registry of `reference` can be reached and takes this client's
+    /// credentials for the repository (a `HEAD` of the tag; a tag that is not there yet is fine). Throws
+    /// what a push would meet first: a refused connection, no or wrong credentials, a TLS problem. A
+    /// registry that lets a user read but not write is only found by the push itself.
+    public func probe(_ reference: ImageReference) async throws {
+        _ = try await perform(.HEAD, url: manifestURL(reference, reference.digest?.description ?? reference.tag ?? "latest"),
+                              reference: reference, accept: MediaType.manifestAccept) { _ in true }
+    }
+}
