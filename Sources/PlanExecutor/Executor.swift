@@ -54,7 +54,8 @@ public final class Executor: Sendable {
                 case .registry(let reference): RegistryEntrySource(client: registryClient(), reference: reference)
                 }
                 let report = await transfer.importEntries(from: entries, label: source.description,
-                                                          mountKeys: source.mounts ? Set(mountKeys) : [])
+                                                          mountKeys: source.mounts ? Set(mountKeys) : [],
+                                                          mountsMaxSize: source.mountsMaxSize)
                 for warning in report.warnings { emit(.warning(warning)) }
             }
             // A layer found corrupt while the build reads it is dropped; the next attempt rebuilds it.

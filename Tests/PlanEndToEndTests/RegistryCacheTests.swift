@@ -236,6 +236,15 @@ import Testing
         #expect(without.status == 0, "\(without.stderr)")
         #expect(try TestSupport.read(folder + "/without/read/seen/seen.txt") == "none\n")
 
+        // --cache-from is bounded too: a mount entry larger than its mounts-max-size is not fetched.
+        let bounded = try Self.run([folder + "/read", "--cache-dir", folder + "/five",
+                                    "--cache-from", "type=registry,ref=\(reference),mounts-max-size=8",
+                                    "--output", "type=artifacts,dest=\(folder)/bounded"])
+        #expect(bounded.status == 0, "\(bounded.stderr)")
+        #expect(bounded.stderr.contains("cache mount _var_cache_demo not restored") && bounded.stderr.contains("larger than the limit of 8 bytes"),
+                "\(bounded.stderr)")
+        #expect(try TestSupport.read(folder + "/bounded/read/seen/seen.txt") == "none\n")
+
         // Over the limit: a warning naming the mount and its size, and no mount entry.
         let (_, small) = Self.freshReference()
         let limited = try Self.run([folder + "/fill", "--cache-dir", folder + "/one",

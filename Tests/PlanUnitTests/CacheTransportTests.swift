@@ -17,6 +17,8 @@ struct CacheTransportTests {
         // --cache-from restores mounts it finds unless told not to.
         #expect(try CacheTransport(parsing: "type=registry,ref=example.com/c", direction: .from).mounts)
         #expect(try !CacheTransport(parsing: "type=registry,ref=example.com/c,mounts=false", direction: .from).mounts)
+        // ... and fetches no mount entry larger than its mounts-max-size.
+        #expect(try CacheTransport(parsing: "type=registry,ref=example.com/c,mounts-max-size=2m", direction: .from).mountsMaxSize == 2 << 20)
     }
 
     @Test func sizes() throws {

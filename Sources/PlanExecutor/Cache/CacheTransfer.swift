@@ -138,7 +138,8 @@ struct CacheTransfer {
     /// skipped, the others imported. The mounts of `mountKeys` found there are restored where the local
     /// folder is absent or empty (``restoreMount(_:key:from:scratch:)``). A source that cannot be read
     /// at all is a warning: the build goes on without it.
-    func importEntries(from source: some CacheEntrySource, label: String, mountKeys: Set<String>) async -> Report {
+    func importEntries(from source: some CacheEntrySource, label: String, mountKeys: Set<String>,
+                       mountsMaxSize: Int64 = CacheTransport.defaultMountsMaxSize) async -> Report {
         var report = Report()
         let index: ImageIndex
         do {
@@ -165,7 +166,7 @@ struct CacheTransfer {
             if let mount = descriptor.annotations?[Self.mountAnnotation] {
                 guard mountKeys.contains(mount), Self.isEmptyOrAbsent(cache.layout.mounts + "/" + mount) else { continue }
                 do {
-                    try await restoreMount(descriptor, key: mount, from: source, scratch: store)
+                    try await restoreMount(descriptor, key: mount, from: source, scratch: store, maxSize: mountsMaxSize)
                     report.mountsRestored += 1
                 } catch {
                     report.warnings.append("--cache-from \(label): cache mount \(mount) not restored: \(error)")
@@ -296,8 +297,9 @@ struct CacheTransfer {
     }
 
     /// Unpacks a mount entry into `mounts/KEY` (absent or empty): into a fresh folder first, moved into
-    /// place whole. Never merges into a mount that has content.
-    func restoreMount(_ descriptor: Descriptor, key: String, from source: some CacheEntrySource, scratch: ContentStore) async throws {
+    /// place whole. Never merges into a mount that has content. A layer larger than `maxSize` is refused.
+    func restoreMount(_ descriptor: Descriptor, key: String, from source: some CacheEntrySource, scratch: ContentStore,
+                      maxSize: Int64) async throws {
         guard !key.isEmpty, key.utf8.count <= 255, key == CacheLayout.mountKey(key) else {
             throw RegistryError.invalidDocument("cache mount entry", "`\(key)` is not a mount folder name")
         }
@@ -305,6 +307,11 @@ struct CacheTransfer {
         let record: MountRecord = try await config(of: manifest, type: Self.mountRecordType, from: source, scratch: scratch)
         guard record.mount == key, manifest.layers.count == 1, let layer = manifest.layers.first else {
             throw RegistryError.invalidDocument("cache mount entry \(descriptor.digest)", "its record names another mount or it has no one layer")
+        }
+        // Bounded like the export: a foreign entry announcing more is refused before a byte is fetched
+        // (and the fetch stops at the announced size).
+        guard layer.size <= maxSize else {
+            throw RegistryError.tooLarge("cache mount entry \(key) (\(layer.size) bytes announced)", Int(clamping: maxSize))
         }
         try await source.fetch(layer, into: scratch)
         let path = scratch.path(for: layer.digest).path

@@ -98,17 +98,18 @@ public struct CacheTransport: Hashable, Sendable, CustomStringConvertible {
         mountsMaxSize = Self.defaultMountsMaxSize
         ignoreError = false
         if let value = try flag("mounts") { mounts = value }
+        // --cache-to: larger mounts are not exported; --cache-from: larger mount entries are not fetched.
+        if let value = fields.removeValue(forKey: "mounts-max-size") {
+            guard let size = Self.byteCount(value) else {
+                throw fail("mounts-max-size=\(value) is not a size (bytes, or a number with k, m or g)")
+            }
+            mountsMaxSize = size
+        }
         if direction == .to {
             if let value = fields.removeValue(forKey: "mode"), value != "min", value != "max" {
                 throw fail("mode=\(value) is not min or max")
             }
             if let value = try flag("ignore-error") { ignoreError = value }
-            if let value = fields.removeValue(forKey: "mounts-max-size") {
-                guard let size = Self.byteCount(value) else {
-                    throw fail("mounts-max-size=\(value) is not a size (bytes, or a number with k, m or g)")
-                }
-                mountsMaxSize = size
-            }
             if try flag("oci-mediatypes") == false {
                 throw fail("oci-mediatypes=false: plan's cache uses OCI media types only")
             }
@@ -121,7 +122,7 @@ public struct CacheTransport: Hashable, Sendable, CustomStringConvertible {
         if let unknown = fields.keys.sorted().first {
             let known = direction == .to
                 ? "type, ref, dest, dir, mode, ignore-error, mounts, mounts-max-size, oci-mediatypes"
-                : "type, ref, src, dir, mounts"
+                : "type, ref, src, dir, mounts, mounts-max-size"
             throw fail("unknown key `\(unknown)` (\(option) takes \(known))")
         }
     }
