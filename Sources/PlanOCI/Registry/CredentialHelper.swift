@@ -63,9 +63,8 @@ enum CredentialHelper {
         let username = answer.Username ?? ""
         let secret = answer.Secret ?? ""
         if username.isEmpty && secret.isEmpty { return nil }
-        if username == "<token>" {
-            throw failure("the helper answered an identity token (Username \"<token>\"), which plan cannot use; log in with a user name and password or access token")
-        }
+        // The protocol's way of saying "the secret is an identity token" (an OAuth2 refresh token).
+        if username == "<token>" { return .identityToken(secret) }
         return RegistryCredential(username: username, password: secret)
     }
 

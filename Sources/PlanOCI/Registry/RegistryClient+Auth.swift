@@ -190,6 +190,11 @@ extension RegistryClient {
         switch challenge.scheme {
         case "basic":
             guard let credential else { throw RegistryError.credentialsRequired(reference.registry, "Basic") }
+            guard credential.identityToken == nil else {
+                throw RegistryError.unauthorized(reference.registry, "the credential is an identity token (from "
+                    + (configuration.credentials.origin(for: reference.registry) ?? "the configuration")
+                    + "), which only a token (Bearer) registry takes, and this registry asks for Basic authentication")
+            }
             return credential.basicAuthorization
         case "bearer":
             guard let realm = challenge.parameters["realm"], !realm.isEmpty else {
@@ -240,14 +245,28 @@ extension RegistryClient {
         if let service { items.append(URLQueryItem(name: "service", value: service)) }
         items += scopes.map { URLQueryItem(name: "scope", value: $0) }
         components.queryItems = items
-        guard let url = components.string else { throw RegistryError.tokenRequestFailed(realm, "cannot build the token URL") }
+        guard let queryURL = components.string else { throw RegistryError.tokenRequestFailed(realm, "cannot build the token URL") }
+        // An identity token is a refresh token: exchanged by an OAuth2 POST to the realm (as Docker does),
+        // never sent as a password.
+        let form = credential?.identityToken.map { token in
+            // OAuth2 takes the scopes as one space-separated field (a token server reads only the first `scope`).
+            Self.formEncoded([("grant_type", "refresh_token"), ("service", service ?? ""), ("client_id", "plan"),
+                              ("scope", scopes.joined(separator: " ")), ("refresh_token", token)])
+        }
+        let url = form == nil ? queryURL : realm
         let policy = configuration.retry
         var attempt = 0
         while true {
             attempt += 1
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "User-Agent", value: configuration.userAgent)
-            if let credential { request.headers.add(name: "Authorization", value: credential.basicAuthorization) }
+            if let form {
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+                request.body = .bytes(ByteBuffer(string: form))
+            } else if let credential {
+                request.headers.add(name: "Authorization", value: credential.basicAuthorization)
+            }
             let failure: String
             do {
                 let http = self.http
@@ -270,7 +289,8 @@ extension RegistryClient {
                     }
                     let body = await Self.excerpt(response)
                     if status == 401 || status == 403 {
-                        let who = credential.map { "credentials of user \"\($0.username)\" refused" } ?? "anonymous token refused"
+                        let who = credential.map { $0.identityToken != nil ? "identity token refused" : "credentials of user \"\($0.username)\" refused" }
+                            ?? "anonymous token refused"
                         throw RegistryError.unauthorized(
                             reference.registry, "\(who) by \(realm) (HTTP \(status)\(body.isEmpty ? "" : ": \(body)"))")
                     }
@@ -296,6 +316,15 @@ extension RegistryClient {
             guard attempt < policy.maxAttempts else { throw RegistryError.retriesExhausted(url, attempt, failure) }
             try await Task.sleep(for: policy.delay(beforeRetry: attempt, retryAfterSeconds: nil))
         }
+    }
+
+    /// `application/x-www-form-urlencoded`: every byte but letters, digits and `-._~` percent-encoded.
+    static func formEncoded(_ fields: [(String, String)]) -> String {
+        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
+        allowed.insert(charactersIn: "-._~")
+        return fields.map { key, value in
+            "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+        }.joined(separator: "&")
     }
 
     /// Reads (and so releases) a response body, keeping its start for error messages; stops after

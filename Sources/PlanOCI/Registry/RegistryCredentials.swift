@@ -1,16 +1,27 @@
 import Foundation
 
-/// A user name and password for a registry (basic auth, or a Bearer token request).
+/// A user name and password for a registry (basic auth, or a Bearer token request), or an identity
+/// token (an OAuth2 refresh token, as `docker login` stores for some registries: `identitytoken` in
+/// `config.json`, or a credential helper's answer with the user name `<token>`).
 public struct RegistryCredential: Hashable, Sendable {
     /// The user name.
     public var username: String
     /// The password or access token.
     public var password: String
+    /// An identity token: exchanged at the registry's token server for an access token (OAuth2
+    /// `grant_type=refresh_token`), never sent to the registry itself. Only Bearer registries take it.
+    public var identityToken: String?
 
     /// Makes a credential.
-    public init(username: String, password: String) {
+    public init(username: String, password: String, identityToken: String? = nil) {
         self.username = username
         self.password = password
+        self.identityToken = identityToken
+    }
+
+    /// A credential that is an identity token.
+    public static func identityToken(_ token: String, username: String = "<token>") -> RegistryCredential {
+        RegistryCredential(username: username, password: "", identityToken: token)
     }
 
     /// `Basic base64(user:password)`.
@@ -93,6 +104,7 @@ public struct RegistryCredentials: Sendable {
             var auth: String?
             var username: String?
             var password: String?
+            var identitytoken: String?
         }
         struct Config: Decodable {
             var auths: [String: Entry]?
@@ -108,7 +120,15 @@ public struct RegistryCredentials: Sendable {
         var result: [String: RegistryCredential] = [:]
         for (key, entry) in (config.auths ?? [:]).sorted(by: { $0.key < $1.key }) {
             let registry = normalizeKey(key)
-            if let auth = entry.auth, !auth.isEmpty {
+            if let token = entry.identitytoken, !token.isEmpty {
+                // `docker login` to an OAuth2 registry keeps the refresh token here (and the user in `auth`).
+                var username = "<token>"
+                if let auth = entry.auth, let decoded = Data(base64Encoded: auth, options: .ignoreUnknownCharacters),
+                   let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") {
+                    username = String(text[..<colon])
+                }
+                result[registry] = .identityToken(token, username: username)
+            } else if let auth = entry.auth, !auth.isEmpty {
                 guard let decoded = Data(base64Encoded: auth, options: .ignoreUnknownCharacters),
                       let text = String(data: decoded, encoding: .utf8),
                       let colon = text.firstIndex(of: ":")

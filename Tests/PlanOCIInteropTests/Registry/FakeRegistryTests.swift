@@ -151,6 +151,36 @@ struct FakeRegistryTests {
         #expect(!log.contains { $0.hasPrefix("PUT ") && $0.hasSuffix(" 401") })
     }
 
+    @Test("an identity token (docker config identitytoken, or a helper's <token>) is exchanged by an OAuth2 POST, never sent as a password")
+    func identityToken() async throws {
+        let (work, image, server, store) = try Self.setUp { _ in ["--bearer", "-", "--identity-token", "refresh+/me=="] }
+        defer { server.stop(); OCITestKit.remove(work) }
+        // From config.json, as `docker login` writes it for an OAuth2 registry.
+        let config = Data("""
+            {"auths": {"\(server.host)": {"auth": "\(Data("alice:".utf8).base64EncodedString())", "identitytoken": "refresh+/me=="}}}
+            """.utf8)
+        let credentials = try RegistryCredentials.parse(config, source: "config.json", environment: [:])
+        #expect(await (try? credentials.credential(for: server.host))??.identityToken == "refresh+/me==")
+        let client = server.client(credentials: credentials)
+        #expect(try await client.pull(try server.reference("1"), into: store).downloadedBlobs == 3)
+        let pushable = try PushableImage(layout: image.layout, root: image.written.manifestDescriptor)
+        #expect(try await client.push(pushable, to: try server.reference("2")).present == 3)
+        let log = server.requests()
+        #expect(log.contains("POST /token 200"), "\(log)")
+        #expect(!log.contains { $0.hasPrefix("GET /token") }, "\(log)")
+        #expect(log.contains("PUT /v2/test/app/manifests/2 201"), "the exchanged token carries the push scope: \(log)")
+
+        // A wrong identity token is refused clearly, naming it as such.
+        let wrong = server.client(credentials: RegistryCredentials(byRegistry: [server.host: .identityToken("stale")]))
+        let otherStore = try ContentStore(root: work.appendingPathComponent("store2"))
+        await #expect {
+            try await wrong.pull(try server.reference("1"), into: otherStore)
+        } throws: { error in
+            guard case .unauthorized(_, let detail) = error as? RegistryError else { return false }
+            return detail.contains("identity token refused")
+        }
+    }
+
     @Test("Accept names both manifest families; the Docker-Content-Digest header is checked")
     func acceptAndDigestHeader() async throws {
         let (work, image, server, _) = try Self.setUp()

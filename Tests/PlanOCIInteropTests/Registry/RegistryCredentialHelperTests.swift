@@ -190,4 +190,22 @@ struct RegistryCredentialHelperTests {
             return detail.contains("docker-credential-wrongpass")
         }
     }
+
+    @Test("a helper's <token> answer is an identity token: kept as one, and refused by a Basic registry with a clear error")
+    func identityTokenAnswer() async throws {
+        let setup = try Setup(config: #"{"credsStore":"oauth"}"#)
+        defer { setup.remove() }
+        try setup.helper("oauth", #"read -r server; printf '{"ServerURL":"%s","Username":"<token>","Secret":"refresh-me"}\n' "$server""#)
+        let credentials = try setup.credentials()
+        let credential = try await credentials.credential(for: OCITestKit.authRegistry)
+        #expect(credential?.identityToken == "refresh-me" && credential?.password == "")
+        // The test registry takes Basic only: an identity token cannot be used there, and plan says so.
+        let image = try Self.image(in: setup.dir)
+        await #expect {
+            try await RegistryPushTests.client(credentials: credentials).push(image.image, to: try Self.ref("oauth"))
+        } throws: { error in
+            guard case .unauthorized(_, let detail) = error as? RegistryError else { return false }
+            return detail.contains("identity token") && detail.contains("docker-credential-oauth") && detail.contains("Basic")
+        }
+    }
 }

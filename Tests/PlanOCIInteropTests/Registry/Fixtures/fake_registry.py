@@ -12,6 +12,8 @@ to --log, and misbehaves on request:
   --endless SUBSTR           answer 500 to such requests with a body that never ends
   --bearer USER:PASS         require a Bearer token from /token (basic USER:PASS; "-" = anonymous); a token
                              asked with a push scope may push, one asked for pull only may not
+  --identity-token TOKEN     with --bearer: tokens come only from an OAuth2 POST /token with
+                             grant_type=refresh_token and refresh_token=TOKEN (a GET /token is refused)
 
 Stops by itself after --lifetime seconds (default 300).
 """
@@ -37,6 +39,7 @@ p.add_argument("--drop", action="append", default=[])
 p.add_argument("--trickle", action="append", default=[])
 p.add_argument("--endless", action="append", default=[])
 p.add_argument("--bearer")
+p.add_argument("--identity-token")
 p.add_argument("--lifetime", type=float, default=300)
 a = p.parse_args()
 
@@ -112,9 +115,23 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         self.handle_request(send_body=True)
 
+    def do_POST(self):
+        if not (a.identity_token and self.path.startswith("/token")):
+            self.read_request_body()
+            return self.reply(405, b'{"errors":[{"code":"UNSUPPORTED"}]}', {}, True)
+        form = parse_qs(self.read_request_body().decode())
+        if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [a.identity_token]:
+            return self.reply(401, b'{"error":"invalid_grant"}', {}, True)
+        scopes = " ".join(form.get("scope", [])).split()
+        token = PUSH_TOKEN if any("push" in s.rpartition(":")[2].split(",") for s in scopes) else TOKEN
+        return self.reply(200, json.dumps({"access_token": token, "refresh_token": a.identity_token}).encode(),
+                          {"Content-Type": "application/json"}, True)
+
     def handle_request(self, send_body):
         path = self.path
         if path.startswith("/token"):
+            if a.identity_token:
+                return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"use the OAuth2 POST"}]}', {}, send_body)
             if a.bearer and a.bearer != "-":
                 want = "Basic " + base64.b64encode(a.bearer.encode()).decode()
                 if self.headers.get("Authorization") != want:
