@@ -91,6 +91,11 @@ private struct ProgressState {
             if live { clearLive() }
             line(["event": "warning", "message": message], text: "warning: \(message)")
             return
+        case .note(let message):
+            if live { clearLive() }
+            line(["event": "note", "message": message], text: message)
+            if live { drawLive() }
+            return
         case .push(let target, let reference, let event):
             handlePush(target: target, reference: reference, event)
             return
@@ -117,7 +122,7 @@ private struct ProgressState {
                  text: "[\(stage)] done in \(String(format: "%.1f", seconds)) s")
         case .stageFailed(let stage, let message):
             line(["event": "stage-failed", "stage": stage, "message": message], text: "[\(stage)] FAILED: \(message)")
-        case .cache, .warning, .push, .imageExported:
+        case .cache, .warning, .note, .push, .imageExported:
             break
         }
     }
@@ -218,7 +223,7 @@ private struct ProgressState {
         case .stageFailed(let stage, let message):
             running.removeAll { $0.stage == stage }
             printAbove("\u{1B}[31m✘\u{1B}[0m \(stage): \(message)")
-        case .cache, .warning, .push, .imageExported:
+        case .cache, .warning, .note, .push, .imageExported:
             break
         }
         drawLive()

@@ -57,6 +57,10 @@ public final class Executor: Sendable {
                                                           mountKeys: source.mounts ? Set(mountKeys) : [],
                                                           mountsMaxSize: source.mountsMaxSize)
                 for warning in report.warnings { emit(.warning(warning)) }
+                if report.imported > 0 || report.mountsRestored > 0 {
+                    emit(.note("--cache-from \(source): \(report.imported) \(report.imported == 1 ? "entry" : "entries") imported"
+                        + (report.mountsRestored > 0 ? ", \(report.mountsRestored) cache \(report.mountsRestored == 1 ? "mount" : "mounts") restored" : "")))
+                }
             }
             // A layer found corrupt while the build reads it is dropped; the next attempt rebuilds it.
             var attempts = 0
@@ -65,8 +69,8 @@ public final class Executor: Sendable {
                     let summary = try await attempt(cache: cache)
                     if summary.failures.isEmpty, let destination = options.cacheTo {
                         do {
-                            try await transfer.export(keys: cache.keysUsed(), mountKeys: mountKeys, to: destination,
-                                                      client: registryClient(), warn: { emit(.warning($0)) })
+                            emit(.note(try await transfer.export(keys: cache.keysUsed(), mountKeys: mountKeys, to: destination,
+                                                                 client: registryClient(), warn: { emit(.warning($0)) })))
                         } catch let corruption as CacheCorruption {
                             throw corruption
                         } catch where destination.ignoreError {

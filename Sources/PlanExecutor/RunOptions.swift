@@ -185,6 +185,8 @@ public enum ExecutionEvent: Sendable {
     case cache(stage: String, step: Int, description: String, hit: Bool, reason: String?)
     /// Something the user should know that does not stop the run (a corrupt cache entry dropped).
     case warning(String)
+    /// What happened besides the stages, in a line (the cache brought in from, or sent to, `--cache-from`/`--cache-to`).
+    case note(String)
     /// A push of `target`'s image to `reference` went one step further (a blob, bytes, the manifest).
     case push(target: String, reference: String, event: PushEvent)
     /// A target's image was written by an output: stored or pushed under names, or into a file.

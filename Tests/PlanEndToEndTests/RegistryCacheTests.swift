@@ -45,6 +45,13 @@ import Testing
     }
 
     /// `hit` and `miss` lines of `--explain`.
+    /// Upload sessions the registry's access log shows for `repository` (`POST /v2/REPO/blobs/uploads/`).
+    static func uploadRequests(_ repository: String) -> Int {
+        let state = ProcessInfo.processInfo.environment["PLAN_TEST_STATE"] ?? "/var/tmp/plan-test"
+        let log = (try? String(contentsOfFile: state + "/registry/registry.log", encoding: .utf8)) ?? ""
+        return log.components(separatedBy: "\n").filter { $0.contains("\"POST /v2/\(repository)/blobs/uploads/") }.count
+    }
+
     static func explained(_ stdout: String) -> (hits: [String], misses: [String]) {
         CacheRobustnessTests.explained(stdout)
     }
@@ -68,7 +75,10 @@ import Testing
         #expect(manifests.allSatisfy { ($0["annotations"] as? [String: String])?["dev.plan.cache.key"]?.count == 64 })
         let uploadsBefore = Self.missingBlobLines(repository)
         #expect(uploadsBefore > 0)
+        #expect(first.stderr.contains("--cache-to \(reference): 10 entries exported ("), "\(first.stderr)")
 
+        let uploadsAfterFirst = Self.uploadRequests(repository)
+        #expect(uploadsAfterFirst > 0)
         let second = try Self.run([plan, "--cache-dir", folder + "/two", "--cache-from", "type=registry,ref=\(reference)",
                                    "--output", "type=oci,dest=\(folder)/B", "--explain"])
         #expect(second.status == 0, "\(second.stderr)")
@@ -76,12 +86,16 @@ import Testing
         let explained = Self.explained(second.stdout)
         #expect(explained.misses.isEmpty && explained.hits.count == built, "\(second.stdout)")
         #expect(try Self.imageDigest(folder + "/A") == Self.imageDigest(folder + "/B"))
+        #expect(second.stderr.contains("--cache-from \(reference): 10 entries imported"), "\(second.stderr)")
 
         // Unchanged: every blob is found by HEAD, nothing is sent again, the index is the same.
         let again = try Self.run([plan, "--cache-dir", folder + "/one", "--cache-to", "type=registry,ref=\(reference)"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(Self.missingBlobLines(repository) == uploadsBefore)
         #expect(try Self.registryIndex(reference).count == 10)
+        #expect(again.stderr.contains("10 entries exported (0 blobs sent, 0 bytes; "), "\(again.stderr)")
+        // In the registry's own access log: no upload for the cache's repository the second time.
+        #expect(Self.uploadRequests(repository) == uploadsAfterFirst, "the unchanged export started no upload")
 
         // The BuildKit spelling of a folder works as dir= did.
         let local = try Self.run([plan, "--cache-dir", folder + "/three", "--cache-to", "type=local,dest=\(folder)/layout"])

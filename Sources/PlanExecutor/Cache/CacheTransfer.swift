@@ -54,23 +54,29 @@ struct CacheTransfer {
     /// Exports the entries of `keys` (and, with `mounts=true`, the non-empty mounts of `mountKeys`) to
     /// `transport`: a new layout replacing the folder at once, or an index pushed to the registry (blobs
     /// the registry has are not sent again).
+    /// Returns what was exported, in a line.
+    @discardableResult
     func export(keys: [String], mountKeys: [String], to transport: CacheTransport, client: RegistryClient,
-                warn: (String) -> Void) async throws {
+                warn: (String) -> Void) async throws -> String {
         let scratch = try RunDirectory.create(in: cache.layout.runs)
         defer { RunDirectory.remove(scratch) }
         var entries = try stepEntries(keys: keys)
         if transport.mounts {
             entries += try mountEntries(mountKeys, maxSize: transport.mountsMaxSize, scratch: scratch, warn: warn)
         }
+        let what = "--cache-to \(transport): \(entries.count) \(entries.count == 1 ? "entry" : "entries") exported"
         switch transport.location {
         case .directory(let path):
             try writeLayout(entries, to: path)
+            return what
         case .registry(let reference):
             let index = try Self.encode(ImageIndex(manifests: entries.map(\.manifest.descriptor)))
             let root = PushDocument(descriptor: Descriptor(mediaType: .ociIndex, digest: Digest.sha256(of: index), size: Int64(index.count)),
                                     data: index)
             let image = PushableImage(root: root, manifests: entries.map(\.manifest), blobs: entries.flatMap(\.blobs))
-            _ = try await client.push(image, to: reference)
+            let pushed = try await client.push(image, to: reference)
+            return what + " (\(pushed.uploaded) blobs sent, \(pushed.bytesSent) bytes; \(pushed.present) already there, "
+                + "\(pushed.mounted) mounted)"
         }
     }
 
