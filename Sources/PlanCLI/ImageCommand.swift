@@ -140,7 +140,8 @@ struct ImagePullCommand: AsyncParsableCommand {
 
 struct ImageInspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "inspect", abstract: "Show an image's manifest digest, platform, configuration and layers as JSON.")
+        commandName: "inspect",
+        abstract: "Show an image's manifest digest, platform, configuration and layers as JSON; for an image index, its platforms.")
 
     @Argument(help: ArgumentHelp("A reference, oci:PATH, oci-archive:PATH or docker-archive:PATH.", valueName: "image"))
     var image: String
@@ -153,10 +154,17 @@ struct ImageInspectCommand: AsyncParsableCommand {
             var mediaType: String
             var size: Int64
         }
+        /// The image index the image was chosen from, and every platform it offers.
+        struct Index: Encodable {
+            var digest: String
+            var mediaType: String
+            var platforms: [String]
+        }
         var name: String
         var digest: String
         var mediaType: String
         var platform: String
+        var index: Index?
         var config: ContainerConfiguration?
         var layers: [Layer]
         var diffIDs: [String]
@@ -176,6 +184,10 @@ struct ImageInspectCommand: AsyncParsableCommand {
             let report = Report(
                 name: loaded.name, digest: loaded.descriptor.digest.description,
                 mediaType: loaded.descriptor.mediaType.rawValue, platform: loaded.configuration.platform.description,
+                index: loaded.index.map {
+                    Report.Index(digest: $0.descriptor.digest.description, mediaType: $0.descriptor.mediaType.rawValue,
+                                 platforms: $0.platforms.map(\.description))
+                },
                 config: loaded.configuration.config,
                 layers: loaded.manifest.layers.map {
                     Report.Layer(digest: $0.digest.description, mediaType: $0.mediaType.rawValue, size: $0.size)

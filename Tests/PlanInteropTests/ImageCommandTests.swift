@@ -64,6 +64,46 @@ import Testing
         }
     }
 
+    /// An image chosen from an index says so, with every platform the index offers (what skopeo's raw
+    /// index lists); a single-platform image has no `index`.
+    @Test func inspectListsTheIndexPlatforms() throws {
+        struct IndexReport: Decodable {
+            struct Index: Decodable {
+                var digest: String
+                var platforms: [String]
+            }
+            var platform: String
+            var index: Index?
+        }
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let skopeo = try TestSupport.tool("skopeo")
+        let multi = "\(Self.registry)/plan-test/multi:1"
+        let raw = try TestSupport.run(skopeo, ["inspect", "--tls-verify=false", "--raw", "docker://\(multi)"])
+        #expect(raw.status == 0, "\(raw.stderr)")
+        let index = try JSONSerialization.jsonObject(with: Data(raw.stdout.utf8)) as? [String: Any]
+        let expected = ((index?["manifests"] as? [[String: Any]]) ?? []).compactMap { entry -> String? in
+            guard let platform = entry["platform"] as? [String: Any], let os = platform["os"] as? String,
+                  let arch = platform["architecture"] as? String else { return nil }
+            return [os, arch, platform["variant"] as? String].compactMap { $0 }.joined(separator: "/")
+        }
+        #expect(expected.count == 2, "\(raw.stdout)")
+        let copy = try TestSupport.run(skopeo, ["copy", "--all", "--src-tls-verify=false", "docker://\(multi)", "oci:\(folder)/multi:m"])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        for source in [multi, "oci:\(folder)/multi:m"] {
+            for platform in ["linux/amd64", "linux/arm64"] {
+                let result = try image(["inspect", source, "--platform", platform], cache: folder + "/cache")
+                #expect(result.status == 0, "\(source) \(platform): \(result.stderr)")
+                let report = try JSONDecoder().decode(IndexReport.self, from: Data(result.stdout.utf8))
+                #expect(report.platform.hasPrefix(platform), "\(source): \(result.stdout)")
+                #expect(report.index?.platforms == expected, "\(source): \(result.stdout)")
+                #expect(report.index?.digest.hasPrefix("sha256:") == true)
+            }
+        }
+        let single = try image(["inspect", Self.busybox], cache: folder + "/cache")
+        #expect(try JSONDecoder().decode(IndexReport.self, from: Data(single.stdout.utf8)).index == nil, "\(single.stdout)")
+    }
+
     @Test func aDockerArchiveIsNamedByTheTagAfterItsPathAsSkopeoSpellsIt() throws {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }

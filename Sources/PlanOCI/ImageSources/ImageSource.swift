@@ -44,6 +44,19 @@ public struct LoadedImage: Sendable {
     public var blobPath: @Sendable (Digest) -> String
     /// Removes temporary files made to read an archive.
     public var cleanUp: @Sendable () -> Void
+    /// The image index (or manifest list) the image was chosen from, when the source named one.
+    public var index: IndexSummary?
+
+    /// What an image index offers: its descriptor and the platforms of its manifests, in its order.
+    public struct IndexSummary: Sendable, Hashable {
+        public var descriptor: Descriptor
+        public var platforms: [Platform]
+
+        public init(descriptor: Descriptor, platforms: [Platform]) {
+            self.descriptor = descriptor
+            self.platforms = platforms
+        }
+    }
 
     public init(name: String, descriptor: Descriptor, manifest: Manifest, configuration: ImageConfiguration,
                 blobPath: @escaping @Sendable (Digest) -> String, cleanUp: @escaping @Sendable () -> Void = {}) {
@@ -62,6 +75,11 @@ public struct LoadedImage: Sendable {
         self.init(name: label + (name.map { ":" + $0 } ?? ""), descriptor: descriptor, manifest: manifest,
                   configuration: configuration,
                   blobPath: { root.appendingPathComponent("blobs/\($0.algorithm)/\($0.encoded)").path })
+        let top = try layout.descriptor(named: name)
+        if top.mediaType.isIndex {
+            let index = try CanonicalJSON.decode(ImageIndex.self, from: try layout.blob(top.digest), what: "index \(top.digest)")
+            self.index = IndexSummary(descriptor: top, platforms: index.platforms)
+        }
     }
 }
 

@@ -14,8 +14,10 @@ public struct RegistryImageSource: ImageSource, Hashable {
         let (store, client) = try request.registry()
         let pulled = request.layers ? try await client.pull(reference, platform: request.platform, into: store)
             : try await client.pullConfiguration(reference, platform: request.platform, into: store)
-        return LoadedImage(name: pulled.pinnedReference.description, descriptor: pulled.manifestDescriptor,
-                           manifest: pulled.manifest, configuration: pulled.configuration,
-                           blobPath: { store.path(for: $0).path })
+        var loaded = LoadedImage(name: pulled.pinnedReference.description, descriptor: pulled.manifestDescriptor,
+                                 manifest: pulled.manifest, configuration: pulled.configuration,
+                                 blobPath: { store.path(for: $0).path })
+        loaded.index = pulled.index.map { LoadedImage.IndexSummary(descriptor: pulled.resolvedDescriptor, platforms: $0.platforms) }
+        return loaded
     }
 }

@@ -7,8 +7,10 @@ extension LoadedImage {
         guard let digest = try store.digest(for: reference) else { return nil }
         var data = try store.data(for: digest)
         var descriptor = Descriptor(mediaType: RegistryClient.sniffMediaType(data) ?? .ociManifest, digest: digest, size: Int64(data.count))
+        var summary: IndexSummary?
         for _ in 0..<4 where descriptor.mediaType.isIndex {
             let index = try CanonicalJSON.decode(ImageIndex.self, from: data, what: "index \(descriptor.digest)")
+            if summary == nil { summary = IndexSummary(descriptor: descriptor, platforms: index.platforms) }
             guard let chosen = index.manifest(for: platform) else { throw ImageError.noMatchingPlatform(platform, index.platforms) }
             descriptor = chosen
             data = try store.data(for: chosen.digest)
@@ -19,5 +21,6 @@ extension LoadedImage {
             ImageConfiguration.self, from: try store.data(for: manifest.config.digest), what: "config \(manifest.config.digest)")
         self.init(name: reference.description, descriptor: descriptor, manifest: manifest, configuration: configuration,
                   blobPath: { store.path(for: $0).path })
+        index = summary
     }
 }
