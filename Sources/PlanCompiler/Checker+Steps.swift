@@ -34,6 +34,7 @@ extension Checker {
         }
         if let platform = syntax.platform {
             checkVariables(in: platform, scope: .global, stage: nil)
+            checkPlatformVariables(platform)
             checkFormat(platform, ValueFormats.platformProblem, .malformedPlatform, "platform")
         }
 
