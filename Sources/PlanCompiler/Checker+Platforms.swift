@@ -40,15 +40,20 @@ extension Checker {
     /// A stage `platform:` may refer to the automatic platform arguments only (`${BUILDPLATFORM}`,
     /// `linux/${TARGETARCH}`): anything else would make the stage's platform depend on a value the
     /// checker cannot see, and BuildKit expands no other variable there before the build.
-    mutating func checkPlatformVariables(_ platform: Located<String>) {
+    /// Returns whether the text passed (no variable but the automatic ones).
+    @discardableResult
+    mutating func checkPlatformVariables(_ platform: Located<String>) -> Bool {
+        var passed = true
         for reference in Interpolation.references(in: platform.value, dialect: .builder)
         where reference.kind == .bare || reference.kind == .braced {
             guard !Self.platformVariables.contains(reference.name) else { continue }
+            passed = false
             error(.nonPlatformVariable,
                   "`platform` uses `\(reference.name)`, which is not a platform variable",
                   at: platform.location(ofOffset: reference.offset, length: reference.length),
                   help: "use `${BUILDPLATFORM}` (run natively on the build machine), `${TARGETPLATFORM}` or a literal like linux/amd64")
         }
+        return passed
     }
 
     /// W0113: a base image pinned by digest while several platforms are built. A digest names one manifest
