@@ -13,15 +13,17 @@ struct CheckCommand: ParsableCommand {
               plan check plans/site/plan.yaml
               plan check plans/site --werror --diagnostics-format github
               plan check plans/registry --dialect portable
+              plan check plans/multiarch --platform linux/amd64,linux/arm64
             """)
 
     @OptionGroup var options: PlanOptions
+    @OptionGroup var platformOptions: PlatformOptions
 
     @Option(help: "Also check that the plan can be written in this Dockerfile dialect: buildkit or portable.")
     var dialect: Dialect = .buildkit
 
     func run() throws {
-        var result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
+        var result = Compiler(options: platformOptions.compileOptions(options)).compile(planAt: options.plan)
         if let graph = result.graph {
             var extra = dialect.unsupportedFeatures(in: graph)
             if !extra.isEmpty {

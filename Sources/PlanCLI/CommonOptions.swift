@@ -3,6 +3,7 @@ import Foundation
 import PlanCompiler
 import PlanDiagnostics
 import PlanDockerfile
+import PlanValues
 
 extension DiagnosticFormat: ExpressibleByArgument {}
 extension Dialect: ExpressibleByArgument {}
@@ -70,5 +71,34 @@ struct PlanOptions: ParsableArguments {
             let environment = ProcessInfo.processInfo.environment
             return isatty(STDERR_FILENO) == 1 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
         }
+    }
+}
+
+/// `--platform`, shared by `check`, `compile` and `run`: the platforms to build for, replacing the plan's
+/// `platforms:`. Repeatable or comma-separated; each value parsed by the one platform parser.
+struct PlatformOptions: ParsableArguments {
+    @Option(name: .customLong("platform"), help: ArgumentHelp(
+        "Build for these platforms instead of the plan's `platforms:` (repeatable or comma-separated, "
+            + "e.g. linux/amd64,linux/arm64).", valueName: "os/arch[/variant]"))
+    var values: [String] = []
+
+    func validate() throws {
+        guard !values.isEmpty else { return }
+        if case .failure(let failure) = Platform.parseLinuxImagePlatforms(values) {
+            throw ValidationError("--platform \"\(failure.text)\": \(failure.problem)")
+        }
+    }
+
+    /// The parsed platforms; nil when `--platform` was not given (validate() has checked them).
+    var platforms: [Platform]? {
+        guard !values.isEmpty, case .success(let platforms) = Platform.parseLinuxImagePlatforms(values) else { return nil }
+        return platforms
+    }
+
+    /// `options`' compile options with these platforms.
+    func compileOptions(_ options: PlanOptions) -> CompileOptions {
+        var compile = options.compileOptions
+        compile.platforms = platforms
+        return compile
     }
 }

@@ -65,10 +65,8 @@ struct CompileCommand: ParsableCommand {
         "With --out-dir: tag targets <prefix><target>:latest (default: <plan name>/).", valueName: "prefix"))
     var tagPrefix: String?
 
-    @Option(name: .customLong("platform"), help: ArgumentHelp(
-        "With --out-dir: platforms of every bake target (repeatable); with --emit bound-plan: the platform to bind "
-            + "for (one; default: the host's).", valueName: "os/arch[/variant]"))
-    var platforms: [String] = []
+    /// `--platform`: the bake targets' `platforms`; with --emit bound-plan, the one platform to bind for.
+    @OptionGroup var platformOptions: PlatformOptions
 
     @Option(name: .customLong("affected-since"), help: ArgumentHelp(
         "With --out-dir: add a bake group `affected` of the targets whose inputs changed since this git revision.",
@@ -81,27 +79,20 @@ struct CompileCommand: ParsableCommand {
                                   (tagPrefix != nil, "--tag-prefix"), (affectedSince != nil, "--affected-since")] where given {
                 throw ValidationError("--emit bound-plan writes to standard output; \(flag) goes with --emit dockerfile")
             }
-            if platforms.count > 1 { throw ValidationError("--emit bound-plan binds for one --platform") }
-            for platform in platforms where ValueFormats.platformProblem(platform) != nil {
-                throw ValidationError("--platform \(platform): \(ValueFormats.platformProblem(platform) ?? "")")
-            }
+            if (platformOptions.platforms?.count ?? 0) > 1 { throw ValidationError("--emit bound-plan binds for one --platform") }
             return
         }
         if output != nil, outDirectory != nil { throw ValidationError("give either -o FILE or --out-dir DIR, not both") }
         if outDirectory == nil {
             if tagPrefix != nil { throw ValidationError("--tag-prefix needs --out-dir") }
-            if !platforms.isEmpty { throw ValidationError("--platform needs --out-dir") }
             if affectedSince != nil { throw ValidationError("--affected-since needs --out-dir") }
         } else if dockerignore != nil {
             throw ValidationError("--dockerignore goes with -o; --out-dir always writes DIR/.dockerignore")
         }
-        for platform in platforms where ValueFormats.platformProblem(platform) != nil {
-            throw ValidationError("--platform \(platform): \(ValueFormats.platformProblem(platform) ?? "")")
-        }
     }
 
     func run() throws {
-        var result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
+        var result = Compiler(options: platformOptions.compileOptions(options)).compile(planAt: options.plan)
         if emit == .boundPlan {
             try emitBoundPlan(result)
             return
@@ -162,8 +153,11 @@ struct CompileCommand: ParsableCommand {
         var diagnostics = result.diagnostics
         var plan: BoundPlan?
         if let graph = result.graph {
-            // validate() has checked the platform.
-            let platform = platforms.first.flatMap { try? Platform(parsing: $0) } ?? .host
+            // The plan's platforms (or --platform's) bind one at a time.
+            guard graph.platforms.count == 1, let platform = graph.platforms.first else {
+                throw ValidationError("the plan lists \(graph.platforms.count) platforms; --emit bound-plan binds for one: "
+                    + "choose it with --platform")
+            }
             do throws(BindFailure) {
                 plan = try Binder(graph: graph, options: BindOptions(targets: options.targets, platform: platform))
                     .bind(images: [:])
@@ -203,7 +197,10 @@ struct CompileCommand: ParsableCommand {
         // outside the current directory stay absolute rather than climbing out with `..`.
         let dockerfileAbsolute = absolute(dockerfilePath)
         let inside = { (path: String) in PosixPath.isInside(path, PosixPath.normalize(current).path) }
-        let bake = BakeWriter(tagPrefix: tagPrefix, platforms: platforms, groups: groups).bakeFile(
+        let bake = BakeWriter(
+            tagPrefix: tagPrefix,
+            platforms: graph.platformsGiven ? graph.platforms.map { AutomaticArguments.buildKitSpelling($0).description } : [],
+            groups: groups).bakeFile(
             for: graph, context: inside(context) ? BakeWriter.relativePath(context, from: current) : context,
             dockerfile: inside(dockerfileAbsolute) && inside(context)
                 ? BakeWriter.relativePath(dockerfileAbsolute, from: context) : dockerfileAbsolute)

@@ -59,6 +59,8 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     @OptionGroup var options: PlanOptions
+    /// `--platform`: compiled into `BuildGraph.platforms` (the executor's side reads it there).
+    @OptionGroup var platformOptions: PlatformOptions
 
     @Option(name: .customLong("secret"), help: ArgumentHelp(
         "A secret for `secrets:` steps: id=ID,src=FILE or id=ID,env=VARIABLE (repeatable).", valueName: "spec"))
@@ -204,7 +206,7 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let result = Compiler(options: options.compileOptions).compile(planAt: options.plan)
+        let result = Compiler(options: platformOptions.compileOptions(options)).compile(planAt: options.plan)
         // JSON is one report: the compiler's warnings go into the one printed when the run ends.
         let json = options.diagnosticsFormat == .json
         if !json || result.graph == nil {

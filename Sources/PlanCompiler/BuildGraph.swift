@@ -1,4 +1,5 @@
 import PlanDiagnostics
+import PlanValues
 
 /// The one checked intermediate form of a plan, consumed by every back end (Dockerfile, bake, executor),
 /// so they cannot disagree about what a plan means.
@@ -22,6 +23,12 @@ public struct BuildGraph: Sendable {
     public var stages: [GraphStage]
     /// The stages to produce as images.
     public var targets: [String]
+    /// The platforms every target is built for: `--platform`, else the plan's `platforms:`, else the host's
+    /// platform; parsed and normalised, duplicates removed, in the order given. Never empty in a checked graph.
+    public var platforms: [Platform] = [Platform.host]
+    /// Whether `platforms` was written (in the plan or with `--platform`) rather than defaulted to the host's:
+    /// only then do bake targets carry `platforms`.
+    public var platformsGiven: Bool = false
 
     /// The stage called `name`, if any.
     public func stage(named name: String) -> GraphStage? { stages.first { $0.name == name } }

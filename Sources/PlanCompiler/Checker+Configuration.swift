@@ -103,7 +103,9 @@ extension Checker {
             if case .image(let reference) = facts.base, let from = facts.syntax.from {
                 let concrete = Interpolation.substituteArguments(in: reference, knownArgumentValues)
                 if !concrete.contains("$") { checkPinned(concrete, written: reference, at: from.location, stage: index) }
+                checkDigestWithSeveralPlatforms(concrete, written: reference, at: from.location, stage: index)
             }
+            checkForeignPlatformCopies(into: index)
             for step in facts.syntax.steps {
                 if case .copy(let copy) = step.action, case .image(let image) = copy.source {
                     let concrete = Interpolation.substituteArguments(in: image.value, knownArgumentValues)
@@ -159,7 +161,8 @@ extension Checker {
         return BuildGraph(
             planName: plan.name?.value ?? defaultPlanName, planFile: plan.file, contextPath: contextPath,
             arguments: arguments, ignore: plan.ignore.map(\.value), stages: stagesOut,
-            targets: options.targets.isEmpty ? targets : options.targets)
+            targets: options.targets.isEmpty ? targets : options.targets, platforms: platforms,
+            platformsGiven: options.platforms != nil || plan.platforms != nil)
     }
 
     /// The plan's folder name, made fit for image names.

@@ -33,7 +33,8 @@ extension Checker {
             instructions.append(.user(user.value, user.location))
         }
         if let platform = syntax.platform {
-            checkVariables(in: platform, scope: .global, stage: nil)
+            // A variable other than the automatic platform arguments is E0614 alone, not also E0401.
+            if checkPlatformVariables(platform) { checkVariables(in: platform, scope: .global, stage: nil) }
             checkFormat(platform, ValueFormats.platformProblem, .malformedPlatform, "platform")
         }
 

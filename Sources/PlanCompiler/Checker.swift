@@ -2,6 +2,7 @@ import Foundation
 import PlanDiagnostics
 import PlanLanguage
 import PlanPaths
+import PlanValues
 
 /// Semantic checks over a parsed plan, producing the `BuildGraph`.
 ///
@@ -22,6 +23,8 @@ struct Checker {
     var arguments: [String: String?] = [:]
     var argumentOrder: [String] = []
     var planAllow: Set<String> = []
+    /// The platforms every target is built for (`platforms:`, `--platform`, or the host's).
+    var platforms: [Platform] = []
 
     /// Stage facts gathered by the phases, indexed like `stages`.
     var stages: [StageFacts] = []
@@ -84,6 +87,7 @@ struct Checker {
 
     mutating func run() -> BuildGraph? {
         checkPlanLevel()
+        checkPlatforms()
         indexStages()
         resolveBasesAndDependencies()
         let order = dependencyOrder()

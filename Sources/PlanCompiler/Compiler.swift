@@ -2,6 +2,7 @@ import Foundation
 import PlanDiagnostics
 import PlanLanguage
 import PlanPaths
+import PlanValues
 
 /// Options of one compilation, as the CLI passes them.
 public struct CompileOptions: Sendable {
@@ -14,6 +15,8 @@ public struct CompileOptions: Sendable {
     /// An argument that must be given and has no value is an error (E0405): true for what builds or writes
     /// a build (check, compile, run); false for what only inspects the plan's structure (graph, affected).
     public var requireArgumentValues = true
+    /// `--platform`: replaces the plan's `platforms:`; nil: the plan's, or the host's.
+    public var platforms: [Platform]? = nil
 
     /// Options as the CLI flags give them.
     public init(argumentOverrides: [(name: String, value: String)] = [], targets: [String] = [],

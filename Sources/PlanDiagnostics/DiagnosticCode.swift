@@ -111,6 +111,11 @@ extension DiagnosticCode {
     public static let malformedPath = DiagnosticCode("E0610", "malformed-path", "a path that is empty or must be absolute")
     public static let lineBreakInValue = DiagnosticCode(
         "E0611", "line-break-in-value", "an `args`, `env` or `labels` value with a line break, which no Dockerfile can carry")
+    public static let unsupportedPlatform = DiagnosticCode(
+        "E0612", "unsupported-platform", "a `platforms` entry that is not a Linux platform images are built for")
+    public static let emptyPlatforms = DiagnosticCode("E0613", "empty-platforms", "`platforms` lists no platform")
+    public static let nonPlatformVariable = DiagnosticCode(
+        "E0614", "non-platform-variable", "a stage `platform` that uses a variable other than BUILDPLATFORM or TARGETPLATFORM")
 
     // MARK: Back ends (E07xx)
     public static let unsupportedByDialect = DiagnosticCode(
@@ -134,6 +139,10 @@ extension DiagnosticCode {
     public static let globMatchesNothing = DiagnosticCode(
         "W0110", "glob-matches-nothing", "a `dirs:` glob that matches no folder of the context")
     public static let networkHost = DiagnosticCode("W0111", "network-host", "a `run` step on the host's network")
+    public static let foreignPlatformCopy = DiagnosticCode(
+        "W0112", "foreign-platform-copy", "a copy from a stage pinned to another platform into a target-platform stage")
+    public static let digestWithSeveralPlatforms = DiagnosticCode(
+        "W0113", "digest-with-several-platforms", "a base image pinned by digest while several platforms are built")
 
     // MARK: Run (E09xx): what `plan run` finds while it builds
     public static let stepExited = DiagnosticCode("E0901", "step-exited", "a `run` step exited with a status other than 0")
@@ -161,11 +170,11 @@ extension DiagnosticCode {
         contextPathMissing, contextPathIgnored, contextMissing, contextPathLeaves,
         malformedPort, malformedChmod, malformedDuration, malformedPlatform, malformedImageReference,
         malformedChecksum, malformedURL, malformedSignal, malformedUser, malformedPath,
-        lineBreakInValue,
+        lineBreakInValue, unsupportedPlatform, emptyPlatforms, nonPlatformVariable,
         unsupportedByDialect,
         stepExited, missingArtifact, imagePullFailed, stepFailed, runCancelled,
         unusedArtifact, unreachableStage, unpinnedImage, rootTarget, secretLookingName,
         wholeContextBeforeInstall, cdInRun, unknownAllowCode, relativeDestinationWithoutWorkdir,
-        globMatchesNothing, networkHost,
+        globMatchesNothing, networkHost, foreignPlatformCopy, digestWithSeveralPlatforms,
     ]
 }

@@ -94,13 +94,20 @@ public struct DockerfileWriter: Sendable {
 
     func fromLine(_ stage: GraphStage) -> String {
         var line = "FROM "
-        if let platform = stage.platform { line += "--platform=\(platform) " }
+        if let platform = stage.platform { line += "--platform=\(Self.platformFlag(platform)) " }
         switch stage.base {
         case .scratch: line += "scratch"
         case .image(let reference): line += reference
         case .stage(let name): line += name
         }
         return line + " AS \(stage.name)\n"
+    }
+
+    /// A stage's `platform:` as `FROM --platform=` takes it: a lone automatic argument in BuildKit's documented
+    /// spelling (`$BUILDPLATFORM`), anything else as written.
+    static func platformFlag(_ platform: String) -> String {
+        for name in ["BUILDPLATFORM", "TARGETPLATFORM"] where platform == "${\(name)}" { return "$" + name }
+        return platform
     }
 
     // MARK: RUN

@@ -20,7 +20,7 @@ public struct PlanParser: Sendable {
 
     /// The keys a plan file may hold at its top level.
     public static let topLevelKeys = [
-        "version", "name", "context", "ignore", "args", "include", "stages", "templates", "expand", "targets",
+        "version", "name", "context", "ignore", "args", "platforms", "include", "stages", "templates", "expand", "targets",
         "allow",
     ]
     /// The keys a stage may hold.
@@ -116,6 +116,9 @@ public struct PlanParser: Sendable {
             case "context": plan.context = reader.string(value, what: "`context`")
             case "ignore": plan.ignore = reader.stringList(value, what: "`ignore`") ?? []
             case "args": plan.args = arguments(value, reader: &reader)
+            case "platforms":
+                // An empty list is kept: the checker reports it with its own code.
+                if let list = reader.stringList(value, what: "`platforms`") { plan.platforms = Located(list, at: value.location) }
             case "include": plan.include = reader.stringList(value, what: "`include`") ?? []
             case "stages": plan.stages = stages(value, what: "`stages`", reader: &reader)
             case "templates": plan.templates = templates(value, reader: &reader)

@@ -18,6 +18,9 @@ public struct PlanSyntax: Sendable {
     public var ignore: [Located<String>] = []
     /// `args:` — the build arguments the plan declares.
     public var args: [ArgumentSyntax] = []
+    /// `platforms:` — the platforms every target is built for, as written; nil when the key is absent
+    /// (the host's platform). Located at the value, so an empty list can be reported.
+    public var platforms: Located<[Located<String>]>?
     /// `include:` — fragment files merged in, relative to this file.
     public var include: [Located<String>] = []
     /// `stages:` — in the order written.

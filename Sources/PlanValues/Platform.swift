@@ -68,6 +68,63 @@ public struct Platform: Hashable, Sendable, Codable, CustomStringConvertible {
         "sparc", "sparc64", "wasm",
     ]
 
+    /// The architectures Docker builds Linux images for, with the variants each may name (after
+    /// normalisation; an empty list: no variant). These are the GOOS/GOARCH pairs of Docker's official
+    /// images and of BuildKit's `--platform` (amd64 micro-architecture levels v2–v4 included).
+    public static let linuxImageArchitectures: [String: [String]] = [
+        "amd64": ["v2", "v3", "v4"], "arm64": ["v8"], "arm": ["v5", "v6", "v7"], "386": [], "ppc64le": [],
+        "s390x": [], "riscv64": [], "mips64le": [], "loong64": [],
+    ]
+
+    /// Why plan cannot build a Linux image for this (parsed, normalised) platform; nil when it can.
+    /// `windows/amd64` (plan builds Linux images only), `linux/sparc`, `linux/arm64/v99` each have a reason.
+    public var linuxImageProblem: String? {
+        guard os == "linux" else { return "plan builds Linux images only, not `\(os)`" }
+        guard let variants = Self.linuxImageArchitectures[architecture] else {
+            return "`\(architecture)` is not an architecture Linux images are built for ("
+                + Self.linuxImageArchitectures.keys.sorted().joined(separator: ", ") + ")"
+        }
+        if let variant, !variants.contains(variant) {
+            return variants.isEmpty
+                ? "`\(architecture)` has no variants, not `\(variant)`"
+                : "`\(architecture)` has the variants \(variants.joined(separator: ", ")), not `\(variant)`"
+        }
+        return nil
+    }
+
+    /// Parses one entry of a list of platforms to build Linux images for: ``init(parsing:)``, then
+    /// ``linuxImageProblem``. The error message is one sentence naming the text.
+    public static func parseLinuxImagePlatform(_ text: String) -> Result<Platform, PlatformListError> {
+        do throws(PlatformError) {
+            let platform = try Platform(parsing: text)
+            if let problem = platform.linuxImageProblem { return .failure(PlatformListError(text: text, problem: problem)) }
+            return .success(platform)
+        } catch {
+            return .failure(PlatformListError(text: text, problem: error.problem))
+        }
+    }
+
+    /// Parses `--platform` values: each may hold several platforms separated by commas
+    /// (`linux/amd64,linux/arm64`). Duplicates (after normalisation) are dropped, the first order kept.
+    public static func parseLinuxImagePlatforms(_ values: [String]) -> Result<[Platform], PlatformListError> {
+        var result: [Platform] = []
+        for value in values {
+            let entries = value.split(separator: ",", omittingEmptySubsequences: false)
+                .map { String($0.filter { $0 != " " }) }
+            for entry in entries {
+                switch parseLinuxImagePlatform(entry) {
+                case .success(let platform): if !result.contains(platform) { result.append(platform) }
+                case .failure(let error):
+                    guard entry.isEmpty else { return .failure(error) }
+                    return .failure(PlatformListError(
+                        text: value, problem: value.isEmpty ? "no platform given" : "an empty entry in a comma-separated list"))
+                }
+            }
+        }
+        if result.isEmpty { return .failure(PlatformListError(text: "", problem: "no platform given")) }
+        return .success(result)
+    }
+
     /// `v` followed by a version: `v7`, `v8.2`.
     static func isVariant(_ text: String) -> Bool {
         guard text.hasPrefix("v") else { return false }
@@ -185,4 +242,19 @@ public struct PlatformError: Error, Equatable, Sendable, CustomStringConvertible
     }
 
     public var description: String { "invalid platform \"\(text)\": \(problem)" }
+}
+
+/// A platform plan cannot build an image for: malformed, unknown, or not a Linux image platform.
+public struct PlatformListError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The text that was parsed.
+    public let text: String
+    /// What is wrong, without the text.
+    public let problem: String
+
+    public init(text: String, problem: String) {
+        self.text = text
+        self.problem = problem
+    }
+
+    public var description: String { text.isEmpty ? problem : "platform \"\(text)\": \(problem)" }
 }

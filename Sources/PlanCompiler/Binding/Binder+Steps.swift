@@ -23,10 +23,16 @@ struct StageBinding {
         self.images = images
     }
 
-    /// The build arguments the stage declares, with their values, by name.
+    /// The build arguments the stage declares, with their values, by name; the automatic platform arguments it
+    /// uses (`TARGETARCH`, …) with the values of this binding's platforms.
     var arguments: [BoundArgument] {
-        binder.graph.arguments.filter { stage.arguments.contains($0.name) }
-            .map { BoundArgument(name: $0.name, value: $0.value) }
+        let declared = Set(binder.graph.arguments.map(\.name))
+        let automatic = binder.options.automaticArguments
+        let automaticUsed = stage.arguments.filter { !declared.contains($0) }.compactMap { name in
+            automatic[name].map { BoundArgument(name: name, value: $0) }
+        }
+        return (binder.graph.arguments.filter { stage.arguments.contains($0.name) }
+            .map { BoundArgument(name: $0.name, value: $0.value) } + automaticUsed)
             .sorted { $0.name < $1.name }
     }
 

@@ -5,12 +5,20 @@ import PlanValues
 public struct BindOptions: Sendable {
     /// The stages to produce (`--target`); empty: the plan's targets.
     public var targets: [String]
-    /// The platform the build produces.
+    /// The platform the build produces (the target platform: `TARGETPLATFORM`).
     public var platform: Platform
+    /// The platform of the machine that builds (`BUILDPLATFORM`): the host's.
+    public var buildPlatform: Platform
 
-    public init(targets: [String] = [], platform: Platform = .host) {
+    public init(targets: [String] = [], platform: Platform = .host, buildPlatform: Platform = .host) {
         self.targets = targets
         self.platform = platform
+        self.buildPlatform = buildPlatform
+    }
+
+    /// The automatic platform arguments (`TARGETARCH`, `BUILDPLATFORM`, …) with their values for this binding.
+    public var automaticArguments: [String: String] {
+        AutomaticArguments.values(build: buildPlatform, target: platform)
     }
 }
 
@@ -121,9 +129,16 @@ public struct Binder: Sendable {
         }
     }
 
-    /// Every build argument that has a value, by name: what a base image reference is expanded with.
+    /// Every build argument that has a value, by name, over the automatic platform arguments: what a base
+    /// image reference is expanded with.
     var argumentValues: [String: String] {
-        Dictionary(graph.arguments.compactMap { argument in argument.value.map { (argument.name, $0) } },
-                   uniquingKeysWith: { $1 })
+        options.automaticArguments.merging(
+            graph.arguments.compactMap { argument in argument.value.map { (argument.name, $0) } }, uniquingKeysWith: { $1 })
+    }
+
+    /// The platform `stage` is built for in this binding: the target platform, unless its `platform:` pins it
+    /// (`${BUILDPLATFORM}`: the build platform; a literal: that platform).
+    public func platform(of stage: GraphStage) -> Platform {
+        stage.stagePlatform.platform(target: options.platform, build: options.buildPlatform)
     }
 }

@@ -1,0 +1,79 @@
+import PlanLanguage
+import PlanValues
+
+/// BuildKit's automatic platform arguments ("Automatic platform ARGs in the global scope"): `BUILDPLATFORM`,
+/// `BUILDOS`, `BUILDARCH`, `BUILDVARIANT` for the machine that builds, `TARGETPLATFORM`, `TARGETOS`,
+/// `TARGETARCH`, `TARGETVARIANT` for the platform of the image being built.
+public enum AutomaticArguments {
+    /// The eight names, sorted.
+    public static let names: [String] = [
+        "BUILDARCH", "BUILDOS", "BUILDPLATFORM", "BUILDVARIANT", "TARGETARCH", "TARGETOS", "TARGETPLATFORM", "TARGETVARIANT",
+    ]
+
+    /// The values BuildKit gives them: platforms formatted as containerd formats a normalised platform, where
+    /// arm64's default variant `v8` is left out (`linux/arm64`, TARGETVARIANT empty) and arm keeps its
+    /// variant (`linux/arm/v7`).
+    public static func values(build: Platform, target: Platform) -> [String: String] {
+        var values: [String: String] = [:]
+        for (prefix, platform) in [("BUILD", build), ("TARGET", target)] {
+            let shown = buildKitSpelling(platform)
+            values[prefix + "PLATFORM"] = shown.description
+            values[prefix + "OS"] = shown.os
+            values[prefix + "ARCH"] = shown.architecture
+            values[prefix + "VARIANT"] = shown.variant ?? ""
+        }
+        return values
+    }
+
+    /// `platform` normalised, without the variants containerd's `Normalize` drops (arm64 `v8`, amd64 `v1`).
+    public static func buildKitSpelling(_ platform: Platform) -> Platform {
+        var normal = platform.normalized
+        normal.osVersion = nil
+        normal.osFeatures = nil
+        if normal.architecture == "arm64", normal.variant == "v8" || normal.variant == "v8.0" { normal.variant = nil }
+        if normal.architecture == "amd64", normal.variant == "v1" { normal.variant = nil }
+        return normal
+    }
+}
+
+/// What a stage's `platform:` makes of it.
+public enum StagePlatform: Hashable, Sendable {
+    /// No `platform:`, or one that follows the target (`${TARGETPLATFORM}`, `linux/${TARGETARCH}`): built once
+    /// per target platform.
+    case target
+    /// Pinned to the machine that builds (`${BUILDPLATFORM}`, `${BUILDOS}/${BUILDARCH}`): built once, natively,
+    /// and shared by every target platform.
+    case build
+    /// Pinned to one literal platform (`linux/amd64`): built once for it.
+    case fixed(Platform)
+
+    /// Reads a stage's `platform:` as the checker left it (only automatic arguments as variables).
+    public init(written: String?) {
+        guard let written else {
+            self = .target
+            return
+        }
+        let names = Set(Interpolation.references(in: written).map(\.name))
+        if names.isEmpty {
+            self = (try? Platform(parsing: written)).map(StagePlatform.fixed) ?? .target
+        } else if names.allSatisfy({ $0.hasPrefix("BUILD") }) {
+            self = .build
+        } else {
+            self = .target
+        }
+    }
+
+    /// The platform the stage is built for when building `target` on `build`.
+    public func platform(target: Platform, build: Platform) -> Platform {
+        switch self {
+        case .target: target
+        case .build: build
+        case .fixed(let platform): platform
+        }
+    }
+}
+
+extension GraphStage {
+    /// What the stage's `platform:` pins it to.
+    public var stagePlatform: StagePlatform { StagePlatform(written: platform) }
+}
