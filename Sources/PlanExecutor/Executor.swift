@@ -42,6 +42,8 @@ public final class Executor: Sendable {
     public func run() async throws -> RunSummary {
         // Outputs are checked before anything is built: a run never ends in "cannot write there".
         try OutputDestination.check(options.outputs, plan: plan, options: options)
+        // A platform this machine cannot run stops the run before anything is pulled or built.
+        try options.emulation.check(plan.platform)
         try await probeRegistries()
         let cache = try BuildCache(cacheDirectory: options.cacheDirectory)
         RunDirectory.removeStale(in: cache.layout.runs)
@@ -279,7 +281,7 @@ public final class Executor: Sendable {
             layers.append(Self.storedLayer(layer.descriptor, cache: cache))
             history.append(ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
         }
-        let image = BuiltImage(platform: result.image?.configuration.platform ?? .host, configuration: result.configuration.containerConfiguration,
+        let image = BuiltImage(platform: result.image?.configuration.platform ?? plan.platform, configuration: result.configuration.containerConfiguration,
                                layers: layers, history: history, baseHistoryCount: baseHistoryCount)
         let views = context.views
         return BuiltTarget(name: result.name, rootFilesystem: {
