@@ -181,9 +181,9 @@ public struct EmulationProblem: Error, Sendable, Equatable, CustomStringConverti
     }
 
     /// How to enable emulation for the platform on Debian.
-    public static func hint(for platform: Platform) -> String {
+    public static func hint(for platform: Platform, lead: String = "to enable it") -> String {
         let name = qemuName(of: platform.normalized.architecture)
-        return "to enable it: apt-get install qemu-user-static binfmt-support; "
+        return lead + ": apt-get install qemu-user-static binfmt-support; "
             + "mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc (if not mounted); "
             + "update-binfmts --enable \(name) (registers it with the F flag)"
     }

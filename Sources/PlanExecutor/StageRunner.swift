@@ -311,9 +311,10 @@ struct StageRunner {
         if status == 126, isFirstRun(index), !options.emulation.runsNatively(plan.platform) {
             // 126 from the first command of a foreign platform: the emulator itself could not run it.
             let platform = plan.platform.normalized
-            throw RunFailure(.stepFailed("`run` exited with status 126: the emulator for \(platform) failed "
-                                             + "(\(EmulationProblem.qemuName(of: platform.architecture)) through binfmt_misc); "
-                                             + EmulationProblem.hint(for: platform)),
+            let handler = (try? options.emulation.check(platform)).flatMap { $0 }
+            let emulator = handler.map { "\($0.name), \($0.interpreter)" } ?? EmulationProblem.qemuName(of: platform.architecture)
+            throw RunFailure(.stepFailed("`run` exited with status 126: the emulator for \(platform) failed (\(emulator)); "
+                                             + EmulationProblem.hint(for: platform, lead: "to set it up again")),
                              stage: stage.name, location: location, step: run.script, lastOutput: tail.lines)
         }
         if status != 0 {

@@ -126,4 +126,61 @@ import Testing
         #expect(malformed.status == 2)
         #expect(malformed.stderr.contains("error: --platform: invalid platform \"linux/arm64/v99x\""), "\(malformed.stderr)")
     }
+
+    @Test("an emulator that is registered but exits 126 on the first step: the failure names the platform and its emulator")
+    func brokenEmulatorIsNamed() throws {
+        #if arch(x86_64)
+        guard getuid() == 0, FileManager.default.fileExists(atPath: "/proc/sys/fs/binfmt_misc/register") else {
+            if ProcessInfo.processInfo.environment["PLAN_TEST_REQUIRE_TOOLS"] == "1" {
+                throw TestSupport.ToolMissing(name: "root and a mounted binfmt_misc")
+            }
+            return
+        }
+        let folder = try TestSupport.project("""
+            version: 1
+            allow: [root-target]
+            args:
+              REGISTRY: unused
+            stages:
+              tools:
+                from: scratch
+                steps:
+                  - copy: busybox
+                    to: /bin/busybox
+                    chmod: "755"
+                  - copy: fake-sh
+                    to: /bin/sh
+                    chmod: "755"
+              app:
+                from: tools
+                steps:
+                  - run: "true"
+            targets: [app]
+
+            """)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.copyItem(atPath: "/bin/busybox", toPath: folder + "/busybox")
+        // The start of a riscv64 program: the kernel hands it to the riscv64 handler.
+        let riscv64: [UInt8] = [0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0xF3, 0]
+        try Data(riscv64).write(to: URL(fileURLWithPath: folder + "/fake-sh"))
+        // The "emulator": a static program that exits 126, registered with F for riscv64 programs.
+        try "int main(void) { return 126; }\n".write(toFile: folder + "/fake.c", atomically: true, encoding: .utf8)
+        let gcc = try TestSupport.tool("gcc")
+        let compiled = try TestSupport.run(gcc, ["-static", "-Os", "-o", folder + "/fake-emulator", folder + "/fake.c"])
+        #expect(compiled.status == 0, "\(compiled.stderr)")
+        let name = "plan-test-fake-riscv64-\(getpid())"
+        let hex = { (bytes: [UInt8]) in bytes.map { String(format: "\\x%02x", $0) }.joined() }
+        let mask: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF]
+        let registration = ":\(name):M:0:\(hex(riscv64)):\(hex(mask)):\(folder)/fake-emulator:F\n"
+        try registration.write(toFile: "/proc/sys/fs/binfmt_misc/register", atomically: false, encoding: .utf8)
+        defer { try? "-1".write(toFile: "/proc/sys/fs/binfmt_misc/" + name, atomically: false, encoding: .utf8) }
+
+        let result = try run(folder, ["--platform", "linux/riscv64", "--output", "type=local,dest=\(folder)/out"])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("plan.yaml:18:9: error[E0904]: stage `app`: `run` exited with status 126: the emulator for linux/riscv64 failed"),
+                "\(result.stderr)")
+        #expect(result.stderr.contains("update-binfmts --enable qemu-riscv64"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+        #endif
+    }
 }
