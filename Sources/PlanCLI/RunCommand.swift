@@ -34,6 +34,10 @@ struct RunCommand: AsyncParsableCommand {
             ($DOCKER_CONFIG); --metadata-file FILE writes each target's image digest and names as buildx \
             bake does.
 
+            --platform linux/arm64 builds for another platform: base images are chosen from their index for \
+            it, and on a machine that does not run its programs natively the steps run under qemu \
+            (apt-get install qemu-user-static binfmt-support; checked before building, see docs/run.md).
+
             Every step is cached by what it reads (content, not times): an unchanged step is skipped. \
             --explain prints, for each step, `hit` or `miss` and the first input that differed from the \
             last build. `plan cache du|ls|prune` manages the cache.

@@ -24,8 +24,10 @@ struct RunPreflight {
     /// Every problem found, in stage order; empty when the build may start.
     func problems(secretIDs: Set<String>, noCacheStages: [String]) -> [String] {
         var found: [String] = []
+        // Only `run` steps start the platform's programs; a build of copies needs no emulator.
+        let runsPrograms = neededStages.contains { $0.instructions.contains { if case .run = $0 { true } else { false } } }
         do {
-            try emulation.check(platform)
+            if runsPrograms { try emulation.check(platform) }
         } catch {
             found.append(error.description)
         }

@@ -122,6 +122,25 @@ import Testing
         #expect(result.stderr.contains("error: cannot build for linux/mips64le"), "\(result.stderr)")
         #expect(!result.stderr.contains("[app] started"))
         #expect(!FileManager.default.fileExists(atPath: folder + "/out"))
+        // A build of copies only starts no program of the platform: no emulator needed.
+        let copies = try TestSupport.project("""
+            version: 1
+            allow: [root-target]
+            args:
+              REGISTRY: unused
+            stages:
+              app:
+                from: scratch
+                steps:
+                  - copy: app.txt
+                    to: /app.txt
+            targets: [app]
+
+            """, files: ["app.txt": "app\n"])
+        defer { try? FileManager.default.removeItem(atPath: copies) }
+        let copied = try run(copies, ["--platform", "linux/mips64le", "--output", "type=oci,dest=\(copies)/layout"])
+        #expect(copied.status == 0, "\(copied.stderr)")
+        #expect(try imageConfig(layout: copies + "/layout")["architecture"] as? String == "mips64le")
         let malformed = try run(folder, ["--platform", "linux/arm64/v99x"])
         #expect(malformed.status == 2)
         #expect(malformed.stderr.contains("error: --platform: invalid platform \"linux/arm64/v99x\""), "\(malformed.stderr)")
