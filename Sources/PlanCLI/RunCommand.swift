@@ -34,6 +34,10 @@ struct RunCommand: AsyncParsableCommand {
             ($DOCKER_CONFIG); --metadata-file FILE writes each target's image digest and names as buildx \
             bake does.
 
+            --platform linux/arm64 builds for another platform: base images are chosen from their index for \
+            it, and on a machine that does not run its programs natively the steps run under qemu \
+            (apt-get install qemu-user-static binfmt-support; checked before building, see docs/run.md).
+
             Every step is cached by what it reads (content, not times): an unchanged step is skipped. \
             --explain prints, for each step, `hit` or `miss` and the first input that differed from the \
             last build. `plan cache du|ls|prune` manages the cache.
@@ -100,6 +104,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("no-cache-filter"), help: ArgumentHelp(
         "Build this stage's steps without the cache (repeatable).", valueName: "stage"))
     var noCacheStages: [String] = []
+
+    @Option(name: .customLong("platform"), help: ArgumentHelp(
+        "Build for this platform, os/arch[/variant] (default: this machine's); one that the machine does not run "
+            + "natively runs under user-mode emulation (qemu-user-static with binfmt_misc).", valueName: "platform"))
+    var platform: String?
 
     @Flag(help: "Print for each step whether it came from the cache and, when not, the first input that changed.")
     var explain = false
@@ -255,7 +264,14 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.keepGoing = keepGoing
         runOptions.noCache = noCache
         // What the plan alone does not settle (platform, secrets, stage names given here), before building.
-        let preflight = RunPreflight(graph: graph, targets: options.targets)
+        let target: Platform
+        do {
+            target = try platform.map { try Platform(parsing: $0) } ?? .host
+        } catch {
+            Output.standardError("error: --platform: \(error)\n")
+            throw ExitCode(2)
+        }
+        let preflight = RunPreflight(graph: graph, targets: options.targets, platform: target, emulation: runOptions.emulation)
             .problems(secretIDs: Set(runOptions.secrets.keys), noCacheStages: noCacheStages)
         if !preflight.isEmpty {
             for problem in preflight { Output.standardError("error: \(problem)\n") }
@@ -268,7 +284,7 @@ struct RunCommand: AsyncParsableCommand {
         let live = progress == .tty || (progress == .auto && isatty(STDERR_FILENO) == 1)
         let reporter = ProgressReporter(json: progress == .json, live: live, explain: explain)
         defer { reporter.stop() }
-        let binder = Binder(graph: graph, options: BindOptions(targets: options.targets, platform: .host))
+        let binder = Binder(graph: graph, options: BindOptions(targets: options.targets, platform: target))
         let settings = runOptions
         let metadata = BuildMetadata()
         let task = Task { () async throws -> RunSummary in
@@ -326,7 +342,7 @@ struct RunCommand: AsyncParsableCommand {
     static func bind(_ binder: Binder, options: RunOptions) async throws -> (BoundPlan, BaseImages) {
         let references = try binder.imageReferences()
         let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries,
-                                    credentials: options.registryCredentials)
+                                    credentials: options.registryCredentials, platform: binder.options.platform)
         var resolved: [ImageReference: ResolvedImage] = [:]
         var pullErrors: [(reference: ImageReference, error: any Error)] = []
         await withTaskGroup(of: (ImageReference, Result<ResolvedImage, any Error>).self) { group in

@@ -1,16 +1,22 @@
 import PlanCompiler
 import PlanDiagnostics
 import PlanLanguage
+import PlanExecutor
 import PlanOCI
+import PlanValues
 
-/// What `plan run` checks between compiling and building: facts the plan alone does not settle (the host's
-/// platform, the secrets and stage names passed on the command line). Each problem is one sentence that
+/// What `plan run` checks between compiling and building: facts the plan alone does not settle (the platform
+/// built for and whether this machine can run its programs, the secrets and stage names passed on the command line). Each problem is one sentence that
 /// names the stage, the place in the plan and what to do.
 struct RunPreflight {
     let graph: BuildGraph
     /// `--target`, or empty for the plan's targets.
     let targets: [String]
-    var host: Platform = .host
+    /// The platform the run builds for (`--platform`, default the host's).
+    var platform: Platform = .host
+    /// Checks that this machine runs the platform's programs (natively or emulated).
+    var emulation = Emulation()
+    var host: Platform { emulation.host }
 
     /// The stages the run builds: the targets and what they need.
     var neededStages: [GraphStage] { graph.stages(building: targets) }
@@ -18,6 +24,13 @@ struct RunPreflight {
     /// Every problem found, in stage order; empty when the build may start.
     func problems(secretIDs: Set<String>, noCacheStages: [String]) -> [String] {
         var found: [String] = []
+        // Only `run` steps start the platform's programs; a build of copies needs no emulator.
+        let runsPrograms = neededStages.contains { $0.instructions.contains { if case .run = $0 { true } else { false } } }
+        do {
+            if runsPrograms { try emulation.check(platform) }
+        } catch {
+            found.append(error.description)
+        }
         for stage in neededStages {
             if let problem = platformProblem(stage) { found.append(problem) }
             var reported = Set<String>()
@@ -37,26 +50,26 @@ struct RunPreflight {
         return found
     }
 
-    /// A stage `platform:` other than the host's: the executor builds only for the host, and building anything
-    /// else under that name would be a wrong result that passes silently.
+    /// A stage `platform:` other than the run's: one run builds one platform, and a stage built for another one
+    /// under that name would be a wrong result that passes silently. `TARGET*` are the run's platform, `BUILD*`
+    /// the host's, as in BuildKit.
     func platformProblem(_ stage: GraphStage) -> String? {
         guard let written = stage.platform else { return nil }
         var values: [String: String] = [:]
         for argument in graph.arguments { if let value = argument.value { values[argument.name] = value } }
-        for prefix in ["TARGET", "BUILD"] {
-            values[prefix + "PLATFORM"] = host.description
-            values[prefix + "OS"] = host.os
-            values[prefix + "ARCH"] = host.architecture
-            values[prefix + "VARIANT"] = host.variant ?? ""
+        for (prefix, value) in [("TARGET", platform.normalized), ("BUILD", host.normalized)] {
+            values[prefix + "PLATFORM"] = value.description
+            values[prefix + "OS"] = value.os
+            values[prefix + "ARCH"] = value.architecture
+            values[prefix + "VARIANT"] = value.variant ?? ""
         }
         let text = Interpolation.substituteArguments(in: written, values)
         let location = "\(stage.location)"
-        guard let platform = try? Platform(parsing: text) else {
+        guard let stagePlatform = try? Platform(parsing: text) else {
             return "\(location): stage `\(stage.name)`: platform `\(text)` is not os/arch[/variant]"
         }
-        if platform.matches(host) && host.matches(platform) { return nil }
-        return "\(location): stage `\(stage.name)` is for platform \(platform), but plan run builds only for this "
-            + "machine's platform, \(host); remove `platform:` to build for \(host), or compile the plan "
-            + "(`plan compile`) and build it with a multi-platform builder"
+        if stagePlatform.matches(platform) && platform.matches(stagePlatform) { return nil }
+        return "\(location): stage `\(stage.name)` is for platform \(stagePlatform), but this run builds for \(platform.normalized) "
+            + "and plan run builds one platform per run; remove `platform:` or pass --platform \(stagePlatform)"
     }
 }

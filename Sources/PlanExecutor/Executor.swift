@@ -42,6 +42,10 @@ public final class Executor: Sendable {
     public func run() async throws -> RunSummary {
         // Outputs are checked before anything is built: a run never ends in "cannot write there".
         try OutputDestination.check(options.outputs, plan: plan, options: options)
+        // A platform this machine cannot run stops the run before anything is pulled or built (only `run`
+        // steps start the platform's programs; copies need no emulator).
+        let runsPrograms = plan.stages.contains { $0.steps.contains { if case .run = $0.action { true } else { false } } }
+        if runsPrograms { try options.emulation.check(plan.platform) }
         try await probeRegistries()
         let cache = try BuildCache(cacheDirectory: options.cacheDirectory)
         RunDirectory.removeStale(in: cache.layout.runs)
@@ -279,7 +283,7 @@ public final class Executor: Sendable {
             layers.append(Self.storedLayer(layer.descriptor, cache: cache))
             history.append(ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
         }
-        let image = BuiltImage(platform: result.image?.configuration.platform ?? .host, configuration: result.configuration.containerConfiguration,
+        let image = BuiltImage(platform: result.image?.configuration.platform ?? plan.platform, configuration: result.configuration.containerConfiguration,
                                layers: layers, history: history, baseHistoryCount: baseHistoryCount)
         let views = context.views
         return BuiltTarget(name: result.name, rootFilesystem: {

@@ -142,6 +142,10 @@ public struct RunOptions: Sendable {
     /// layers plan built are clamped to it, so the same plan gives the same image digest anywhere.
     public var sourceDateEpoch: Int64?
 
+    /// How steps of a platform the machine does not run natively are run: the binfmt_misc folder checked
+    /// for an emulator before building.
+    public var emulation = Emulation()
+
     public init(cacheDirectory: String) {
         self.cacheDirectory = cacheDirectory
     }

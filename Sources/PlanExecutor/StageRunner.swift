@@ -84,7 +84,8 @@ struct StageRunner {
     func base(dependencies: [String: StageResult]) async throws -> Chain {
         switch stage.base {
         case .scratch:
-            let carried = [("base", "scratch")]
+            // Nothing in the key would otherwise tell platforms apart (a base image's manifest digest does).
+            let carried = [("base", "scratch \(plan.platform.normalized)")]
             return Chain(stages: [stage.name], key: StepInputs(parent: "", items: carried).key, carried: carried)
         case .image(let reference):
             let image: BaseImage
@@ -307,10 +308,24 @@ struct StageRunner {
         }
         if let limitation = sandbox.limitation(of: request), SandboxNotice.once(limitation) { emit(.warning(limitation)) }
         let status = try await sandbox.run(request, output: onOutput)
+        if status == 126, isFirstRun(index), !options.emulation.runsNatively(plan.platform) {
+            // 126 from the first command of a foreign platform: the emulator itself could not run it.
+            let platform = plan.platform.normalized
+            let handler = (try? options.emulation.check(platform)).flatMap { $0 }
+            let emulator = handler.map { "\($0.name), \($0.interpreter)" } ?? EmulationProblem.qemuName(of: platform.architecture)
+            throw RunFailure(.stepFailed("`run` exited with status 126: the emulator for \(platform) failed (\(emulator)); "
+                                             + EmulationProblem.hint(for: platform, lead: "to set it up again")),
+                             stage: stage.name, location: location, step: run.script, lastOutput: tail.lines)
+        }
         if status != 0 {
             throw RunFailure(.stepExited(status: status), stage: stage.name, location: location, step: run.script,
                              lastOutput: tail.lines)
         }
+    }
+
+    /// Whether the step at `index` is the stage's first `run` step (the first to start a program of the stage's platform).
+    func isFirstRun(_ index: Int) -> Bool {
+        stage.steps.first { if case .run = $0.action { true } else { false } }?.index == index
     }
 
     /// The `PATH` a step gets when neither the image nor the plan sets one (Docker's).

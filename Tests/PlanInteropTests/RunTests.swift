@@ -15,13 +15,15 @@ import Testing
         try TestSupport.plan(["run"] + arguments + ["--insecure-registry", Self.registry])
     }
 
-    func differential(_ plan: String, target: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// `platform`: build for it with both (`plan run --platform`, `buildah bud --platform`).
+    func differential(_ plan: String, target: String, platform: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let platformArguments = platform.map { ["--platform", $0] } ?? []
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let buildah = try TestSupport.tool("buildah")
         let skopeo = try TestSupport.tool("skopeo")
         let ours = try run([plan, "--target", target, "--cache-dir", folder + "/cache", "--arg", "REGISTRY=\(Self.registry)",
-                            "--output", "type=oci,dest=\(folder)/ours-layout"])
+                            "--output", "type=oci,dest=\(folder)/ours-layout"] + platformArguments)
         #expect(ours.status == 0, "plan run: \(ours.stderr)", sourceLocation: sourceLocation)
         guard ours.status == 0 else { return }
 
@@ -31,8 +33,8 @@ import Testing
                                             "--arg", "REGISTRY=\(Self.registry)", "-o", context + "/Containerfile"])
         #expect(compile.status == 0, "\(compile.stderr)", sourceLocation: sourceLocation)
         let tag = "localhost/plan-run-diff-\(target):\(UUID().uuidString.lowercased().prefix(8))"
-        let build = try TestSupport.run(buildah, ["bud", "--isolation", "chroot", "--tls-verify=false", "--layers=false",
-                                                  "--target", target, "-f", context + "/Containerfile", "-t", tag, context])
+        let build = try TestSupport.run(buildah, ["bud", "--isolation", "chroot", "--tls-verify=false", "--layers=false"]
+                                        + platformArguments + ["--target", target, "-f", context + "/Containerfile", "-t", tag, context])
         #expect(build.status == 0, "buildah: \(build.stderr.suffix(2000))", sourceLocation: sourceLocation)
         defer { _ = try? TestSupport.run(buildah, ["rmi", "-f", tag]) }
         let copy = try TestSupport.run(skopeo, ["copy", "containers-storage:\(tag)", "oci:\(folder)/theirs-layout:t"])
