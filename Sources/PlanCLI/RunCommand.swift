@@ -105,11 +105,6 @@ struct RunCommand: AsyncParsableCommand {
         "Build this stage's steps without the cache (repeatable).", valueName: "stage"))
     var noCacheStages: [String] = []
 
-    @Option(name: .customLong("platform"), help: ArgumentHelp(
-        "Build for this platform, os/arch[/variant] (default: this machine's); one that the machine does not run "
-            + "natively runs under user-mode emulation (qemu-user-static with binfmt_misc).", valueName: "platform"))
-    var platform: String?
-
     @Flag(help: "Print for each step whether it came from the cache and, when not, the first input that changed.")
     var explain = false
 
@@ -264,11 +259,12 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.keepGoing = keepGoing
         runOptions.noCache = noCache
         // What the plan alone does not settle (platform, secrets, stage names given here), before building.
-        let target: Platform
-        do {
-            target = try platform.map { try Platform(parsing: $0) } ?? .host
-        } catch {
-            Output.standardError("error: --platform: \(error)\n")
+        // `--platform`, else the plan's `platforms:`, else this machine's (BuildGraph.platforms). A platform
+        // the machine does not run natively runs under user-mode emulation. One platform per run today.
+        guard graph.platforms.count == 1, let target = graph.platforms.first else {
+            Output.standardError("error: plan run builds one platform at a time for now, and this run asks for "
+                + graph.platforms.map(\.description).joined(separator: ", ")
+                + "; choose one with --platform (a multi-platform image: `plan compile --out-dir` and `docker buildx bake`)\n")
             throw ExitCode(2)
         }
         let preflight = RunPreflight(graph: graph, targets: options.targets, platform: target, emulation: runOptions.emulation)
