@@ -143,7 +143,7 @@ import Testing
         #expect(try imageConfig(layout: copies + "/layout")["architecture"] as? String == "mips64le")
         let malformed = try run(folder, ["--platform", "linux/arm64/v99x"])
         #expect(malformed.status == 2)
-        #expect(malformed.stderr.contains("error: --platform: invalid platform \"linux/arm64/v99x\""), "\(malformed.stderr)")
+        #expect(malformed.stderr.contains("--platform \"linux/arm64/v99x\": `v99x` is not a variant"), "\(malformed.stderr)")
     }
 
     @Test("an emulator that is registered but exits 126 on the first step: the failure names the platform and its emulator")
