@@ -207,8 +207,8 @@ struct ImportMapper {
         let image = words[0]
         let dockerName = words.count == 3 ? words[2].lowercased() : String(stages.count)
         if words.count == 3, stages.contains(where: { $0.dockerName == dockerName }) {
-            error("duplicate stage name \"\(dockerName)\"", at: instruction.location)
-            return
+            // BuildKit lints this (DuplicateStageName); references name the first.
+            warn(ImportCode.lossy, "duplicate stage name \"\(dockerName)\"; this stage is renamed, references name the first", at: instruction.location)
         }
         var name = words.count == 3 ? Self.planName(dockerName) : "stage-\(stages.count)"
         if stages.contains(where: { $0.name == name }) {
@@ -603,13 +603,16 @@ struct ImportMapper {
     /// The artifact of `stage` at `path`, declared now when it is new (named from the path, unique).
     mutating func artifact(in stage: Int, path: String) -> String {
         if let existing = stages[stage].artifacts.first(where: { $0.path == path }) { return existing.name }
-        let last = path.split(separator: "/").last.map(String.init) ?? "root"
+        // `/out/app` → `app`, `build/styles.css` → `styles`, `/_site` → `site`.
+        var last = Substring(path.split(separator: "/").last ?? "out")
+        last = last.drop { !($0.isASCII && $0.isLetter) }
+        if let dot = last.firstIndex(of: "."), dot != last.startIndex { last = last[..<dot] }
         var base = ""
         for c in last.lowercased() {
             base.append(c.isASCII && (c.isLetter || c.isNumber || c == "_" || c == "-") ? c : "-")
         }
         while base.hasSuffix("-") { base.removeLast() }
-        if base.isEmpty || !(base.first?.isLetter ?? false) { base = "out" + (base.isEmpty ? "" : "-" + base) }
+        if base.isEmpty { base = "out" }
         var name = base
         var counter = 2
         while stages[stage].artifacts.contains(where: { $0.name == name }) {
