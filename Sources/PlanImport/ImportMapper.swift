@@ -126,6 +126,12 @@ struct ImportMapper {
         if stages.isEmpty, let first = file.instructions.first {
             error("the Dockerfile has no FROM: no build stage", at: first.location)
         }
+        for target in options.targets where stageIndex(target) == nil {
+            diagnostics.append(
+                .error(
+                    ImportCode.syntax, "target stage \"\(target)\" could not be found", at: nil,
+                    help: "stages: " + stages.map(\.dockerName).joined(separator: ", ")))
+        }
     }
 
     mutating func mapInstruction(_ instruction: DockerfileInstruction) {
@@ -701,6 +707,11 @@ struct ImportMapper {
                 }
                 stages[index].steps.append(PlanStep(fields: fields, comments: instruction.comments))
                 return
+            }
+            if let variable = sources.first(where: { $0.contains("$") }) {
+                warn(
+                    ImportCode.lossy, "ADD of `\(variable)`: when the variable names a URL, ADD downloads it; the plan copies it from the context",
+                    at: instruction.location, help: "write an `add:` step with the URL and its checksum if it is a download")
             }
             if instruction.flag("from") == nil,
                 let archive = sources.first(where: { source in Self.archiveSuffixes.contains { source.lowercased().hasSuffix($0) } })

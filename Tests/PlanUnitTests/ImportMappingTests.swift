@@ -143,4 +143,31 @@ struct ImportMappingTests {
         let graph = try #require(compiled.graph)
         #expect(graph.stages.first?.finalUser == "app")
     }
+
+    @Test func addUrlsArchivesGitAndTargets() throws {
+        let sum = "sha256:" + String(repeating: "ab", count: 32)
+        let text = """
+            FROM alpine:3.20 AS tools
+            ADD --checksum=\(sum) https://example.com/tool.tar.gz /opt/tool.tar.gz
+            ADD https://example.com/unchecked /opt/
+            ADD https://github.com/moby/buildkit.git#v0.10.1 /src
+            ADD --chmod=0644 vendor.tar.gz /opt/
+            FROM tools AS app
+            USER 1000
+
+            """
+        let options = ImportOptions(targets: ["tools", "app"])
+        let (result, _) = PlanImporter(options: options).importPlan(data: Array(text.utf8), path: "Dockerfile")
+        let plan = try #require(result.plan)
+        #expect(plan.contains("      - add: https://example.com/tool.tar.gz\n        checksum: \(sum)\n        to: /opt/tool.tar.gz\n"), "\(plan)")
+        #expect(plan.contains("# ADD https://example.com/unchecked /opt/"))
+        #expect(plan.contains("# ADD https://github.com/moby/buildkit.git#v0.10.1 /src"))
+        #expect(plan.contains("      - copy: vendor.tar.gz\n        to: /opt/\n        chmod: \"0644\"\n"), "\(plan)")
+        #expect(plan.contains("targets: [tools, app]"))
+        #expect(result.diagnostics.map(\.code) == [ImportCode.noPlanForm, ImportCode.noPlanForm, ImportCode.lossy])
+        #expect(result.diagnostics.map { $0.location?.line } == [3, 4, 5])
+        let unknown = PlanImporter(options: ImportOptions(targets: ["nope"])).importPlan(data: Array(text.utf8), path: "Dockerfile").0
+        #expect(unknown.plan == nil)
+        #expect(unknown.diagnostics.contains { $0.message == "target stage \"nope\" could not be found" })
+    }
 }
