@@ -50,6 +50,8 @@ struct PlanStage {
     var healthcheck: PlanField?
     /// Variables a `${NAME}` may name here (its env, inherited env, its args).
     var known: Set<String> = []
+    /// Arguments declared in this stage (`ARG NAME`): the builder expands `$NAME` of these.
+    var declaredArgs: Set<String> = []
 
     /// Whether configuration may still go into the stage keys (applied before the first step, in the order
     /// shell, env, workdir, user).
@@ -243,7 +245,10 @@ struct ImportMapper {
             let parts = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = String(parts[0])
             let value = parts.count > 1 ? unquote(String(parts[1])) : nil
-            if !stages.isEmpty { stages[stages.count - 1].known.insert(name) }
+            if !stages.isEmpty {
+                stages[stages.count - 1].known.insert(name)
+                stages[stages.count - 1].declaredArgs.insert(name)
+            }
             if let existing = argDefaults[name] {
                 if let value, value != existing {
                     warn(
@@ -271,9 +276,10 @@ struct ImportMapper {
     // MARK: Configuration
 
     /// `${NAME}` of a name not known here becomes `$NAME` (unchecked by plan, the same to every shell and
-    /// builder) where no name character follows.
-    func relax(_ text: String, known: Set<String>) -> String {
-        guard text.contains("${") else { return text }
+    /// builder) where no name character follows; `$NAME` of an argument the stage declares becomes
+    /// `${NAME}`, so that the plan declares it in the stage as the Dockerfile did.
+    func relax(_ text: String, known: Set<String>, brace: Set<String> = []) -> String {
+        guard text.contains("$") else { return text }
         let chars = Array(text)
         var out = ""
         var i = 0
@@ -290,6 +296,15 @@ struct ImportMapper {
                         continue
                     }
                 }
+            } else if chars[i] == "$", !brace.isEmpty, i + 1 < chars.count, i == 0 || (chars[i - 1] != "\\" && chars[i - 1] != "$") {
+                var j = i + 1
+                while j < chars.count, chars[j].isASCII, chars[j].isLetter || chars[j].isNumber || chars[j] == "_" { j += 1 }
+                let name = String(chars[(i + 1)..<j])
+                if brace.contains(name) {
+                    out += "${" + name + "}"
+                    i = j
+                    continue
+                }
             }
             out.append(chars[i])
             i += 1
@@ -300,7 +315,7 @@ struct ImportMapper {
     mutating func mapWorkdirOrUser(_ instruction: DockerfileInstruction) {
         let key = instruction.keyword.lowercased()
         let index = stages.count - 1
-        let value = relax(unquote(instruction.text.trimmingCharacters(in: .whitespaces)), known: stages[index].known)
+        let value = relax(unquote(instruction.text.trimmingCharacters(in: .whitespaces)), known: stages[index].known, brace: stages[index].declaredArgs)
         let rank = key == "workdir" ? 2 : 3
         let stage = stages[index]
         if !stage.hasRealSteps, stage.configRank < rank {
@@ -330,7 +345,7 @@ struct ImportMapper {
         let index = stages.count - 1
         var pairs: [(String, PlanValue)] = []
         for (key, value) in keyValues(instruction) {
-            pairs.append((key, .string(relax(value, known: stages[index].known))))
+            pairs.append((key, .string(relax(value, known: stages[index].known, brace: stages[index].declaredArgs))))
             stages[index].known.insert(key)
         }
         let stage = stages[index]
@@ -351,7 +366,7 @@ struct ImportMapper {
         var comments = instruction.comments
         for (key, value) in keyValues(instruction) {
             stages[index].labels.removeAll { $0.key == key }
-            stages[index].labels.append(PlanField(key: key, value: .string(relax(value, known: stages[index].known)), comments: comments))
+            stages[index].labels.append(PlanField(key: key, value: .string(relax(value, known: stages[index].known, brace: stages[index].declaredArgs)), comments: comments))
             comments = []
         }
     }
@@ -447,7 +462,7 @@ struct ImportMapper {
                 }
             }
         }
-        var fields = [PlanField(key: "run", value: .string(relax(script, known: stages[index].known)))]
+        var fields = [PlanField(key: "run", value: .string(relax(script, known: stages[index].known, brace: stages[index].declaredArgs)))]
         var cache: [String] = []
         var secrets: [String] = []
         var comments = instruction.comments
@@ -573,7 +588,7 @@ struct ImportMapper {
             }
             var fields = [PlanField(key: "copy", value: sources.count == 1 ? .string(sources[0]) : .list(sources))]
             fields.append(PlanField(key: "image", value: .string(from)))
-            fields.append(PlanField(key: "to", value: .string(relax(destination, known: known))))
+            fields.append(PlanField(key: "to", value: .string(relax(destination, known: known, brace: stages[index].declaredArgs))))
             fields += options
             if link == false { fields.append(PlanField(key: "link", value: .raw("false"))) }
             stages[index].steps.append(PlanStep(fields: fields, comments: comments))
@@ -581,7 +596,7 @@ struct ImportMapper {
         }
         var fields = [PlanField(key: "copy", value: sources.count == 1 ? .string(sources[0]) : .list(sources))]
         if !keepsPlace(sources, destination) {
-            fields.append(PlanField(key: "to", value: .string(relax(destination, known: known))))
+            fields.append(PlanField(key: "to", value: .string(relax(destination, known: known, brace: stages[index].declaredArgs))))
         }
         fields += options
         if link == true { fields.append(PlanField(key: "link", value: .raw("true"))) }
@@ -664,7 +679,7 @@ struct ImportMapper {
                 PlanField(key: "from", value: .string(stages[source].name)),
             ]
         }
-        fields.append(PlanField(key: "to", value: .string(relax(destination, known: stages[index].known))))
+        fields.append(PlanField(key: "to", value: .string(relax(destination, known: stages[index].known, brace: stages[index].declaredArgs))))
         fields += options
         if link == false { fields.append(PlanField(key: "link", value: .raw("false"))) }
         stages[index].steps.append(PlanStep(fields: fields, comments: comments))
@@ -700,7 +715,7 @@ struct ImportMapper {
                 }
                 var fields = [
                     PlanField(key: "add", value: .string(url)), PlanField(key: "checksum", value: .string(checksum)),
-                    PlanField(key: "to", value: .string(relax(words[words.count - 1], known: stages[index].known))),
+                    PlanField(key: "to", value: .string(relax(words[words.count - 1], known: stages[index].known, brace: stages[index].declaredArgs))),
                 ]
                 for name in ["chown", "chmod"] {
                     if let value = instruction.flag(name) { fields.append(PlanField(key: name, value: .string(value))) }

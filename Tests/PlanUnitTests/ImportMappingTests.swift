@@ -170,4 +170,23 @@ struct ImportMappingTests {
         #expect(unknown.plan == nil)
         #expect(unknown.diagnostics.contains { $0.message == "target stage \"nope\" could not be found" })
     }
+
+    /// `$NAME` of an argument the stage declares is braced (the plan then declares it in the stage, as the
+    /// Dockerfile did); `${NAME}` of a base image's variable loses its braces (plan leaves `$NAME` unchecked).
+    @Test func variablesKeepTheirMeaning() throws {
+        let (plan, compiled, _) = try importAndCompile(
+            """
+            FROM golang:1.22 AS build
+            ARG TAGS=netgo
+            ENV FLAGS="-tags $TAGS" \\
+                BIN=${GOPATH}/bin
+            RUN go build -tags $TAGS -o $BIN/app . && echo \\$TAGS $$
+            USER 65532
+            ENTRYPOINT ["/go/bin/app"]
+
+            """, context: "/tmp")
+        #expect(!compiled.hasErrors, "\(compiled.diagnostics)\n\(plan)")
+        #expect(plan.contains("      FLAGS: -tags ${TAGS}\n      BIN: $GOPATH/bin\n"), "\(plan)")
+        #expect(plan.contains("- run: go build -tags ${TAGS} -o $BIN/app . && echo \\$TAGS $$\n"), "\(plan)")
+    }
 }
