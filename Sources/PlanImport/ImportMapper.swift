@@ -75,6 +75,10 @@ struct ImportMapper {
         "FTP_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy",
     ]
 
+    static let platformArguments: Set<String> = [
+        "TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT", "BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT",
+    ]
+
     init(file: Dockerfile, options: ImportOptions) {
         self.file = file
         self.options = options
@@ -249,6 +253,8 @@ struct ImportMapper {
                 stages[stages.count - 1].known.insert(name)
                 stages[stages.count - 1].declaredArgs.insert(name)
             }
+            // Platform arguments are predefined in plan: no declaration needed.
+            if Self.platformArguments.contains(name), value == nil { continue }
             if let existing = argDefaults[name] {
                 if let value, value != existing {
                     warn(

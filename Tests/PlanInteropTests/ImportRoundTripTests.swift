@@ -27,6 +27,7 @@ struct ImportRoundTripTests {
     /// A context holding a stub for every path the Dockerfile copies from the context (the fixtures keep
     /// only the Dockerfile): a folder for `dir/`, a file otherwise, `x` for each `*`.
     static func stubContext(for dockerfile: Dockerfile, at folder: String) throws {
+        var all: [String] = []
         for instruction in dockerfile.instructions where ["COPY", "ADD"].contains(instruction.keyword) {
             guard instruction.flag("from") == nil, instruction.heredocs.isEmpty else { continue }
             let words: [String]
@@ -37,8 +38,15 @@ struct ImportRoundTripTests {
             for source in words.dropLast() where !source.contains("://") && !source.contains("$") {
                 let relative = source.replacingOccurrences(of: "*", with: "x").split(separator: "/").filter { $0 != "." }.joined(separator: "/")
                 guard !relative.isEmpty else { continue }
+                all.append(source.hasSuffix("/") ? relative + "/" : relative)
+            }
+        }
+        // A path another one lies under is a folder.
+        for source in all {
+            let relative = source.hasSuffix("/") ? String(source.dropLast()) : source
+            do {
                 let path = folder + "/" + relative
-                if source.hasSuffix("/") {
+                if source.hasSuffix("/") || all.contains(where: { $0.hasPrefix(relative + "/") }) {
                     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
                     FileManager.default.createFile(atPath: path + "/stub", contents: Data("stub\n".utf8))
                 } else if !FileManager.default.fileExists(atPath: path) {
