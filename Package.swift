@@ -40,6 +40,8 @@ let package = Package(
             name: "PlanLanguage",
             dependencies: ["PlanDiagnostics", "PlanValues", .product(name: "Yams", package: "Yams")]
         ),
+        // Dockerfile → plan (`plan import`): BuildKit's Dockerfile syntax, read exactly, and the plan YAML written from it.
+        .target(name: "PlanImport", dependencies: ["PlanDiagnostics"]),
         // Semantic checks and the BuildGraph IR.
         .target(name: "PlanCompiler", dependencies: [
             "PlanDiagnostics", "PlanLanguage", "PlanValues", "PlanPaths", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -64,7 +66,7 @@ let package = Package(
             name: "PlanCLI",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanOCI",
-                "PlanExecutor", "PlanValues", "PlanPaths",
+                "PlanExecutor", "PlanValues", "PlanPaths", "PlanImport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
@@ -102,7 +104,7 @@ let package = Package(
             name: "PlanUnitTests",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
-                "PlanExecutor", "PlanTestKit", "PlanValues", "PlanPaths",
+                "PlanExecutor", "PlanTestKit", "PlanValues", "PlanPaths", "PlanImport",
             ]
         ),
         .testTarget(
@@ -124,7 +126,7 @@ let package = Package(
             name: "PlanInteropTests",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
-                "PlanExecutor", "PlanTestKit", "plan", "PlanValues", "PlanPaths",
+                "PlanExecutor", "PlanTestKit", "plan", "PlanValues", "PlanPaths", "PlanImport",
             ]
         ),
         .testTarget(
