@@ -97,10 +97,10 @@ struct ImportRoundTripTests {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let cases: [(String, [UInt8], String)] = [
-            ("syntax", Array("FROM alpine:3.20\nRUN <<EOF\necho never closed\n".utf8), "Dockerfile:2:1: error[E0901]: unterminated heredoc"),
-            ("unknown", Array("FROM alpine:3.20\nCOPPY a b\n".utf8), "Dockerfile:2:1: error[E0902]: unknown instruction: COPPY (did you mean copy?)"),
-            ("empty", [], "error[E0903]: the Dockerfile is empty"),
-            ("binary", [0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x00, 0x00], "error[E0903]: this is a binary file"),
+            ("syntax", Array("FROM alpine:3.20\nRUN <<EOF\necho never closed\n".utf8), "Dockerfile:2:1: error[E1001]: unterminated heredoc"),
+            ("unknown", Array("FROM alpine:3.20\nCOPPY a b\n".utf8), "Dockerfile:2:1: error[E1002]: unknown instruction: COPPY (did you mean copy?)"),
+            ("empty", [], "error[E1003]: the Dockerfile is empty"),
+            ("binary", [0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x00, 0x00], "error[E1003]: this is a binary file"),
         ]
         for (name, bytes, message) in cases {
             let input = folder + "/\(name)/Dockerfile"
