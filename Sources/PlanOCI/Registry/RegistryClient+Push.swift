@@ -514,7 +514,10 @@ extension RegistryClient {
     /// what a push would meet first: a refused connection, no or wrong credentials, a TLS problem. A
     /// registry that lets a user read but not write is only found by the push itself.
     public func probe(_ reference: ImageReference) async throws {
-        _ = try await perform(.HEAD, url: manifestURL(reference, reference.digest?.description ?? reference.tag ?? "latest"),
-                              reference: reference, accept: MediaType.manifestAccept) { _ in true }
+        do {
+            _ = try await headManifest(reference)
+        } catch RegistryError.notFound {
+            // Reached, and the credentials taken: the tag is just not there yet.
+        }
     }
 }
