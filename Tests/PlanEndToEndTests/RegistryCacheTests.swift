@@ -39,17 +39,24 @@ import Testing
     /// Lines of the registry's log that say a blob of `repository` was asked for and missing (every
     /// upload starts with such a `HEAD`; the access log is off).
     static func missingBlobLines(_ repository: String) -> Int {
-        let state = ProcessInfo.processInfo.environment["PLAN_TEST_STATE"] ?? "/var/tmp/plan-test"
-        let log = (try? String(contentsOfFile: state + "/registry/registry.log", encoding: .utf8)) ?? ""
-        return log.split(separator: "\n").filter { $0.contains("\"/v2/\(repository)/blobs/") && $0.contains("blob unknown") }.count
+        OCITestKit.registryLog().split(separator: "\n").filter { $0.contains("\"/v2/\(repository)/blobs/") && $0.contains("blob unknown") }.count
     }
 
     /// `hit` and `miss` lines of `--explain`.
-    /// Upload sessions the registry's access log shows for `repository` (`POST /v2/REPO/blobs/uploads/`).
-    static func uploadRequests(_ repository: String) -> Int {
-        let state = ProcessInfo.processInfo.environment["PLAN_TEST_STATE"] ?? "/var/tmp/plan-test"
-        let log = (try? String(contentsOfFile: state + "/registry/registry.log", encoding: .utf8)) ?? ""
-        return log.components(separatedBy: "\n").filter { $0.contains("\"POST /v2/\(repository)/blobs/uploads/") }.count
+    /// A one-stage plan in `folder`: one `run` step on the test registry's busybox.
+    static func writeTinyPlan(in folder: String) throws {
+        try TestSupport.write("""
+            version: 1
+            name: tiny
+            allow: [root-target]
+            stages:
+              tiny:
+                from: \(Self.registry)/plan-test/busybox:stable
+                steps:
+                  - run: echo tiny > /tiny
+            targets: [tiny]
+
+            """, to: folder + "/plan.yaml")
     }
 
     static func explained(_ stdout: String) -> (hits: [String], misses: [String]) {
@@ -77,7 +84,7 @@ import Testing
         #expect(uploadsBefore > 0)
         #expect(first.stderr.contains("--cache-to \(reference): 10 entries exported ("), "\(first.stderr)")
 
-        let uploadsAfterFirst = Self.uploadRequests(repository)
+        let uploadsAfterFirst = OCITestKit.uploadRequests(repository)
         #expect(uploadsAfterFirst > 0)
         let second = try Self.run([plan, "--cache-dir", folder + "/two", "--cache-from", "type=registry,ref=\(reference)",
                                    "--output", "type=oci,dest=\(folder)/B", "--explain"])
@@ -95,7 +102,7 @@ import Testing
         #expect(try Self.registryIndex(reference).count == 10)
         #expect(again.stderr.contains("10 entries exported (0 blobs sent, 0 bytes; "), "\(again.stderr)")
         // In the registry's own access log: no upload for the cache's repository the second time.
-        #expect(Self.uploadRequests(repository) == uploadsAfterFirst, "the unchanged export started no upload")
+        #expect(OCITestKit.uploadRequests(repository) == uploadsAfterFirst, "the unchanged export started no upload")
 
         // The BuildKit spelling of a folder works as dir= did.
         let local = try Self.run([plan, "--cache-dir", folder + "/three", "--cache-to", "type=local,dest=\(folder)/layout"])
@@ -277,18 +284,7 @@ import Testing
     @Test func theCacheUsesTheRunsCredentials() throws {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try TestSupport.write("""
-            version: 1
-            name: tiny
-            allow: [root-target]
-            stages:
-              tiny:
-                from: \(Self.registry)/plan-test/busybox:stable
-                steps:
-                  - run: echo tiny > /tiny
-            targets: [tiny]
-
-            """, to: folder + "/tiny/plan.yaml")
+        try Self.writeTinyPlan(in: folder + "/tiny")
         let token = Data("\(OCITestKit.authUser):\(OCITestKit.authPassword)".utf8).base64EncodedString()
         try TestSupport.write(#"{"auths": {"\#(OCITestKit.authRegistry)": {"auth": "\#(token)"}}}"#, to: folder + "/docker/config.json")
         let reference = "\(OCITestKit.authRegistry)/\(UUID().uuidString.lowercased())/cache:1"
@@ -316,18 +312,7 @@ import Testing
     @Test func badSpellingsMissingCachesAndUnreachableRegistries() throws {
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try TestSupport.write("""
-            version: 1
-            name: tiny
-            allow: [root-target]
-            stages:
-              tiny:
-                from: \(Self.registry)/plan-test/busybox:stable
-                steps:
-                  - run: echo tiny > /tiny
-            targets: [tiny]
-
-            """, to: folder + "/tiny/plan.yaml")
+        try Self.writeTinyPlan(in: folder + "/tiny")
         let bad: [(option: String, value: String, says: String)] = [
             ("--cache-to", "type=registry", "needs ref=REF"),
             ("--cache-from", "type=registry,ref=Not A Reference", "is not an image reference"),

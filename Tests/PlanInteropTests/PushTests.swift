@@ -40,10 +40,7 @@ import Testing
 
     /// Upload sessions started for a repository, as far as the registry's log records requests.
     func uploadRequests(_ repository: String) -> Int {
-        let name = repository.split(separator: "/", maxSplits: 1).last.map(String.init) ?? repository
-        let log = (try? String(contentsOfFile: "\(Self.state)/registry/registry.log", encoding: .utf8)) ?? ""
-        // The access log's lines (Apache's combined format): `… "POST /v2/NAME/blobs/uploads/ HTTP/1.1" 202 …`.
-        return log.components(separatedBy: "\n").filter { $0.contains("\"POST /v2/\(name)/blobs/uploads/") }.count
+        OCITestKit.uploadRequests(repository.split(separator: "/", maxSplits: 1).last.map(String.init) ?? repository)
     }
 
     /// `sha256:HEX` of bytes.

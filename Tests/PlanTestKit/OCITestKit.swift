@@ -25,6 +25,18 @@ public enum OCITestKit {
     public static var authUser: String { environment["PLAN_TEST_AUTH_USER"] ?? "plan-test" }
     public static var authPassword: String { environment["PLAN_TEST_AUTH_PASSWORD"] ?? "plan-test-password" }
 
+    /// What the open test registry has logged so far (scripts/test-registry: its access lines in Apache's
+    /// combined format, `… "POST /v2/NAME/blobs/uploads/ HTTP/1.1" 202 …`, and its warnings); empty when absent.
+    public static func registryLog() -> String {
+        let state = environment["PLAN_TEST_STATE"] ?? "/var/tmp/plan-test"
+        return (try? String(contentsOfFile: state + "/registry/registry.log", encoding: .utf8)) ?? ""
+    }
+
+    /// Upload sessions the open registry's access log shows for `repository` (`POST /v2/REPOSITORY/blobs/uploads/`).
+    public static func uploadRequests(_ repository: String) -> Int {
+        registryLog().components(separatedBy: "\n").filter { $0.contains("\"POST /v2/\(repository)/blobs/uploads/") }.count
+    }
+
     /// A new empty directory, removed by the caller's `defer`.
     public static func temporaryDirectory(_ name: String = "planoci") throws -> URL {
         let base = URL(fileURLWithPath: NSTemporaryDirectory(), isDirectory: true)

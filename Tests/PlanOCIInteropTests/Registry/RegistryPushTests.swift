@@ -74,9 +74,8 @@ struct RegistryPushTests {
     /// PUTs there (an access line is written as its request ends: wait for the last one). Nil when the
     /// registry keeps no access log (scripts/test-registry of before it did).
     static func registryLog(_ repository: String, manifestPuts: Int) async throws -> [String]? {
-        let state = OCITestKit.environment["PLAN_TEST_STATE"] ?? "/var/tmp/plan-test"
         for _ in 0..<100 {
-            let text = (try? String(contentsOfFile: "\(state)/registry/registry.log", encoding: .utf8)) ?? ""
+            let text = OCITestKit.registryLog()
             guard text.contains("\"GET /v2/") || text.contains("\"HEAD /v2/") else { return nil }
             // Apache's combined format: `… "POST /v2/NAME/blobs/uploads/ HTTP/1.1" 202 …`.
             let lines = text.split(separator: "\n").map(String.init).filter { $0.contains(" /v2/\(repository)/") }
