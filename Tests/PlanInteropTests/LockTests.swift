@@ -263,6 +263,23 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: folder + "/arm.lock"))
     }
 
+    @Test("the monorepo example, 7 stages from one image, for two platforms: plan lock asks for 3 manifests (the benchmark)")
+    func monorepoLockRequests() throws {
+        let own = try OwnRegistry()
+        // The example's base under the name it reads, here a real two-platform index.
+        try own.copy(Self.registry + "/plan-test/busybox-multi:1", to: "plan-test/busybox:stable")
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let start = own.requests().count
+        let locked = try plan(["lock", TestSupport.plans + "/monorepo", "--arg", "REGISTRY=\(own.address)",
+                               "--platform", "linux/amd64,linux/arm64", "-o", folder + "/plan.lock", "--cache-dir", folder + "/cache"])
+        #expect(locked.status == 0, "\(locked.stderr)")
+        let manifests = own.requests().dropFirst(start).filter { $0.contains("/manifests/") }
+        #expect(manifests.count == 3 && manifests.filter { $0.hasPrefix("GET /v2/plan-test/busybox/manifests/sha256:") }.count == 2,
+                "one for the tag, one per platform: \(manifests)")
+        #expect(try TestSupport.read(folder + "/plan.lock").contains("file: \"\(TestSupport.plans)/monorepo/plan.yaml\""))
+    }
+
     @Test("plan run --locked rebuilds from the cache with the registry stopped; without --locked it cannot")
     func lockedRunWorksOffline() throws {
         let own = try OwnRegistry()
