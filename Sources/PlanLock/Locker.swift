@@ -24,18 +24,23 @@ public struct Locker: Sendable {
     }
 
     /// The lock of `reads` for the plan `plan` (file `planFile`, relative to the lock). Images `keep` accepts
-    /// keep their entry in `previous` when it has every platform needed (its other platforms dropped); all
-    /// others are resolved at the registry. Throws every failure, located.
+    /// keep their entry in `previous` (platforms no longer built dropped; a platform it lacks is read from the
+    /// locked index, so the others keep their digests); all others are resolved at the registry. Throws every
+    /// failure, located.
     public func lock(_ reads: PlanReads, plan: String, planFile: String, previous: LockFile?,
                      keep: @Sendable (ImageReference) -> Bool) async throws(LockFailure) -> LockFile {
         var lock = LockFile(plan: plan, planFile: planFile)
-        var toResolve: [(reference: ImageReference, platforms: [Platform])] = []
+        var toResolve: [(reference: ImageReference, platforms: [Platform], lockedAt: Digest?)] = []
         for (reference, platforms) in reads.platformsByImage {
-            if keep(reference), let old = previous?.image(reference), platforms.allSatisfy({ old.manifest(for: $0) != nil }) {
+            guard keep(reference), let old = previous?.image(reference) else {
+                toResolve.append((reference, platforms, nil))
+                continue
+            }
+            if platforms.allSatisfy({ old.manifest(for: $0) != nil }) {
                 let wanted = Set(platforms.map(LockFile.key))
                 lock.images[reference.description] = LockedImage(digest: old.digest, platforms: old.platforms.filter { wanted.contains($0.key) })
             } else {
-                toResolve.append((reference, platforms))
+                toResolve.append((reference, platforms, old.digest))
             }
         }
         var failures: [Failure] = []
@@ -43,7 +48,7 @@ public struct Locker: Sendable {
             for item in toResolve {
                 group.addTask {
                     do {
-                        return (item.reference, .success(try await self.resolve(item.reference, platforms: item.platforms)))
+                        return (item.reference, .success(try await self.resolve(item.reference, at: item.lockedAt, platforms: item.platforms)))
                     } catch {
                         return (item.reference, .failure(error))
                     }
@@ -67,10 +72,11 @@ public struct Locker: Sendable {
         return lock
     }
 
-    /// One image: its tag (or digest) resolved by one manifest `GET`, then each platform's manifest chosen from
-    /// the index and fetched by digest, with its configuration (which says the platform of a single-manifest image).
-    public func resolve(_ reference: ImageReference, platforms: [Platform]) async throws -> LockedImage {
-        let top = try await client.fetchManifest(reference)
+    /// One image: its tag (or digest; `at`: that index or manifest instead) resolved by one manifest `GET`, then
+    /// each platform's manifest chosen from the index and fetched by digest, with its configuration (which says
+    /// the platform of a single-manifest image).
+    public func resolve(_ reference: ImageReference, at digest: Digest? = nil, platforms: [Platform]) async throws -> LockedImage {
+        let top = try await client.fetchManifest(reference, digest?.description)
         do throws(ContentStoreError) {
             try store.write(top.data, expecting: top.digest)
         } catch {

@@ -278,6 +278,24 @@ import Glibc
         #expect(manifests.count == 3 && manifests.filter { $0.hasPrefix("GET /v2/plan-test/busybox/manifests/sha256:") }.count == 2,
                 "one for the tag, one per platform: \(manifests)")
         #expect(try TestSupport.read(folder + "/plan.lock").contains("file: \"\(TestSupport.plans)/monorepo/plan.yaml\""))
+
+        // A platform added later is read from the locked index, even after the tag moved: amd64 keeps its digest.
+        let amd64Only = ["lock", TestSupport.plans + "/monorepo", "--arg", "REGISTRY=\(own.address)", "-o", folder + "/later.lock",
+                         "--cache-dir", folder + "/cache"]
+        #expect(try plan(amd64Only + ["--platform", "linux/amd64"]).status == 0)
+        let index = try registryDigest(own.address, "plan-test/busybox", "stable")
+        let platforms = try indexPlatforms(own.address, "plan-test/busybox", "stable")
+        try own.copy(Self.registry + "/plan-test/multi:1", to: "plan-test/busybox:stable")
+        #expect(try registryDigest(own.address, "plan-test/busybox", "stable") != index)
+        let both = try plan(amd64Only + ["--platform", "linux/amd64,linux/arm64"])
+        #expect(both.status == 0, "\(both.stderr)")
+        let later = try TestSupport.read(folder + "/later.lock")
+        #expect(later.contains("""
+                digest: \(index)
+                platforms:
+                  linux/amd64: \(platforms["linux/amd64"] ?? "?")
+                  linux/arm64/v8: \(platforms["linux/arm64/v8"] ?? "?")
+            """), "\(later)")
     }
 
     @Test("plan run --locked rebuilds from the cache with the registry stopped; without --locked it cannot")
