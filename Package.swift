@@ -42,6 +42,8 @@ let package = Package(
         ),
         // Dockerfile → plan (`plan import`): BuildKit's Dockerfile syntax, read exactly, and the plan YAML written from it.
         .target(name: "PlanImport", dependencies: ["PlanDiagnostics"]),
+        // `plan lock` and `--locked`: the lock file (plan.lock), resolving what a plan reads to digests, and using the lock.
+        .target(name: "PlanLock", dependencies: ["PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanOCI", "PlanValues"]),
         // Semantic checks and the BuildGraph IR.
         .target(name: "PlanCompiler", dependencies: [
             "PlanDiagnostics", "PlanLanguage", "PlanValues", "PlanPaths", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -66,7 +68,7 @@ let package = Package(
             name: "PlanCLI",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanOCI",
-                "PlanExecutor", "PlanValues", "PlanPaths", "PlanImport",
+                "PlanExecutor", "PlanValues", "PlanPaths", "PlanImport", "PlanLock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
@@ -104,7 +106,7 @@ let package = Package(
             name: "PlanUnitTests",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
-                "PlanExecutor", "PlanTestKit", "PlanValues", "PlanPaths", "PlanImport",
+                "PlanExecutor", "PlanTestKit", "PlanValues", "PlanPaths", "PlanImport", "PlanLock",
             ]
         ),
         .testTarget(
@@ -126,7 +128,7 @@ let package = Package(
             name: "PlanInteropTests",
             dependencies: [
                 "PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanDockerfile", "PlanBake", "PlanGraph", "PlanCLI",
-                "PlanExecutor", "PlanTestKit", "plan", "PlanValues", "PlanPaths", "PlanImport",
+                "PlanExecutor", "PlanTestKit", "plan", "PlanValues", "PlanPaths", "PlanImport", "PlanLock",
             ]
         ),
         .testTarget(

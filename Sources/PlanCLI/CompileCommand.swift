@@ -67,6 +67,8 @@ struct CompileCommand: ParsableCommand {
 
     /// `--platform`: the bake targets' `platforms`; with --emit bound-plan, the one platform to bind for.
     @OptionGroup var platformOptions: PlatformOptions
+    /// `--locked`: every image pinned to the lock's index digest (PlanLock).
+    @OptionGroup var lockOptions: LockOptions
 
     @Option(name: .customLong("affected-since"), help: ArgumentHelp(
         "With --out-dir: add a bake group `affected` of the targets whose inputs changed since this git revision.",
@@ -75,6 +77,7 @@ struct CompileCommand: ParsableCommand {
 
     func validate() throws {
         if emit == .boundPlan {
+            if lockOptions.locked { throw ValidationError("--locked goes with --emit dockerfile (a bound plan leaves images unresolved)") }
             for (given, flag) in [(output != nil, "-o"), (outDirectory != nil, "--out-dir"), (dockerignore != nil, "--dockerignore"),
                                   (tagPrefix != nil, "--tag-prefix"), (affectedSince != nil, "--affected-since")] where given {
                 throw ValidationError("--emit bound-plan writes to standard output; \(flag) goes with --emit dockerfile")
@@ -105,12 +108,13 @@ struct CompileCommand: ParsableCommand {
             }
         }
         Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: false)
-        guard let graph = result.graph else {
+        guard var graph = result.graph else {
             if options.diagnosticsFormat == .text, let summary = DiagnosticRenderer.summary(result.diagnostics) {
                 Output.standardError("\(result.planFile): \(summary); nothing written\n")
             }
             throw ExitCode(isUsageProblem(result) ? 2 : 1)
         }
+        if lockOptions.locked { graph = try lockOptions.pinnedGraph(graph, sources: result.sources, options: options) }
         let writer = DockerfileWriter(dialect: dialect)
         let dockerfile = writer.dockerfile(for: graph)
         if let outDirectory {

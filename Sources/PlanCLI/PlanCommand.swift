@@ -27,7 +27,7 @@ public struct PlanCommand: ParsableCommand {
             Exit status: 0 success, 1 errors in the plan, 2 usage errors.
             """,
         version: "0.1.0",
-        subcommands: [CheckCommand.self, CompileCommand.self, GraphCommand.self, AffectedCommand.self, RunCommand.self, CacheCommand.self, ImageCommand.self, ImportCommand.self]
+        subcommands: [CheckCommand.self, CompileCommand.self, GraphCommand.self, AffectedCommand.self, RunCommand.self, CacheCommand.self, ImageCommand.self, ImportCommand.self, LockCommand.self]
     )
 
     public init() {}

@@ -65,6 +65,8 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var options: PlanOptions
     /// `--platform`: compiled into `BuildGraph.platforms` (the executor's side reads it there).
     @OptionGroup var platformOptions: PlatformOptions
+    /// `--locked`: images pulled by the lock's digests (PlanLock).
+    @OptionGroup var lockOptions: LockOptions
 
     @Option(name: .customLong("secret"), help: ArgumentHelp(
         "A secret for `secrets:` steps: id=ID,src=FILE or id=ID,env=VARIABLE (repeatable).", valueName: "spec"))
@@ -274,6 +276,9 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         runOptions.noCacheStages = Set(noCacheStages)
+        let pins = lockOptions.locked
+            ? try lockOptions.pins(for: graph, targets: options.targets, platform: target, sources: result.sources, options: options)
+            : ImagePins()
         runOptions.cacheFrom = try cacheFrom.map { try Self.cacheTransport($0, .from) }
         runOptions.cacheTo = try cacheTo.map { try Self.cacheTransport($0, .to) }
 
@@ -284,7 +289,7 @@ struct RunCommand: AsyncParsableCommand {
         let settings = runOptions
         let metadata = BuildMetadata()
         let task = Task { () async throws -> RunSummary in
-            let (plan, images) = try await Self.bind(binder, options: settings)
+            let (plan, images) = try await Self.bind(binder, options: settings, pins: pins)
             return try await Executor(plan: plan, options: settings, images: images, events: { event in
                 reporter.handle(event)
                 metadata.record(event)
@@ -335,10 +340,10 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Pulls every image the plan reads — all at once — then binds the plan with what they say. A pull that
     /// fails is a located error (``RunFailure/Kind/imagePull``) at the `from:` or `copy` that names it.
-    static func bind(_ binder: Binder, options: RunOptions) async throws -> (BoundPlan, BaseImages) {
+    static func bind(_ binder: Binder, options: RunOptions, pins: ImagePins = ImagePins()) async throws -> (BoundPlan, BaseImages) {
         let references = try binder.imageReferences()
         let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries,
-                                    credentials: options.registryCredentials, platform: binder.options.platform)
+                                    credentials: options.registryCredentials, platform: binder.options.platform, pins: pins)
         var resolved: [ImageReference: ResolvedImage] = [:]
         var pullErrors: [(reference: ImageReference, error: any Error)] = []
         await withTaskGroup(of: (ImageReference, Result<ResolvedImage, any Error>).self) { group in

@@ -24,11 +24,13 @@ public actor BaseImages {
     let rootfsDirectory: String
     let client: RegistryClient
     let platform: Platform
+    /// `--locked`: the manifests to pull by digest instead of asking for tags.
+    let pins: ImagePins
     var pulled: [ImageReference: PulledImage] = [:]
     var unpacked: [ImageReference: BaseImage] = [:]
 
     public init(cacheDirectory: String, insecureRegistries: Set<String>, credentials: RegistryCredentials,
-                platform: Platform = .host) throws {
+                platform: Platform = .host, pins: ImagePins = ImagePins()) throws {
         let layout = CacheLayout(root: cacheDirectory)
         store = try ContentStore(root: URL(fileURLWithPath: layout.images))
         rootfsDirectory = layout.rootfs
@@ -37,6 +39,7 @@ public actor BaseImages {
             insecureRegistries: insecureRegistries,
             credentials: credentials))
         self.platform = platform
+        self.pins = pins
     }
 
     /// Pulls `reference` (manifest, configuration and layers) into the store and says what binding needs
@@ -49,7 +52,7 @@ public actor BaseImages {
 
     private func pull(_ reference: ImageReference) async throws -> PulledImage {
         if let known = pulled[reference] { return known }
-        let image = try await client.pull(reference, platform: platform, into: store)
+        let image = try await client.pull(pins.pinned(reference, platform: platform) ?? reference, platform: platform, into: store)
         pulled[reference] = image
         return image
     }
