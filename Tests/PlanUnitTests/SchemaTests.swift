@@ -105,11 +105,11 @@ struct SchemaTests {
         #expect(missing.isEmpty, "properties without a description: \(missing.sorted())")
     }
 
-    /// The `platforms` items' pattern: what the checker accepts (`Platform.parseLinuxImagePlatform`, E0612 else).
+    /// The pattern of a `platforms` entry (`$defs/linuxPlatform`): what the checker accepts (`Platform.parseLinuxImagePlatform`, E0612 else).
     static func platformPattern() throws -> NSRegularExpression {
         let schema = try loadSchema()
-        let platforms = (schema["properties"] as? [String: Any])?["platforms"] as? [String: Any]
-        let pattern = try #require((platforms?["items"] as? [String: Any])?["pattern"] as? String)
+        let platform = (schema["$defs"] as? [String: Any])?["linuxPlatform"] as? [String: Any]
+        let pattern = try #require(platform?["pattern"] as? String)
         return try NSRegularExpression(pattern: pattern)
     }
 
