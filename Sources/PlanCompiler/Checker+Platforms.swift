@@ -69,18 +69,12 @@ extension Checker {
              help: "make sure it is an index (`plan image inspect` lists its platforms), or pin the digest per platform with `${TARGETARCH}`")
     }
 
-    /// The stages whose platform a stage is built on, the stage first: a stage without `platform:` built
-    /// `from:` another stage continues that stage's result, so it is built on that stage's platform (as
-    /// BuildKit does); the chain ends at a stage with `platform:` or an image or scratch base.
+    /// The stages whose platform a stage is built on, the stage first (``StagePlatform/chain(from:baseStage:)``).
     func platformChain(of index: Int) -> [Int] {
-        var chain = [index]
-        var current = index
-        while stages[current].syntax.platform == nil, case .stage(let name)? = stages[current].base,
-              let base = stageIndex[name], !chain.contains(base) {
-            chain.append(base)
-            current = base
-        }
-        return chain
+        StagePlatform.chain(from: stages[index].name, baseStage: { name in
+            guard let index = stageIndex[name], case .stage(let base)? = stages[index].base, stageIndex[base] != nil else { return nil }
+            return base
+        }).compactMap { stageIndex[$0] }
     }
 
     /// What a stage is pinned to, through its `from:` chain (`platformChain`).
@@ -93,6 +87,7 @@ extension Checker {
     /// Files built for the pinned platform do not run on the target ("exec format error") unless the source
     /// stage cross-builds: a stage that refers to a `TARGET…` argument is taken to know what it builds for.
     /// Both stages' platforms follow their `from:` chains: a stage built from a pinned stage is pinned too.
+    /// (Its own `platform:` changes nothing then, as in BuildKit.)
     mutating func checkForeignPlatformCopies(into index: Int) {
         guard effectivePlatform(of: index) == .target else { return }
         for instruction in stages[index].instructions {
