@@ -74,6 +74,36 @@ public enum StagePlatform: Hashable, Sendable {
 }
 
 extension GraphStage {
-    /// What the stage's `platform:` pins it to.
+    /// What the stage's `platform:` pins it to. A stage built `from:` another stage is built on that stage's
+    /// platform whatever its own `platform:` says: see ``BuildGraph/effectivePlatform(of:)``.
     public var stagePlatform: StagePlatform { StagePlatform(written: platform) }
+}
+
+extension StagePlatform {
+    /// The stages whose platform `stage` is built on, `stage` first: a stage built `from:` another stage
+    /// continues that stage's result, so it is built on that stage's platform, as in BuildKit, where
+    /// `FROM build AS test` takes `build`'s platform (and a `--platform` on such a `FROM` changes nothing).
+    /// The chain ends at a stage built from an image or scratch, whose `platform:` decides, or at a stage
+    /// already in it. `baseStage` gives the stage a stage is built from (nil: an image, scratch, or unknown).
+    public static func chain(from stage: String, baseStage: (String) -> String?) -> [String] {
+        var chain = [stage]
+        var current = stage
+        while let base = baseStage(current), !chain.contains(base) {
+            chain.append(base)
+            current = base
+        }
+        return chain
+    }
+}
+
+extension BuildGraph {
+    /// What stage `name` is built on, through its `from:` chain (``StagePlatform/chain(from:baseStage:)``):
+    /// the `platform:` of the chain's last stage, the one built from an image or scratch.
+    public func effectivePlatform(of name: String) -> StagePlatform {
+        let chain = StagePlatform.chain(from: name, baseStage: {
+            if case .stage(let base)? = stage(named: $0)?.base, stage(named: base) != nil { return base }
+            return nil
+        })
+        return StagePlatform(written: stage(named: chain.last ?? name)?.platform)
+    }
 }

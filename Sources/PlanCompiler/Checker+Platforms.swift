@@ -69,20 +69,39 @@ extension Checker {
              help: "make sure it is an index (`plan image inspect` lists its platforms), or pin the digest per platform with `${TARGETARCH}`")
     }
 
+    /// The stages whose platform a stage is built on, the stage first (``StagePlatform/chain(from:baseStage:)``).
+    func platformChain(of index: Int) -> [Int] {
+        StagePlatform.chain(from: stages[index].name, baseStage: { name in
+            guard let index = stageIndex[name], case .stage(let base)? = stages[index].base, stageIndex[base] != nil else { return nil }
+            return base
+        }).compactMap { stageIndex[$0] }
+    }
+
+    /// What a stage is pinned to, through its `from:` chain (`platformChain`).
+    func effectivePlatform(of index: Int) -> StagePlatform {
+        let root = platformChain(of: index).last ?? index
+        return StagePlatform(written: stages[root].syntax.platform?.value)
+    }
+
     /// W0112: a copy from a stage pinned to another platform into a stage built for the target platform.
     /// Files built for the pinned platform do not run on the target ("exec format error") unless the source
     /// stage cross-builds: a stage that refers to a `TARGET…` argument is taken to know what it builds for.
+    /// Both stages' platforms follow their `from:` chains: a stage built from a pinned stage is pinned too.
+    /// (Its own `platform:` changes nothing then, as in BuildKit.)
     mutating func checkForeignPlatformCopies(into index: Int) {
-        guard StagePlatform(written: stages[index].syntax.platform?.value) == .target else { return }
+        guard effectivePlatform(of: index) == .target else { return }
         for instruction in stages[index].instructions {
             guard case .copy(let copy) = instruction, case .stage(let name) = copy.source,
                   let source = stageIndex[name] else { continue }
-            let pin = StagePlatform(written: stages[source].syntax.platform?.value)
+            let chain = platformChain(of: source)
+            let root = chain.last ?? source
+            let pin = StagePlatform(written: stages[root].syntax.platform?.value)
             let pinned: Platform
             switch pin {
             case .target: continue
             case .build:
-                if stages[source].usedArguments.contains(where: { $0.hasPrefix("TARGET") }) { continue }
+                // Any stage of the chain that names a TARGET argument cross-builds what the chain makes.
+                if chain.contains(where: { stages[$0].usedArguments.contains(where: { $0.hasPrefix("TARGET") }) }) { continue }
                 pinned = Platform.host
             case .fixed(let platform): pinned = platform
             }
@@ -91,12 +110,16 @@ extension Checker {
             let pinText = pin == .build ? "the build platform (\(AutomaticArguments.buildKitSpelling(pinned)))"
                 : AutomaticArguments.buildKitSpelling(pinned).description
             let names = foreign.map { AutomaticArguments.buildKitSpelling($0).description }.joined(separator: ", ")
+            let notes = root == source ? [] : [Diagnostic.Note(
+                "`\(name)` is built from `\(stages[root].name)`, whose `platform:` pins it",
+                at: stages[root].syntax.platform?.location)]
             warn(.foreignPlatformCopy,
                  "stage `\(name)` is built for \(pinText), but `\(stages[index].name)` is built for \(names): "
                     + "programs copied from it fail with \"exec format error\"",
-                 at: copy.location, stage: index,
+                 at: copy.location, stage: index, notes: notes,
                  help: "cross-build for `${TARGETARCH}` in `\(name)` (using a TARGET argument silences this), "
-                    + "drop its `platform:`, or allow it with `allow: [foreign-platform-copy]`")
+                    + "drop \(root == source ? "its" : "`\(stages[root].name)`'s") `platform:`, "
+                    + "or allow it with `allow: [foreign-platform-copy]`")
         }
     }
 }

@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test("a bad --platform is a usage error naming it, on check, compile and run",
-          arguments: ["linux/sparc", "windows/amd64", "linux/arm64/v99", "", "linux/amd64,"])
+          arguments: ["linux/sparc", "windows/amd64", "linux/arm64/v99", "", ",", "linux/amd64,"])
     func badPlatform(_ value: String) throws {
         for command in ["check", "compile", "run"] {
             let result = try TestSupport.plan([command, Self.plan, "--platform", value])

@@ -146,8 +146,47 @@ import Testing
         #expect(malformed.stderr.contains("--platform \"linux/arm64/v99x\": `v99x` is not a variant"), "\(malformed.stderr)")
     }
 
-    @Test("an emulator that is registered but exits 126 on the first step: the failure names the platform and its emulator")
-    func brokenEmulatorIsNamed() throws {
+    /// `plan run` as `nobody`, so in the bubblewrap sandbox (SandboxChoice: bubblewrap without root): the
+    /// project folder is given to nobody, and the binary copied to a folder of its own that nobody can reach.
+    func runWithoutRoot(_ folder: String, _ extra: [String]) throws -> TestSupport.ProcessResult {
+        let setpriv = try TestSupport.tool("setpriv")
+        _ = try TestSupport.tool("bwrap")
+        let box = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: box) }
+        chmod(box, 0o755)
+        // Copied by cp, not in this process: a child spawned meanwhile could inherit a descriptor open for writing.
+        let copied = try TestSupport.run("/bin/cp", [TestSupport.planBinary, box + "/plan"])
+        #expect(copied.status == 0, "\(copied.stderr)")
+        let given = try TestSupport.run("/bin/chown", ["-R", "65534:65534", folder])
+        #expect(given.status == 0, "\(given.stderr)")
+        chmod(folder, 0o755)
+        return try TestSupport.run(setpriv, [
+            "--reuid", "65534", "--regid", "65534", "--clear-groups", box + "/plan", "run", folder,
+            "--cache-dir", folder + "/cache", "--progress", "plain",
+            "--insecure-registry", Self.registry, "--arg", "REGISTRY=\(Self.registry)",
+        ] + extra, environment: ["HOME": folder])
+    }
+
+    @Test("without root, in the bubblewrap sandbox: an arm64 step runs under qemu (binfmt_misc's F flag), uname -m says aarch64")
+    func arm64StepRunsUnderBubblewrap() throws {
+        guard try requireEmulation() else { return }
+        guard getuid() == 0 else {
+            if ProcessInfo.processInfo.environment["PLAN_TEST_REQUIRE_TOOLS"] == "1" {
+                throw TestSupport.ToolMissing(name: "root (to run plan as nobody)")
+            }
+            return
+        }
+        let folder = try TestSupport.project(Self.plan)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let built = try runWithoutRoot(folder, ["--platform", "linux/arm64", "--output", "type=local,dest=\(folder)/out"])
+        #expect(built.status == 0, "\(built.stderr)")
+        // Only the bubblewrap sandbox says this: the run did not use runc.
+        #expect(built.stderr.contains("warning: without root"), "\(built.stderr)")
+        #expect(try TestSupport.read(folder + "/out/arch") == "aarch64\n")
+    }
+
+    @Test("an emulator that is registered but exits 126 on the first step: the failure names the platform and its emulator, under runc (root) and bubblewrap (without root)", arguments: [false, true])
+    func brokenEmulatorIsNamed(withoutRoot: Bool) throws {
         #if arch(x86_64)
         guard getuid() == 0, FileManager.default.fileExists(atPath: "/proc/sys/fs/binfmt_misc/register") else {
             if ProcessInfo.processInfo.environment["PLAN_TEST_REQUIRE_TOOLS"] == "1" {
@@ -187,14 +226,15 @@ import Testing
         let gcc = try TestSupport.tool("gcc")
         let compiled = try TestSupport.run(gcc, ["-static", "-Os", "-o", folder + "/fake-emulator", folder + "/fake.c"])
         #expect(compiled.status == 0, "\(compiled.stderr)")
-        let name = "plan-test-fake-riscv64-\(getpid())"
+        let name = "plan-test-fake-riscv64-\(getpid())-\(withoutRoot ? "bwrap" : "runc")"
         let hex = { (bytes: [UInt8]) in bytes.map { String(format: "\\x%02x", $0) }.joined() }
         let mask: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0xFF, 0xFF]
         let registration = ":\(name):M:0:\(hex(riscv64)):\(hex(mask)):\(folder)/fake-emulator:F\n"
         try registration.write(toFile: "/proc/sys/fs/binfmt_misc/register", atomically: false, encoding: .utf8)
         defer { try? "-1".write(toFile: "/proc/sys/fs/binfmt_misc/" + name, atomically: false, encoding: .utf8) }
 
-        let result = try run(folder, ["--platform", "linux/riscv64", "--output", "type=local,dest=\(folder)/out"])
+        let arguments = ["--platform", "linux/riscv64", "--output", "type=local,dest=\(folder)/out"]
+        let result = withoutRoot ? try runWithoutRoot(folder, arguments) : try run(folder, arguments)
         #expect(result.status == 1, "\(result.stderr)")
         #expect(result.stderr.contains("plan.yaml:18:9: error[E0904]: stage `app`: `run` exited with status 126: the emulator for linux/riscv64 failed"),
                 "\(result.stderr)")

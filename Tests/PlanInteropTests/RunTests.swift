@@ -15,8 +15,11 @@ import Testing
         try TestSupport.plan(["run"] + arguments + ["--insecure-registry", Self.registry])
     }
 
-    /// `platform`: build for it with both (`plan run --platform`, `buildah bud --platform`).
-    func differential(_ plan: String, target: String, platform: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// `platform`: build for it with both (`plan run --platform`, `buildah bud --platform`). `inspect` is called
+    /// after the comparison with the scratch folder, which holds `ours-layout`, `theirs-layout` (OCI layouts, tags
+    /// `latest` and `t`) and their unpacked trees `ours/rootfs` and `theirs/rootfs`.
+    func differential(_ plan: String, target: String, platform: String? = nil, sourceLocation: SourceLocation = #_sourceLocation,
+                      inspect: (_ folder: String) throws -> Void = { _ in }) throws {
         let platformArguments = platform.map { ["--platform", $0] } ?? []
         let folder = try TestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -57,6 +60,7 @@ import Testing
         var theirLabels = theirs.config["Labels"] as? [String: String] ?? [:]
         for label in Self.ignoredLabels { theirLabels.removeValue(forKey: label) }
         #expect((mine.config["Labels"] as? [String: String] ?? [:]) == theirLabels, sourceLocation: sourceLocation)
+        try inspect(folder)
     }
 
     @Test func registryExampleEqualsBuildah() throws {

@@ -62,4 +62,41 @@ import Testing
         #expect(StagePlatform(written: "${BUILDPLATFORM}").platform(target: target, build: build) == build)
         #expect(StagePlatform.target.platform(target: target, build: build) == target)
     }
+
+    @Test("a stage built from another stage is built on that stage's platform, through the whole from: chain, as in BuildKit")
+    func effectivePlatformFollowsFromChains() throws {
+        let result = try TestSupport.compile(["plan.yaml": """
+            version: 1
+            allow: [root-target, unreachable-stage]
+            platforms: [linux/amd64, linux/arm64]
+            stages:
+              toolchain:
+                from: alpine:3.20
+                platform: ${BUILDPLATFORM}
+              build:
+                from: toolchain
+              test:
+                from: build
+              fixed:
+                from: alpine:3.20
+                platform: linux/s390x
+              on-fixed:
+                from: fixed
+              repinned:
+                from: toolchain
+                platform: ${TARGETPLATFORM}
+              app:
+                from: alpine:3.20
+            targets: [app]
+            """])
+        let graph = try #require(result.graph, "\(result.diagnostics)")
+        #expect(graph.effectivePlatform(of: "toolchain") == .build)
+        #expect(graph.effectivePlatform(of: "build") == .build)
+        #expect(graph.effectivePlatform(of: "test") == .build)
+        #expect(graph.effectivePlatform(of: "on-fixed") == .fixed(Platform(architecture: "s390x")))
+        // BuildKit takes the base stage's platform over a `FROM --platform=…` naming a stage.
+        #expect(graph.effectivePlatform(of: "repinned") == .build)
+        #expect(graph.effectivePlatform(of: "app") == .target)
+        #expect(graph.stage(named: "test")?.stagePlatform == .target, "the stage's own platform: is still none")
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PlanLanguage
+import PlanValues
 
 /// `schemas/plan.schema.json` read in-process: the examples name it, the fixtures exist, and the schema's keys are
 /// the parser's keys. Validation with check-jsonschema, beside `plan check`, is in PlanInteropTests.
@@ -102,5 +103,60 @@ struct SchemaTests {
         }
         walk(try Self.loadSchema(), path: "#")
         #expect(missing.isEmpty, "properties without a description: \(missing.sorted())")
+    }
+
+    /// The pattern of a `platforms` entry (`$defs/linuxPlatform`): what the checker accepts (`Platform.parseLinuxImagePlatform`, E0612 else).
+    static func platformPattern() throws -> NSRegularExpression {
+        let schema = try loadSchema()
+        let platform = (schema["$defs"] as? [String: Any])?["linuxPlatform"] as? [String: Any]
+        let pattern = try #require(platform?["pattern"] as? String)
+        return try NSRegularExpression(pattern: pattern)
+    }
+
+    /// Every spelling of every architecture Go knows, with and without `linux/` and variants.
+    static var platformCandidates: [String] {
+        let architectures = Platform.knownArchitectures + ["x86_64", "x86-64", "aarch64", "armhf", "armel", "i386", "i686", "sparcv9"]
+        let variants = [nil, "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v99", "5", "6", "7", "8", "v8.0", "v8.2", "x"]
+        var candidates = ["", "linux", "linux/", "/amd64", "linux/amd64/", "linux/amd64/v2/x", "linux//amd64"]
+        for architecture in architectures {
+            candidates.append(architecture)
+            for os in ["linux", "windows", "darwin", "freebsd"] {
+                for variant in variants {
+                    candidates.append(os + "/" + architecture + (variant.map { "/" + $0 } ?? ""))
+                }
+            }
+        }
+        return candidates
+    }
+
+    @Test("the schema's platform pattern accepts exactly the platforms plan check accepts")
+    func platformPatternMatchesChecker() throws {
+        let regex = try Self.platformPattern()
+        func schemaAccepts(_ text: String) -> Bool {
+            regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+        }
+        func checkerAccepts(_ text: String) -> Bool {
+            if case .success = Platform.parseLinuxImagePlatform(text) { return true }
+            return false
+        }
+        var accepted = 0
+        for candidate in Self.platformCandidates {
+            // containerd replaces the variant after armhf and armel (v7, v6) whatever it is; the schema asks for none.
+            let replacedVariant = candidate.hasPrefix("linux/armhf/") || candidate.hasPrefix("linux/armel/")
+            if replacedVariant {
+                #expect(!schemaAccepts(candidate) && checkerAccepts(candidate), "\(candidate)")
+                continue
+            }
+            #expect(schemaAccepts(candidate) == checkerAccepts(candidate),
+                    "`\(candidate)`: schema \(schemaAccepts(candidate)), plan check \(checkerAccepts(candidate))")
+            if schemaAccepts(candidate) { accepted += 1 }
+        }
+        #expect(accepted > 30)
+        // The issue's bad input, refused by both.
+        for bad in ["linux/sparc", "windows/amd64", "linux/arm64/v99"] {
+            #expect(!schemaAccepts(bad) && !checkerAccepts(bad), "\(bad)")
+        }
+        // plan, like containerd, also takes capitals (`Linux/AMD64`); the schema asks for the usual lowercase.
+        #expect(checkerAccepts("Linux/AMD64") && !schemaAccepts("Linux/AMD64"))
     }
 }
