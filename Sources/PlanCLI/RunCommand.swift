@@ -36,7 +36,12 @@ struct RunCommand: AsyncParsableCommand {
 
             --platform linux/arm64 builds for another platform: base images are chosen from their index for \
             it, and on a machine that does not run its programs natively the steps run under qemu \
-            (apt-get install qemu-user-static binfmt-support; checked before building, see docs/run.md).
+            (apt-get install qemu-user-static binfmt-support; checked before building, see docs/run.md). \
+            --platform linux/amd64,linux/arm64 (or the plan's platforms:) builds every platform in one run: \
+            each target once per platform, a stage pinned to ${BUILDPLATFORM} that uses no TARGET* argument \
+            once, shared. Image outputs then write an OCI image index (one manifest per platform), \
+            type=local and type=artifacts one sub-folder per platform (linux_amd64/, linux_arm64/); \
+            type=docker takes one platform.
 
             Every step is cached by what it reads (content, not times): an unchanged step is skipped. \
             --explain prints, for each step, `hit` or `miss` and the first input that differed from the \
