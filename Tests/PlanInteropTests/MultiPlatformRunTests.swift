@@ -208,5 +208,11 @@ import Testing
         // Each platform's image is there: skopeo picks arm64 from the index.
         let arm64 = try TestSupport.run(skopeo, ["inspect", "--tls-verify=false", "--override-arch", "arm64", "docker://\(reference)"])
         #expect(arm64.stdout.contains("\"Architecture\": \"arm64\""), "\(arm64.stdout) \(arm64.stderr)")
+        // Stored under its name too: `plan image inspect` lists the index's platforms.
+        let inspect = try TestSupport.plan(["image", "inspect", reference, "--cache-dir", folder + "/cache",
+                                            "--insecure-registry", Self.registry])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        #expect(inspect.stdout.contains("application/vnd.oci.image.index.v1+json") && inspect.stdout.contains("\"platforms\""),
+                "\(inspect.stdout)")
     }
 }
