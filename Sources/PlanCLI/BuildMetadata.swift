@@ -40,7 +40,8 @@ final class BuildMetadata: Sendable {
         struct Entry: Encodable {
             var descriptor: DescriptorJSON
             var digest: String
-            var configDigest: String
+            /// None for an image index (several platforms), as buildx writes it.
+            var configDigest: String?
             var names: String?
 
             enum CodingKeys: String, CodingKey {
@@ -53,7 +54,7 @@ final class BuildMetadata: Sendable {
         let entries = images.withLockedValue { $0 }.mapValues { image in
             Entry(descriptor: DescriptorJSON(mediaType: image.manifest.mediaType.rawValue, digest: image.manifest.digest.description,
                                          size: image.manifest.size),
-                  digest: image.manifest.digest.description, configDigest: image.configDigest.description,
+                  digest: image.manifest.digest.description, configDigest: image.configDigest?.description,
                   names: image.names.isEmpty ? nil : image.names.joined(separator: ","))
         }
         let encoder = JSONEncoder()

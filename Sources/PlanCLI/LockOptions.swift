@@ -35,11 +35,11 @@ struct LockOptions: ParsableArguments {
     }
 
     /// The manifests a locked run pulls by digest: those of the images building `targets` for `platform` reads.
-    func pins(for graph: BuildGraph, targets: [String], platform: Platform, sources: SourceMap, options: PlanOptions) throws -> ImagePins {
+    func pins(for graph: BuildGraph, targets: [String], platforms: [Platform], sources: SourceMap, options: PlanOptions) throws -> ImagePins {
         let (lock, path) = try load(for: graph, sources: sources, options: options)
         let reads: PlanReads
         do throws(BindFailure) {
-            reads = try PlanReads.of(graph, targets: targets.isEmpty ? graph.targets : targets, platforms: [platform])
+            reads = try PlanReads.of(graph, targets: targets.isEmpty ? graph.targets : targets, platforms: platforms)
         } catch {
             report(error.diagnostics, nil, sources: sources, options: options)
             throw ExitCode(1)

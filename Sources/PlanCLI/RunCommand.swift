@@ -36,7 +36,12 @@ struct RunCommand: AsyncParsableCommand {
 
             --platform linux/arm64 builds for another platform: base images are chosen from their index for \
             it, and on a machine that does not run its programs natively the steps run under qemu \
-            (apt-get install qemu-user-static binfmt-support; checked before building, see docs/run.md).
+            (apt-get install qemu-user-static binfmt-support; checked before building, see docs/run.md). \
+            --platform linux/amd64,linux/arm64 (or the plan's platforms:) builds every platform in one run: \
+            each target once per platform, a stage pinned to ${BUILDPLATFORM} that uses no TARGET* argument \
+            once, shared. Image outputs then write an OCI image index (one manifest per platform), \
+            type=local and type=artifacts one sub-folder per platform (linux_amd64/, linux_arm64/); \
+            type=docker takes one platform.
 
             Every step is cached by what it reads (content, not times): an unchanged step is skipped. \
             --explain prints, for each step, `hit` or `miss` and the first input that differed from the \
@@ -260,16 +265,11 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.insecureRegistries = Set(insecureRegistries)
         runOptions.keepGoing = keepGoing
         runOptions.noCache = noCache
-        // What the plan alone does not settle (platform, secrets, stage names given here), before building.
+        // What the plan alone does not settle (platforms, secrets, stage names given here), before building.
         // `--platform`, else the plan's `platforms:`, else this machine's (BuildGraph.platforms). A platform
-        // the machine does not run natively runs under user-mode emulation. One platform per run today.
-        guard graph.platforms.count == 1, let target = graph.platforms.first else {
-            Output.standardError("error: plan run builds one platform at a time for now, and this run asks for "
-                + graph.platforms.map(\.description).joined(separator: ", ")
-                + "; choose one with --platform (a multi-platform image: `plan compile --out-dir` and `docker buildx bake`)\n")
-            throw ExitCode(2)
-        }
-        let preflight = RunPreflight(graph: graph, targets: options.targets, platform: target, emulation: runOptions.emulation)
+        // the machine does not run natively runs under user-mode emulation.
+        let platforms = graph.platforms.isEmpty ? [Platform.host] : graph.platforms
+        let preflight = RunPreflight(graph: graph, targets: options.targets, platforms: platforms, emulation: runOptions.emulation)
             .problems(secretIDs: Set(runOptions.secrets.keys), noCacheStages: noCacheStages)
         if !preflight.isEmpty {
             for problem in preflight { Output.standardError("error: \(problem)\n") }
@@ -277,7 +277,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         runOptions.noCacheStages = Set(noCacheStages)
         let pins = lockOptions.locked
-            ? try lockOptions.pins(for: graph, targets: options.targets, platform: target, sources: result.sources, options: options)
+            ? try lockOptions.pins(for: graph, targets: options.targets, platforms: platforms, sources: result.sources, options: options)
             : ImagePins()
         runOptions.cacheFrom = try cacheFrom.map { try Self.cacheTransport($0, .from) }
         runOptions.cacheTo = try cacheTo.map { try Self.cacheTransport($0, .to) }
@@ -285,12 +285,12 @@ struct RunCommand: AsyncParsableCommand {
         let live = progress == .tty || (progress == .auto && isatty(STDERR_FILENO) == 1)
         let reporter = ProgressReporter(json: progress == .json, live: live, explain: explain)
         defer { reporter.stop() }
-        let binder = Binder(graph: graph, options: BindOptions(targets: options.targets, platform: target))
+        let binders = platforms.map { Binder(graph: graph, options: BindOptions(targets: options.targets, platform: $0)) }
         let settings = runOptions
         let metadata = BuildMetadata()
         let task = Task { () async throws -> RunSummary in
-            let (plan, images) = try await Self.bind(binder, options: settings, pins: pins)
-            return try await Executor(plan: plan, options: settings, images: images, events: { event in
+            let (build, images) = try await Self.bind(binders, options: settings, pins: pins)
+            return try await Executor(build: build, options: settings, images: images, events: { event in
                 reporter.handle(event)
                 metadata.record(event)
             }).run()
@@ -338,41 +338,50 @@ struct RunCommand: AsyncParsableCommand {
         report([])
     }
 
-    /// Pulls every image the plan reads — all at once — then binds the plan with what they say. A pull that
-    /// fails is a located error (``RunFailure/Kind/imagePull``) at the `from:` or `copy` that names it.
-    static func bind(_ binder: Binder, options: RunOptions, pins: ImagePins = ImagePins()) async throws -> (BoundPlan, BaseImages) {
-        let references = try binder.imageReferences()
+    /// Pulls every image the plan reads for every platform it is read for — all at once — then binds the plan
+    /// once per target platform (one binder each, in the order asked) with what they say. A pull that fails is a
+    /// located error (``RunFailure/Kind/imagePull``) at the `from:` or `copy` that names it.
+    static func bind(_ binders: [Binder], options: RunOptions, pins: ImagePins = ImagePins()) async throws -> (BoundBuild, BaseImages) {
+        var uses: [ImageUse] = []
+        for binder in binders {
+            for use in try binder.imageUses() where !uses.contains(use) { uses.append(use) }
+        }
         let images = try BaseImages(cacheDirectory: options.cacheDirectory, insecureRegistries: options.insecureRegistries,
-                                    credentials: options.registryCredentials, platform: binder.options.platform, pins: pins)
-        var resolved: [ImageReference: ResolvedImage] = [:]
-        var pullErrors: [(reference: ImageReference, error: any Error)] = []
-        await withTaskGroup(of: (ImageReference, Result<ResolvedImage, any Error>).self) { group in
-            for reference in references {
+                                    credentials: options.registryCredentials, pins: pins)
+        var resolved: [ImageUse: ResolvedImage] = [:]
+        var pullErrors: [(use: ImageUse, error: any Error)] = []
+        await withTaskGroup(of: (ImageUse, Result<ResolvedImage, any Error>).self) { group in
+            for use in uses {
                 group.addTask {
                     do {
-                        return (reference, .success(try await images.resolve(reference)))
+                        return (use, .success(try await images.resolve(use)))
                     } catch {
-                        return (reference, .failure(error))
+                        return (use, .failure(error))
                     }
                 }
             }
-            for await (reference, outcome) in group {
+            for await (use, outcome) in group {
                 switch outcome {
-                case .success(let image): resolved[reference] = image
-                case .failure(let error): pullErrors.append((reference, error))
+                case .success(let image): resolved[use] = image
+                case .failure(let error): pullErrors.append((use, error))
                 }
             }
         }
         try Task.checkCancellation()
-        if !pullErrors.isEmpty {
+        if !pullErrors.isEmpty, let first = binders.first {
             // Bound without the images, the plan still says where each is named.
-            let unresolved = try binder.bind(images: [:])
+            let unresolved = try first.bind(images: [:])
             let failures = pullErrors.map { pull in
-                RunFailure(.imagePull(reference: pull.reference.description, reason: "\(pull.error)"), stage: nil,
-                           location: unresolved.firstUse(of: pull.reference))
+                RunFailure(.imagePull(reference: pull.use.reference.description, reason: "\(pull.error)"), stage: nil,
+                           location: unresolved.firstUse(of: pull.use.reference))
             }
-            throw BindFailure(diagnostics: DiagnosticList(failures.map(\.diagnostic)).sorted)
+            // One failure per image and reason (a pull refused the same way for two platforms is said once).
+            var seen = Set<Diagnostic>()
+            let unique = failures.map(\.diagnostic).filter { seen.insert($0).inserted }
+            throw BindFailure(diagnostics: DiagnosticList(unique).sorted)
         }
-        return (try binder.bind(images: resolved), images)
+        var plans: [BoundPlan] = []
+        for binder in binders { plans.append(try binder.bind(resolved: resolved)) }
+        return (BoundBuild(plans: plans), images)
     }
 }

@@ -12,8 +12,8 @@ struct RunPreflight {
     let graph: BuildGraph
     /// `--target`, or empty for the plan's targets.
     let targets: [String]
-    /// The platform the run builds for (`--platform`, default the host's).
-    var platform: Platform = .host
+    /// The platforms the run builds for (`--platform`, else the plan's, else the host's), in the order asked.
+    var platforms: [Platform] = [.host]
     /// Checks that this machine runs the platform's programs (natively or emulated).
     var emulation = Emulation()
     var host: Platform { emulation.host }
@@ -21,18 +21,32 @@ struct RunPreflight {
     /// The stages the run builds: the targets and what they need.
     var neededStages: [GraphStage] { graph.stages(building: targets) }
 
+    /// The distinct platforms whose programs the run starts: those its stages with `run` steps are built for
+    /// (a stage's pin, else each target platform), in order. Only `run` steps start the platform's programs;
+    /// a build of copies needs no emulator.
+    var platformsRunningPrograms: [Platform] {
+        var found: [Platform] = []
+        for target in platforms {
+            for stage in neededStages where stage.instructions.contains(where: { if case .run = $0 { true } else { false } }) {
+                let platform = stage.stagePlatform.platform(target: target, build: host).normalized
+                if !found.contains(platform) { found.append(platform) }
+            }
+        }
+        return found
+    }
+
     /// Every problem found, in stage order; empty when the build may start.
     func problems(secretIDs: Set<String>, noCacheStages: [String]) -> [String] {
         var found: [String] = []
-        // Only `run` steps start the platform's programs; a build of copies needs no emulator.
-        let runsPrograms = neededStages.contains { $0.instructions.contains { if case .run = $0 { true } else { false } } }
-        do {
-            if runsPrograms { try emulation.check(platform) }
-        } catch {
-            found.append(error.description)
+        // One problem per platform this machine cannot run, each with its package and command.
+        for platform in platformsRunningPrograms {
+            do {
+                try emulation.check(platform)
+            } catch {
+                found.append(error.description)
+            }
         }
         for stage in neededStages {
-            if let problem = platformProblem(stage) { found.append(problem) }
             var reported = Set<String>()
             for case .run(let run) in stage.instructions {
                 for secret in run.secrets where secret.required == true && !secretIDs.contains(secret.id) {
@@ -48,28 +62,5 @@ struct RunPreflight {
                          + (Suggestion.didYouMean(name, in: names) ?? "stages: " + names.joined(separator: ", ")))
         }
         return found
-    }
-
-    /// A stage `platform:` other than the run's: one run builds one platform, and a stage built for another one
-    /// under that name would be a wrong result that passes silently. `TARGET*` are the run's platform, `BUILD*`
-    /// the host's, as in BuildKit.
-    func platformProblem(_ stage: GraphStage) -> String? {
-        guard let written = stage.platform else { return nil }
-        var values: [String: String] = [:]
-        for argument in graph.arguments { if let value = argument.value { values[argument.name] = value } }
-        for (prefix, value) in [("TARGET", platform.normalized), ("BUILD", host.normalized)] {
-            values[prefix + "PLATFORM"] = value.description
-            values[prefix + "OS"] = value.os
-            values[prefix + "ARCH"] = value.architecture
-            values[prefix + "VARIANT"] = value.variant ?? ""
-        }
-        let text = Interpolation.substituteArguments(in: written, values)
-        let location = "\(stage.location)"
-        guard let stagePlatform = try? Platform(parsing: text) else {
-            return "\(location): stage `\(stage.name)`: platform `\(text)` is not os/arch[/variant]"
-        }
-        if stagePlatform.matches(platform) && platform.matches(stagePlatform) { return nil }
-        return "\(location): stage `\(stage.name)` is for platform \(stagePlatform), but this run builds for \(platform.normalized) "
-            + "and plan run builds one platform per run; remove `platform:` or pass --platform \(stagePlatform)"
     }
 }

@@ -16,21 +16,22 @@ public struct BaseImage: Sendable {
     public var layerPaths: [String]
 }
 
-/// Pulls and unpacks the images a plan reads, each once per run and once per store. Before the build
-/// the caller pulls every image the binder names (``resolve(_:)``, which the bind pass needs); the
-/// executor then asks for the same images again (``image(_:)``) and gets the ones already pulled.
+/// Pulls and unpacks the images a plan reads, each once per platform per run and once per store. Before the
+/// build the caller pulls every image use the binder names (``resolve(_:)``, which the bind pass needs); the
+/// executor then asks for the same images again (``image(_:platform:)``) and gets the ones already pulled.
+/// An image is chosen from its index for the platform asked; the unpacked root filesystem is keyed by the
+/// platform manifest's digest.
 public actor BaseImages {
     let store: ContentStore
     let rootfsDirectory: String
     let client: RegistryClient
-    let platform: Platform
     /// `--locked`: the manifests to pull by digest instead of asking for tags.
     let pins: ImagePins
-    var pulled: [ImageReference: PulledImage] = [:]
-    var unpacked: [ImageReference: BaseImage] = [:]
+    var pulled: [ImageUse: PulledImage] = [:]
+    var unpacked: [ImageUse: BaseImage] = [:]
 
     public init(cacheDirectory: String, insecureRegistries: Set<String>, credentials: RegistryCredentials,
-                platform: Platform = .host, pins: ImagePins = ImagePins()) throws {
+                pins: ImagePins = ImagePins()) throws {
         let layout = CacheLayout(root: cacheDirectory)
         store = try ContentStore(root: URL(fileURLWithPath: layout.images))
         rootfsDirectory = layout.rootfs
@@ -38,29 +39,31 @@ public actor BaseImages {
         client = RegistryClient(configuration: .init(
             insecureRegistries: insecureRegistries,
             credentials: credentials))
-        self.platform = platform
         self.pins = pins
     }
 
-    /// Pulls `reference` (manifest, configuration and layers) into the store and says what binding needs
-    /// of it: the platform manifest's digest and the configuration.
-    public func resolve(_ reference: ImageReference) async throws -> ResolvedImage {
-        let image = try await pull(reference)
+    /// Pulls `use`'s image for its platform (manifest, configuration and layers) into the store and says what
+    /// binding needs of it: the platform manifest's digest and the configuration. An image without the platform
+    /// is a `RegistryError.noMatchingPlatform` naming the image, the platform and the platforms it has.
+    public func resolve(_ use: ImageUse) async throws -> ResolvedImage {
+        let image = try await pull(use)
         return ResolvedImage(manifestDigest: image.manifestDescriptor.digest,
                              configuration: BoundImageConfiguration(image: image.configuration.config))
     }
 
-    private func pull(_ reference: ImageReference) async throws -> PulledImage {
-        if let known = pulled[reference] { return known }
-        let image = try await client.pull(pins.pinned(reference, platform: platform) ?? reference, platform: platform, into: store)
-        pulled[reference] = image
+    private func pull(_ use: ImageUse) async throws -> PulledImage {
+        if let known = pulled[use] { return known }
+        let image = try await client.pull(pins.pinned(use.reference, platform: use.platform) ?? use.reference,
+                                          platform: use.platform, into: store)
+        pulled[use] = image
         return image
     }
 
-    /// The image `reference`, pulled (if ``resolve(_:)`` did not already) and unpacked.
-    public func image(_ reference: ImageReference) async throws -> BaseImage {
-        if let known = unpacked[reference] { return known }
-        let image = try await pull(reference)
+    /// The image `reference` for `platform`, pulled (if ``resolve(_:)`` did not already) and unpacked.
+    public func image(_ reference: ImageReference, platform: Platform) async throws -> BaseImage {
+        let use = ImageUse(reference: reference, platform: platform)
+        if let known = unpacked[use] { return known }
+        let image = try await pull(use)
         let layerPaths = image.manifest.layers.map { store.path(for: $0.digest).path }
         let rootfs = rootfsDirectory + "/" + image.manifestDescriptor.digest.encoded
         if !FileManager.default.fileExists(atPath: rootfs) {
@@ -79,7 +82,7 @@ public actor BaseImages {
         }
         let base = BaseImage(reference: reference, manifest: image.manifest, manifestDigest: image.manifestDescriptor.digest,
                              configuration: image.configuration, rootfs: rootfs, layerPaths: layerPaths)
-        unpacked[reference] = base
+        unpacked[use] = base
         return base
     }
 }

@@ -144,6 +144,24 @@ public struct Emulation: Sendable {
     }
 }
 
+extension Emulation {
+    /// Checks every platform in `platforms`; the problems of all that cannot run here in one error.
+    public func check(_ platforms: [Platform]) throws(EmulationProblems) {
+        var problems: [EmulationProblem] = []
+        for platform in platforms {
+            do { _ = try check(platform) } catch { problems.append(error) }
+        }
+        if !problems.isEmpty { throw EmulationProblems(problems: problems) }
+    }
+}
+
+/// Several platforms that cannot run here, each with its way out (one line each).
+public struct EmulationProblems: Error, Sendable, Equatable, CustomStringConvertible {
+    public var problems: [EmulationProblem]
+
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
+
 /// Steps of a platform cannot run here: no emulator registered for it, or one that cannot work in a sandbox.
 public struct EmulationProblem: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Reason: Sendable, Equatable {

@@ -11,20 +11,31 @@ public struct RunSummary: Sendable {
     public var failures: [RunFailure]
 }
 
-/// `plan run`'s engine: builds the stages of a bound plan — independent ones in parallel, up to `jobs` —
-/// and writes the outputs. Everything the plan means is worked out before (`Binder`); this only executes.
+/// `plan run`'s engine: builds the stage instances of a bound build — independent ones in parallel, up to
+/// `jobs`, an instance shared by several platforms once — and writes the outputs. Everything the plan means is
+/// worked out before (`Binder`, `BoundBuild`); this only executes.
 public final class Executor: Sendable {
-    let plan: BoundPlan
+    let build: BoundBuild
+    /// The first platform's plan: what every platform's plan says alike (context, plan file, targets).
+    var plan: BoundPlan { build.plans[0] }
     let options: RunOptions
     /// The plan's images, already pulled for binding.
     let images: BaseImages
     let emit: @Sendable (ExecutionEvent) -> Void
 
-    public init(plan: BoundPlan, options: RunOptions, images: BaseImages, events: @escaping @Sendable (ExecutionEvent) -> Void) {
-        self.plan = plan
+    /// Builds `build`, which holds at least one plan.
+    public init(build: BoundBuild, options: RunOptions, images: BaseImages, events: @escaping @Sendable (ExecutionEvent) -> Void) {
+        precondition(!build.plans.isEmpty, "a build binds the plan for at least one platform")
+        self.build = build
         self.options = options
         self.images = images
         self.emit = events
+    }
+
+    /// Builds one platform's plan.
+    public convenience init(plan: BoundPlan, options: RunOptions, images: BaseImages,
+                            events: @escaping @Sendable (ExecutionEvent) -> Void) {
+        self.init(build: BoundBuild(plans: [plan]), options: options, images: images, events: events)
     }
 
     /// What every stage of one attempt shares.
@@ -41,17 +52,16 @@ public final class Executor: Sendable {
 
     public func run() async throws -> RunSummary {
         // Outputs are checked before anything is built: a run never ends in "cannot write there".
-        try OutputDestination.check(options.outputs, plan: plan, options: options)
+        try OutputDestination.check(options.outputs, plan: plan, options: options, platforms: build.platforms)
         // A platform this machine cannot run stops the run before anything is pulled or built (only `run`
         // steps start the platform's programs; copies need no emulator).
-        let runsPrograms = plan.stages.contains { $0.steps.contains { if case .run = $0.action { true } else { false } } }
-        if runsPrograms { try options.emulation.check(plan.platform) }
+        try options.emulation.check(Self.platformsRunningPrograms(build))
         try await probeRegistries()
         let cache = try BuildCache(cacheDirectory: options.cacheDirectory)
         RunDirectory.removeStale(in: cache.layout.runs)
         return try await cache.withLock(exclusive: false) {
             let transfer = CacheTransfer(cache: cache)
-            let mountKeys = CacheTransfer.mountKeys(of: plan)
+            let mountKeys = Set(build.plans.flatMap(CacheTransfer.mountKeys)).sorted()
             for source in options.cacheFrom {
                 let entries: any CacheEntrySource = switch source.location {
                 case .directory(let path): LayoutEntrySource(path: path)
@@ -95,6 +105,17 @@ public final class Executor: Sendable {
         }
     }
 
+    /// The distinct platforms whose programs the build starts (those of instances with `run` steps), in
+    /// build order: each needs to run here, natively or emulated.
+    static func platformsRunningPrograms(_ build: BoundBuild) -> [Platform] {
+        var platforms: [Platform] = []
+        for instance in build.instances
+        where instance.stage.steps.contains(where: { if case .run = $0.action { true } else { false } }) {
+            if !platforms.contains(instance.stage.platform) { platforms.append(instance.stage.platform) }
+        }
+        return platforms
+    }
+
     /// Before the build: the registries the outputs push to, and a `--cache-to` registry whose failure
     /// would fail the run, can be reached and take the run's credentials.
     private func probeRegistries() async throws {
@@ -124,7 +145,7 @@ public final class Executor: Sendable {
         var results: [String: StageResult] = [:]
         var failures: [RunFailure] = []
         var timings: [(String, Double)] = []
-        try await schedule(plan.stages, context: context, results: &results, failures: &failures, timings: &timings)
+        try await schedule(build.instances, context: context, results: &results, failures: &failures, timings: &timings)
         if failures.isEmpty {
             try await writeOutputs(results: results, context: context)
             context.digests.save()
@@ -132,40 +153,47 @@ public final class Executor: Sendable {
         return RunSummary(stageSeconds: timings, failures: failures)
     }
 
-    private func schedule(_ stages: [BoundStage], context: RunContext,
+    /// Builds `instances` (in dependency order), results keyed by instance name.
+    private func schedule(_ instances: [StageInstance], context: RunContext,
                           results: inout [String: StageResult], failures: inout [RunFailure],
                           timings: inout [(String, Double)]) async throws {
-        var pending = stages
+        var pending = instances
         var blocked = Set<String>()
         let jobs = max(1, options.jobs)
+        let build = build
         try await withThrowingTaskGroup(of: (String, Result<StageResult, any Error>, Double).self) { group in
             var running = 0
             func startReady() {
                 while running < jobs,
-                      let index = pending.firstIndex(where: { stage in stage.dependencies.allSatisfy { results[$0] != nil } })
+                      let index = pending.firstIndex(where: { instance in instance.dependencies.values.allSatisfy { results[$0] != nil } })
                 {
-                    let stage = pending.remove(at: index)
-                    let runner = StageRunner(stage: stage, plan: plan, options: options, context: context, emit: emit)
-                    let dependencies = results.filter { stage.dependencies.contains($0.key) }
+                    let instance = pending.remove(at: index)
+                    let stage = instance.stage
+                    let name = instance.name
+                    let runner = StageRunner(stage: stage, name: name, plan: build.plans[instance.plans[0]], options: options,
+                                             context: context, emit: emit)
+                    // The runner reads its dependencies by stage name.
+                    var dependencies: [String: StageResult] = [:]
+                    for (stageName, instanceName) in instance.dependencies { dependencies[stageName] = results[instanceName] }
                     running += 1
                     group.addTask {
                         let started = Date()
                         do {
-                            return (stage.name, .success(try await runner.run(dependencies: dependencies)),
+                            return (name, .success(try await runner.run(dependencies: dependencies)),
                                     Date().timeIntervalSince(started))
                         } catch var failure as RunFailure {
                             // A failure below the stage's steps (a layer stack) is the stage's.
                             if failure.stage == nil {
-                                failure.stage = stage.name
+                                failure.stage = name
                                 failure.location = failure.location ?? stage.location
                             }
-                            return (stage.name, .failure(failure), Date().timeIntervalSince(started))
+                            return (name, .failure(failure), Date().timeIntervalSince(started))
                         } catch let corruption as CacheCorruption {
-                            return (stage.name, .failure(corruption), 0)
+                            return (name, .failure(corruption), 0)
                         } catch is CancellationError {
-                            return (stage.name, .failure(RunFailure(.cancelled, stage: stage.name, location: stage.location)), 0)
+                            return (name, .failure(RunFailure(.cancelled, stage: name, location: stage.location)), 0)
                         } catch {
-                            return (stage.name, .failure(RunFailure(.stepFailed("\(error)"), stage: stage.name, location: stage.location)),
+                            return (name, .failure(RunFailure(.stepFailed("\(error)"), stage: name, location: stage.location)),
                                     Date().timeIntervalSince(started))
                         }
                     }
@@ -194,8 +222,8 @@ public final class Executor: Sendable {
                         var changed = true
                         while changed {
                             changed = false
-                            for stage in pending where stage.dependencies.contains(where: blocked.contains) {
-                                blocked.insert(stage.name)
+                            for instance in pending where instance.dependencies.values.contains(where: blocked.contains) {
+                                blocked.insert(instance.name)
                                 changed = true
                             }
                             pending.removeAll { blocked.contains($0.name) }
@@ -227,29 +255,37 @@ public final class Executor: Sendable {
         }
     }
 
-    /// What the run built, as values the exporters read: the targets (root filesystem, image) and the
-    /// stored artifacts of the stages built.
+    /// What the run built, as values the exporters read: for each platform, the targets (root filesystem,
+    /// image) and the stored artifacts of the stages built; the first platform's also as `targets` and `artifacts`.
     private func exportInput(results: [String: StageResult], context: RunContext) -> ExportInput {
         let targets = plan.targets
-        var built: [String: BuiltTarget] = [:]
-        for name in targets {
-            if let result = results[name] { built[name] = builtTarget(result, context: context) }
-        }
         let cache = context.cache
-        var artifacts: [BuiltArtifacts] = []
-        for stage in plan.stages where !stage.artifacts.isEmpty {
-            guard let result = results[stage.name] else { continue }
-            artifacts.append(BuiltArtifacts(stage: stage.name, artifacts: stage.artifacts.compactMap { artifact in
-                guard let tree = result.artifacts[artifact.path] else { return nil }
-                return BuiltArtifact(name: artifact.name, unpack: { try cache.apply(tree.digest, to: $0) })
-            }))
+        var builds: [PlatformBuild] = []
+        for (position, platformPlan) in build.plans.enumerated() {
+            var built: [String: BuiltTarget] = [:]
+            for name in targets {
+                if let instance = build.instanceNames[position][name], let result = results[instance] {
+                    // A target pinned to a platform (`platform: linux/arm64`) is an image of that platform, as in BuildKit.
+                    let platform = platformPlan.stage(named: name)?.platform ?? platformPlan.platform
+                    built[name] = builtTarget(result, name: name, platform: platform, context: context)
+                }
+            }
+            var artifacts: [BuiltArtifacts] = []
+            for stage in platformPlan.stages where !stage.artifacts.isEmpty {
+                guard let instance = build.instanceNames[position][stage.name], let result = results[instance] else { continue }
+                artifacts.append(BuiltArtifacts(stage: stage.name, artifacts: stage.artifacts.compactMap { artifact in
+                    guard let tree = result.artifacts[artifact.path] else { return nil }
+                    return BuiltArtifact(name: artifact.name, unpack: { try cache.apply(tree.digest, to: $0) })
+                }))
+            }
+            builds.append(PlatformBuild(platform: platformPlan.platform, targets: built, artifacts: artifacts))
         }
         let emit = emit
-        return ExportInput(planName: plan.planName, targetNames: targets, targets: built, artifacts: artifacts,
+        return ExportInput(planName: plan.planName, targetNames: targets, targets: builds[0].targets, artifacts: builds[0].artifacts,
                            force: options.force, allowSpecialFiles: options.allowSpecialFiles,
                            stagingDirectory: context.cache.layout.runs, warn: { emit(.warning($0)) }, emit: emit,
                            imageStore: context.images.store, registry: context.images.client,
-                           sourceDateEpoch: options.sourceDateEpoch)
+                           sourceDateEpoch: options.sourceDateEpoch, builds: builds)
     }
 
     /// A layer of the build cache as an image layer; encoded for an output, it is the converted blob.
@@ -266,7 +302,7 @@ public final class Executor: Sendable {
 
     /// A target's root filesystem and image: the base image's layers, then the layer of every step of
     /// its chain that changed files, straight from the build cache.
-    private func builtTarget(_ result: StageResult, context: RunContext) -> BuiltTarget {
+    private func builtTarget(_ result: StageResult, name: String, platform: Platform, context: RunContext) -> BuiltTarget {
         let cache = context.cache
         var layers: [BuiltLayer] = []
         var history: [ImageConfiguration.History] = []
@@ -283,10 +319,10 @@ public final class Executor: Sendable {
             layers.append(Self.storedLayer(layer.descriptor, cache: cache))
             history.append(ImageConfiguration.History(createdBy: "plan: " + layer.createdBy, comment: "built by plan run"))
         }
-        let image = BuiltImage(platform: result.image?.configuration.platform ?? plan.platform, configuration: result.configuration.containerConfiguration,
+        let image = BuiltImage(platform: result.image?.configuration.platform ?? platform, configuration: result.configuration.containerConfiguration,
                                layers: layers, history: history, baseHistoryCount: baseHistoryCount)
         let views = context.views
-        return BuiltTarget(name: result.name, rootFilesystem: {
+        return BuiltTarget(name: name, rootFilesystem: {
             try await views.root(stage: result.name, base: result.baseRootfs, layers: result.layers)
         }, image: image)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import PlanCompiler
 import PlanPaths
+import PlanValues
 
 /// Why an output cannot be written where `--output` asks, found before anything is built.
 public struct OutputError: Error, CustomStringConvertible, Sendable {
@@ -52,13 +53,13 @@ public enum OutputDestination {
 
     /// Checks every output before the build: the targets it needs, and the file system at its
     /// destination. Throws the first problem, naming the destination and the way out.
-    public static func check(_ outputs: [OutputSpec], plan: BoundPlan, options: RunOptions) throws {
-        try check(exporters: outputs.map(\.exporter), plan: plan, options: options)
+    public static func check(_ outputs: [OutputSpec], plan: BoundPlan, options: RunOptions, platforms: [Platform] = []) throws {
+        try check(exporters: outputs.map(\.exporter), plan: plan, options: options, platforms: platforms)
     }
 
     /// The same for the outputs' exporters: the rules every output shares (one target, one path per
     /// output), then each exporter's own ``Exporter/check(plan:options:)``.
-    static func check(exporters: [any Exporter], plan: BoundPlan, options: RunOptions) throws {
+    static func check(exporters: [any Exporter], plan: BoundPlan, options: RunOptions, platforms: [Platform] = []) throws {
         let targets = plan.targets
         var seen: [String: String] = [:]
         for output in exporters {
@@ -74,6 +75,7 @@ public enum OutputDestination {
                 }
                 seen[path] = destination
             }
+            try output.check(platforms: platforms.isEmpty ? [plan.platform] : platforms)
             try output.check(plan: plan, options: options)
         }
         // --cache-to writes an OCI layout by the same rules (and usually rewrites its own).

@@ -107,13 +107,13 @@ extension StageRunner {
             return (items, resolved)
         case .image(let reference):
             let digest: Digest
-            if let bound = plan.images.first(where: { $0.reference == reference })?.manifestDigest {
+            if let bound = plan.image(reference, platform: stage.platform)?.manifestDigest {
                 digest = bound
             } else {
                 do {
-                    digest = try await context.images.image(reference).manifestDigest
+                    digest = try await context.images.image(reference, platform: stage.platform).manifestDigest
                 } catch {
-                    throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: stage.name,
+                    throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: name,
                                      location: step.location, step: step.description)
                 }
             }

@@ -31,6 +31,10 @@ struct StageResult: Sendable {
 /// values, the context's files).
 struct StageRunner {
     let stage: BoundStage
+    /// The instance's name (``StageInstance/name``): what events and failures say; the stage's name in a
+    /// one-platform run.
+    let name: String
+    /// The plan of a platform that uses the stage (plan-wide facts: context, plan file, images).
     let plan: BoundPlan
     let options: RunOptions
     /// The stores, folders and views every stage of the attempt shares.
@@ -40,7 +44,7 @@ struct StageRunner {
     /// A failure of this stage; located at the stage unless a place is given.
     func failure(_ reason: String, step: String? = nil, location: SourceLocation? = nil,
                  output: [String] = []) -> RunFailure {
-        RunFailure(.stepFailed(reason), stage: stage.name, location: location ?? stage.location, step: step, lastOutput: output)
+        RunFailure(.stepFailed(reason), stage: name, location: location ?? stage.location, step: step, lastOutput: output)
     }
 
     /// The build arguments the stage declares that have values, sorted by name.
@@ -67,16 +71,16 @@ struct StageRunner {
 
     func run(dependencies: [String: StageResult]) async throws -> StageResult {
         var chain = try await base(dependencies: dependencies)
-        emit(.stageStarted(stage: stage.name))
+        emit(.stageStarted(stage: name))
         let started = Date()
-        let workspace = StageWorkspace(stacks: context.stacks, folder: context.runDirectory + "/stages/" + stage.name, base: chain.baseRootfs)
+        let workspace = StageWorkspace(stacks: context.stacks, folder: context.runDirectory + "/stages/" + Self.folderName(name), base: chain.baseRootfs)
         for step in stage.steps {
             try Task.checkCancellation()
             try await build(step, chain: &chain, workspace: workspace, dependencies: dependencies)
         }
         let artifacts = try await storeArtifacts(key: chain.key, base: chain.baseRootfs, layers: chain.layers)
-        emit(.stageFinished(stage: stage.name, seconds: Date().timeIntervalSince(started)))
-        return StageResult(name: stage.name, baseRootfs: chain.baseRootfs, layers: chain.layers, configuration: stage.finalConfiguration,
+        emit(.stageFinished(stage: name, seconds: Date().timeIntervalSince(started)))
+        return StageResult(name: name, baseRootfs: chain.baseRootfs, layers: chain.layers, configuration: stage.finalConfiguration,
                            image: chain.image, chain: chain.stages, key: chain.key, artifacts: artifacts)
     }
 
@@ -85,14 +89,14 @@ struct StageRunner {
         switch stage.base {
         case .scratch:
             // Nothing in the key would otherwise tell platforms apart (a base image's manifest digest does).
-            let carried = [("base", "scratch \(plan.platform.normalized)")]
+            let carried = [("base", "scratch \(stage.platform.normalized)")]
             return Chain(stages: [stage.name], key: StepInputs(parent: "", items: carried).key, carried: carried)
         case .image(let reference):
             let image: BaseImage
             do {
-                image = try await context.images.image(reference)
+                image = try await context.images.image(reference, platform: stage.platform)
             } catch {
-                throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: stage.name,
+                throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: name,
                                  location: stage.location)
             }
             let carried = [("base", "image \(image.manifestDigest)")]
@@ -125,7 +129,7 @@ struct StageRunner {
         let createdBy = "\(stage.name): \(step.description)"
         chain.key = inputs.key
         if usesCache, let record = context.cache.record(for: inputs.key, warn: { emit(.warning($0)) }) {
-            emit(.cache(stage: stage.name, step: step.index, description: step.description, hit: true, reason: nil))
+            emit(.cache(stage: name, step: step.index, description: step.description, hit: true, reason: nil))
             if context.cache.lastKey(at: position) != inputs.key { context.cache.remember(inputs, at: position) }
             if let descriptor = record.layer {
                 let layer = StepLayer(descriptor: descriptor, key: inputs.key, createdBy: createdBy)
@@ -136,7 +140,7 @@ struct StageRunner {
         }
         let reason = !usesCache ? (options.noCache ? "--no-cache" : "--no-cache-filter \(stage.name)")
             : context.cache.lastInputs(at: position).map { inputs.difference(from: $0) } ?? "not built before"
-        emit(.cache(stage: stage.name, step: step.index, description: step.description, hit: false, reason: reason))
+        emit(.cache(stage: name, step: step.index, description: step.description, hit: false, reason: reason))
         let stageLayers = chain.layers
         let sources = prepared.sources
         let descriptor = try await workspace.step(step.index, layers: stageLayers) { root in
@@ -153,7 +157,7 @@ struct StageRunner {
     func historyPosition(_ index: Int) -> String {
         let file = plan.planFile.hasPrefix("/") ? plan.planFile
             : FileManager.default.currentDirectoryPath + "/" + plan.planFile
-        return StepInputs(parent: "", items: [("plan", PosixPath.normalize(file).path), ("stage", stage.name),
+        return StepInputs(parent: "", items: [("plan", PosixPath.normalize(file).path), ("stage", name),
                                               ("step", String(index))]).key
     }
 
@@ -168,7 +172,7 @@ struct StageRunner {
                 artifacts[artifact.path] = tree
                 continue
             }
-            let root = try await context.views.root(stage: stage.name, base: base, layers: layers)
+            let root = try await context.views.root(stage: name, base: base, layers: layers)
             // Resolved inside the stage's root: a link on the way never leads to a host folder.
             let path: String
             do {
@@ -183,7 +187,7 @@ struct StageRunner {
             // Named `artifact` with times zeroed: the same tree is the same blob, whichever stage made it.
             guard let tree = try context.cache.storeTar(fixedModificationTime: 0, { try LayerDiffer().writeTree(path, as: "artifact", to: $0) })
             else { throw failure("cannot store artifact `\(artifact.name)`", location: artifact.location) }
-            try context.cache.put(CacheRecord(key: artifactKey, description: "\(plan.planName)/\(stage.name): artifact \(artifact.name)",
+            try context.cache.put(CacheRecord(key: artifactKey, description: "\(plan.planName)/\(name): artifact \(artifact.name)",
                                       layer: tree))
             artifacts[artifact.path] = tree
         }
@@ -191,7 +195,7 @@ struct StageRunner {
     }
 
     func missing(_ artifact: BoundArtifact, found: String) -> RunFailure {
-        RunFailure(.missingArtifact(name: artifact.name, path: artifact.path, found: found), stage: stage.name,
+        RunFailure(.missingArtifact(name: artifact.name, path: artifact.path, found: found), stage: name,
                    location: artifact.location)
     }
 
@@ -234,7 +238,7 @@ struct StageRunner {
         case .configure:
             return
         case .workdir:
-            emit(.stepStarted(stage: stage.name, step: index, description: description))
+            emit(.stepStarted(stage: name, step: index, description: description))
             let workdir = step.configuration.workdir
             do {
                 try RootedDirectory(root).makeDirectories(workdir)
@@ -255,7 +259,7 @@ struct StageRunner {
         let description = step.description
         let location = step.location
         let configuration = step.configuration
-        emit(.stepStarted(stage: stage.name, step: index, description: description))
+        emit(.stepStarted(stage: name, step: index, description: description))
         let user: ResolvedUser
         do {
             user = try UserDatabase(root: root).resolve(configuration.user)
@@ -292,7 +296,7 @@ struct StageRunner {
             }
         }
         let tail = OutputTail()
-        let stageName = stage.name
+        let stageName = name
         let emit = self.emit
         let request = SandboxRequest(
             rootfs: root, arguments: configuration.shell + [run.script],
@@ -308,17 +312,17 @@ struct StageRunner {
         }
         if let limitation = sandbox.limitation(of: request), SandboxNotice.once(limitation) { emit(.warning(limitation)) }
         let status = try await sandbox.run(request, output: onOutput)
-        if status == 126, isFirstRun(index), !options.emulation.runsNatively(plan.platform) {
+        if status == 126, isFirstRun(index), !options.emulation.runsNatively(stage.platform) {
             // 126 from the first command of a foreign platform: the emulator itself could not run it.
-            let platform = plan.platform.normalized
+            let platform = stage.platform.normalized
             let handler = (try? options.emulation.check(platform)).flatMap { $0 }
             let emulator = handler.map { "\($0.name), \($0.interpreter)" } ?? EmulationProblem.qemuName(of: platform.architecture)
             throw RunFailure(.stepFailed("`run` exited with status 126: the emulator for \(platform) failed (\(emulator)); "
                                              + EmulationProblem.hint(for: platform, lead: "to set it up again")),
-                             stage: stage.name, location: location, step: run.script, lastOutput: tail.lines)
+                             stage: name, location: location, step: run.script, lastOutput: tail.lines)
         }
         if status != 0 {
-            throw RunFailure(.stepExited(status: status), stage: stage.name, location: location, step: run.script,
+            throw RunFailure(.stepExited(status: status), stage: name, location: location, step: run.script,
                              lastOutput: tail.lines)
         }
     }
@@ -328,12 +332,17 @@ struct StageRunner {
         stage.steps.first { if case .run = $0.action { true } else { false } }?.index == index
     }
 
+    /// A folder name for an instance name (`linux/arm64 app` → `linux_arm64-app`).
+    static func folderName(_ name: String) -> String {
+        String(name.map { $0 == "/" ? "_" : $0 == " " || $0 == "," ? "-" : $0 })
+    }
+
     /// The `PATH` a step gets when neither the image nor the plan sets one (Docker's).
     static let defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
     func copyStep(_ copy: BoundCopy, step: BoundStep, sources: CopySources?, root: String,
                   dependencies: [String: StageResult]) async throws {
-        emit(.stepStarted(stage: stage.name, step: step.index, description: step.description))
+        emit(.stepStarted(stage: name, step: step.index, description: step.description))
         var copier = FileCopier()
         do {
             if let chown = copy.chown {
@@ -377,12 +386,12 @@ struct StageRunner {
             isExcluded = { ignore.isExcluded($0) || exclude.isExcluded($0) }
         case .stage(let name):
             guard let result = dependencies[name] else { throw failure("stage `\(name)` did not finish") }
-            sourceRoot = try await context.views.root(stage: name, base: result.baseRootfs, layers: result.layers)
+            sourceRoot = try await context.views.root(stage: result.name, base: result.baseRootfs, layers: result.layers)
         case .image(let reference):
             do {
-                sourceRoot = try await context.images.image(reference).rootfs
+                sourceRoot = try await context.images.image(reference, platform: stage.platform).rootfs
             } catch {
-                throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: stage.name,
+                throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: name,
                                  location: step.location, step: description)
             }
         }
@@ -449,7 +458,7 @@ struct StageRunner {
         let location = step.location
         let text = add.url
         let description = step.description
-        emit(.stepStarted(stage: stage.name, step: index, description: description))
+        emit(.stepStarted(stage: name, step: index, description: description))
         guard URL(string: text) != nil else { throw failure("`\(text)` is not a URL", step: description, location: location) }
         let staging = context.runDirectory + "/downloads/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: (staging as NSString).deletingLastPathComponent,

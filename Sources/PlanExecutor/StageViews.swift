@@ -15,7 +15,7 @@ actor StageViews {
         if layers.isEmpty {
             path = base ?? stacks.empty
         } else {
-            path = stacks.runDirectory + "/views/" + stage
+            path = stacks.runDirectory + "/views/" + StageRunner.folderName(stage)
             if stacks.overlay {
                 // Never empty: at least one layer and the base (or the empty folder) under it.
                 try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

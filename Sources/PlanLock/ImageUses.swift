@@ -3,7 +3,7 @@ import PlanDiagnostics
 import PlanValues
 
 /// One place a plan reads an image: a stage's `from:` or a `copy … image:` step, at one platform.
-public struct ImageUse: Hashable, Sendable {
+public struct ImageRead: Hashable, Sendable {
     /// The reference, build arguments expanded, normalised.
     public var reference: ImageReference
     /// The platform the image is read for (the stage's).
@@ -24,7 +24,7 @@ public struct DownloadUse: Hashable, Sendable {
 /// What a plan reads from outside, found by the bind pass (so arguments are expanded exactly as a run expands them).
 public struct PlanReads: Sendable {
     /// Every image use, for every platform asked for, in stage order.
-    public var images: [ImageUse] = []
+    public var images: [ImageRead] = []
     /// Every download.
     public var downloads: [DownloadUse] = []
 
@@ -37,15 +37,15 @@ public struct PlanReads: Sendable {
             let binder = Binder(graph: graph, options: BindOptions(targets: stages, platform: platform))
             let plan = try binder.bind(images: [:])
             for stage in plan.stages {
-                let stagePlatform = graph.stage(named: stage.name).map(binder.platform(of:)) ?? platform
+                let stagePlatform = stage.platform
                 if case .image(let reference) = stage.base {
-                    reads.images.append(ImageUse(reference: reference, platform: stagePlatform, location: stage.location, isCopySource: false))
+                    reads.images.append(ImageRead(reference: reference, platform: stagePlatform, location: stage.location, isCopySource: false))
                 }
                 for step in stage.steps {
                     switch step.action {
                     case .copy(let copy):
                         if case .image(let reference) = copy.source {
-                            reads.images.append(ImageUse(reference: reference, platform: stagePlatform, location: step.location, isCopySource: true))
+                            reads.images.append(ImageRead(reference: reference, platform: stagePlatform, location: step.location, isCopySource: true))
                         }
                     case .add(let add):
                         if seenDownloads.insert(add.url + " " + add.checksum.description).inserted {

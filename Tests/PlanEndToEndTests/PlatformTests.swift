@@ -39,16 +39,4 @@ import Testing
         let one = try TestSupport.plan(["check", fixture, "--platform", "linux/arm64"])
         #expect(one.status == 0 && !one.stderr.contains("warning[W0113]"), "\(one.stderr)")
     }
-
-    @Test("plan run builds one platform at a time: two (from the plan or --platform) are a usage error before building")
-    func runTakesOnePlatform() throws {
-        for extra in [[], ["--platform", "linux/amd64,linux/arm64"]] {
-            let result = try TestSupport.plan(["run", Self.plan] + extra)
-            #expect(result.status == 2, "\(extra): \(result.stderr)")
-            #expect(result.stderr.contains("plan run builds one platform at a time for now")
-                        && result.stderr.contains("linux/amd64, linux/arm64") && result.stderr.contains("choose one with --platform"),
-                    "\(result.stderr)")
-            #expect(!result.stderr.contains("] started"), "nothing was built: \(result.stderr)")
-        }
-    }
 }

@@ -120,17 +120,11 @@ import Testing
         #endif
     }
 
-    /// Until `plan run` builds a `${BUILDPLATFORM}` stage natively in a run for another platform (the run of
-    /// several platforms, issue 11 item 2), it refuses this run before building; that refusal, and only it,
-    /// is a known issue here. Once it lands, the comparison runs in full and must pass.
+    /// The `${BUILDPLATFORM}` stages run natively (as in BuildKit), `app` under qemu.
     @Test("linux/arm64: plan run equals buildah bud --platform linux/arm64, tree and config; the app, under qemu, says aarch64")
     func arm64EqualsBuildah() throws {
         guard try EmulationRunTests().requireEmulation() else { return }
-        try withKnownIssue("plan run refuses a ${BUILDPLATFORM} stage in a run for another platform", isIntermittent: true) {
-            try equalsBuildah("linux/arm64", architecture: "arm64", machine: "aarch64")
-        } matching: { issue in
-            issue.comments.contains { $0.rawValue.contains("plan run builds one platform per run") }
-        }
+        try equalsBuildah("linux/arm64", architecture: "arm64", machine: "aarch64")
     }
 
     @Test("buildah's arm64 image of the compiled example runs under qemu and says aarch64; the amd64 program refuses to run there")

@@ -67,7 +67,7 @@ import Testing
         ])
         let stage = try #require(plan.stage(named: "app"))
         #expect(stage.initialConfiguration.environment.count == 2)
-        #expect(plan.images == [BoundImage(reference: try reference("example.com/base:1"),
+        #expect(plan.images == [BoundImage(reference: try reference("example.com/base:1"), platform: Platform(architecture: "amd64"),
                                            manifestDigest: try Digest(parsing: Self.digest), configuration: base.configuration)])
     }
 
@@ -86,7 +86,7 @@ import Testing
             """)
         let plan = try bind(graph)
         #expect(try step(plan, "app", 1).configuration.environment == [EnvironmentVariable(name: "PATH", value: "/x:")])
-        #expect(plan.images == [BoundImage(reference: try reference("example.com/base:1"), manifestDigest: nil, configuration: nil)])
+        #expect(plan.images == [BoundImage(reference: try reference("example.com/base:1"), platform: Platform(architecture: "amd64"), manifestDigest: nil, configuration: nil)])
         #expect(try step(plan, "app", 1).configuration.workdir == "/")
     }
 

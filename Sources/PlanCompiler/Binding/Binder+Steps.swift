@@ -7,20 +7,24 @@ import PlanValues
 struct StageBinding {
     let binder: Binder
     let stage: GraphStage
-    let images: [ImageReference: ResolvedImage]
+    let images: [ImageUse: ResolvedImage]
+    /// The platform the stage is built for in this binding (its `platform:` pin, else the target platform):
+    /// the platform of every image it reads.
+    let platform: Platform
     /// Problems found so far.
     var diagnostics: [Diagnostic] = []
     /// The base image the stage reads, if any.
-    var baseImages: [ImageReference] = []
+    var baseImages: [ImageUse] = []
     /// The images `copy … image:` steps read, in step order.
-    var copyImages: [ImageReference] = []
+    var copyImages: [ImageUse] = []
     /// The configuration as the instructions so far made it.
     var state = BoundImageConfiguration()
 
-    init(binder: Binder, stage: GraphStage, images: [ImageReference: ResolvedImage]) {
+    init(binder: Binder, stage: GraphStage, images: [ImageUse: ResolvedImage]) {
         self.binder = binder
         self.stage = stage
         self.images = images
+        platform = binder.platform(of: stage)
     }
 
     /// The build arguments the stage declares, with their values, by name; the automatic platform arguments it
@@ -62,7 +66,7 @@ struct StageBinding {
             name: stage.name, location: stage.location, base: base, dependencies: stage.dependencies, arguments: arguments,
             initialConfiguration: initial, steps: steps,
             artifacts: stage.artifacts.map { BoundArtifact(name: $0.name, path: $0.path, location: $0.location) },
-            finalConfiguration: state, isTarget: binder.targetNames.contains(stage.name))
+            finalConfiguration: state, isTarget: binder.targetNames.contains(stage.name), platform: platform)
     }
 
     /// The base, and the configuration it gives: the base image's (build arguments expanded in its reference), or
@@ -76,8 +80,9 @@ struct StageBinding {
             return .stage(name)
         case .image(let text):
             guard let reference = parseReference(text, values: binder.argumentValues, at: stage.location) else { return .scratch }
-            baseImages.append(reference)
-            state = images[reference]?.configuration ?? BoundImageConfiguration()
+            let use = ImageUse(reference: reference, platform: platform)
+            baseImages.append(use)
+            state = images[use]?.configuration ?? BoundImageConfiguration()
             if state.workdir.isEmpty { state.workdir = "/" }
             return .image(reference)
         }
@@ -161,7 +166,7 @@ struct StageBinding {
         case .stage(let name): source = .stage(name)
         case .image(let text):
             guard let reference = parseReference(text, values: values, at: copy.location) else { return nil }
-            copyImages.append(reference)
+            copyImages.append(ImageUse(reference: reference, platform: platform))
             source = .image(reference)
         }
         var mode: UInt32?

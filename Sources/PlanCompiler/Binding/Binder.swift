@@ -35,6 +35,28 @@ public struct ResolvedImage: Sendable, Equatable {
     }
 }
 
+/// An image read for a platform: a stage's base or `copy … image:` source, with the platform of the stage
+/// (its pin, or the target platform). One reference read by stages of two platforms is two uses.
+public struct ImageUse: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var reference: ImageReference
+    /// Normalised (`linux/arm64/v8` and `linux/arm64` are one platform).
+    public var platform: Platform
+
+    public init(reference: ImageReference, platform: Platform) {
+        self.reference = reference
+        self.platform = platform.normalized
+    }
+
+    /// `REF (linux/arm64)`.
+    public var description: String { "\(reference) (\(platform))" }
+
+    /// Sorted by reference, then platform: the order of `BoundPlan.images`.
+    static func ordered(_ a: ImageUse, _ b: ImageUse) -> Bool {
+        a.reference.description != b.reference.description ? a.reference.description < b.reference.description
+            : a.platform.description < b.platform.description
+    }
+}
+
 /// Binding failed: located diagnostics (a reference that does not parse once arguments are expanded, an unknown
 /// target, …).
 public struct BindFailure: Error, Sendable {
@@ -72,19 +94,35 @@ public struct Binder: Sendable {
     /// A `copy … image:` reference is expanded with the values its step sees; one that names a variable the base
     /// image's environment sets is expanded here without it, as no image is resolved yet.
     public func imageReferences() throws(BindFailure) -> [ImageReference] {
-        let bound = try bindStages(images: [:])
         var seen = Set<ImageReference>()
+        return try imageUses().map(\.reference).filter { seen.insert($0).inserted }
+    }
+
+    /// Every image the stages the run builds read, each with the platform it is read for (the reading stage's:
+    /// its pin or the target platform), deduplicated, in first-use order: what the caller resolves before ``bind(resolved:)``.
+    public func imageUses() throws(BindFailure) -> [ImageUse] {
+        let bound = try bindStages(images: [:])
+        var seen = Set<ImageUse>()
         return (bound.bases + bound.copies).filter { seen.insert($0).inserted }
     }
 
-    /// The bound plan; an image missing from `images` is bound unresolved (digest and configuration nil; its
-    /// configuration counts as empty).
+    /// The bound plan with each image resolved for whichever platform it is read for (`plan compile --emit`, tests).
     public func bind(images: [ImageReference: ResolvedImage]) throws(BindFailure) -> BoundPlan {
+        var resolved: [ImageUse: ResolvedImage] = [:]
+        if !images.isEmpty {
+            for use in try imageUses() { resolved[use] = images[use.reference] }
+        }
+        return try bind(resolved: resolved)
+    }
+
+    /// The bound plan; an image use missing from `resolved` is bound unresolved (digest and configuration nil; its
+    /// configuration counts as empty).
+    public func bind(resolved images: [ImageUse: ResolvedImage]) throws(BindFailure) -> BoundPlan {
         let bound = try bindStages(images: images)
-        let references = Set(bound.bases + bound.copies)
-        let boundImages = references.sorted { $0.description < $1.description }.map { reference in
-            BoundImage(reference: reference, manifestDigest: images[reference]?.manifestDigest,
-                       configuration: images[reference]?.configuration)
+        let uses = Set(bound.bases + bound.copies)
+        let boundImages = uses.sorted(by: ImageUse.ordered).map { use in
+            BoundImage(reference: use.reference, platform: use.platform, manifestDigest: images[use]?.manifestDigest,
+                       configuration: images[use]?.configuration)
         }
         return BoundPlan(
             planName: graph.planName, planFile: graph.planFile, planFiles: graph.planFiles, contextDirectory: graph.contextPath,
@@ -95,7 +133,7 @@ public struct Binder: Sendable {
 
     /// The stages the run builds, bound, and the images they read (bases and copy sources, in first-use order,
     /// with repeats); throws every problem found, not only the first.
-    func bindStages(images: [ImageReference: ResolvedImage]) throws(BindFailure) -> BoundStages {
+    func bindStages(images: [ImageUse: ResolvedImage]) throws(BindFailure) -> BoundStages {
         var diagnostics = checkTargets()
         guard diagnostics.isEmpty else { throw BindFailure(diagnostics: diagnostics) }
         var result = BoundStages()
@@ -116,8 +154,8 @@ public struct Binder: Sendable {
     /// What `bindStages` found.
     struct BoundStages {
         var stages: [BoundStage] = []
-        var bases: [ImageReference] = []
-        var copies: [ImageReference] = []
+        var bases: [ImageUse] = []
+        var copies: [ImageUse] = []
     }
 
     /// An error for each requested target that names no stage.
@@ -139,6 +177,6 @@ public struct Binder: Sendable {
     /// The platform `stage` is built for in this binding: the target platform, unless its `platform:` pins it
     /// (`${BUILDPLATFORM}`: the build platform; a literal: that platform).
     public func platform(of stage: GraphStage) -> Platform {
-        stage.stagePlatform.platform(target: options.platform, build: options.buildPlatform)
+        graph.effectivePlatform(of: stage.name).platform(target: options.platform, build: options.buildPlatform)
     }
 }

@@ -31,7 +31,8 @@ public struct BoundPlan: Codable, Sendable, Equatable {
     public var stages: [BoundStage]
     /// The stages to produce (the run's `--target`s, else the plan's targets), in the order given.
     public var targets: [String]
-    /// Every image the build reads (bases and `copy … image:` sources), sorted by reference.
+    /// Every image the build reads (bases and `copy … image:` sources), once per platform it is read for, sorted by
+    /// reference and platform.
     public var images: [BoundImage]
 
     public init(planName: String, planFile: String, planFiles: [String], contextDirectory: String, ignore: [String],
@@ -50,6 +51,12 @@ public struct BoundPlan: Codable, Sendable, Equatable {
 
     /// The stage called `name`, if the run builds it.
     public func stage(named name: String) -> BoundStage? { stages.first { $0.name == name } }
+
+    /// What binding learnt about `reference` read for `platform`, if the build reads it.
+    public func image(_ reference: ImageReference, platform: Platform) -> BoundImage? {
+        let platform = platform.normalized
+        return images.first { $0.reference == reference && $0.platform == platform }
+    }
 }
 
 /// A build argument and its value; nil when it has none (allowed only where nothing uses it).
@@ -66,13 +73,16 @@ public struct BoundArgument: Codable, Sendable, Hashable {
 /// An image the build reads, and what binding learnt about it from its registry or store.
 public struct BoundImage: Codable, Sendable, Equatable {
     public var reference: ImageReference
+    /// The platform it is read for (normalised): the reading stage's.
+    public var platform: Platform
     /// The digest of the platform's manifest; nil when binding ran without resolving images (`plan compile --emit`).
     public var manifestDigest: Digest?
     /// The image's configuration; nil when not resolved.
     public var configuration: BoundImageConfiguration?
 
-    public init(reference: ImageReference, manifestDigest: Digest?, configuration: BoundImageConfiguration?) {
+    public init(reference: ImageReference, platform: Platform, manifestDigest: Digest?, configuration: BoundImageConfiguration?) {
         self.reference = reference
+        self.platform = platform.normalized
         self.manifestDigest = manifestDigest
         self.configuration = configuration
     }
@@ -108,10 +118,13 @@ public struct BoundStage: Codable, Sendable, Equatable {
     public var finalConfiguration: BoundImageConfiguration
     /// True when the run produces this stage (a target).
     public var isTarget: Bool
+    /// The platform the stage is built for in this binding (normalised): its `platform:` pin, else the target
+    /// platform. Its base image is this platform's, its `run` steps start this platform's programs.
+    public var platform: Platform
 
     public init(name: String, location: SourceLocation, base: BoundBase, dependencies: [String], arguments: [BoundArgument],
                 initialConfiguration: BoundImageConfiguration, steps: [BoundStep], artifacts: [BoundArtifact],
-                finalConfiguration: BoundImageConfiguration, isTarget: Bool) {
+                finalConfiguration: BoundImageConfiguration, isTarget: Bool, platform: Platform) {
         self.name = name
         self.location = location
         self.base = base
@@ -122,6 +135,7 @@ public struct BoundStage: Codable, Sendable, Equatable {
         self.artifacts = artifacts
         self.finalConfiguration = finalConfiguration
         self.isTarget = isTarget
+        self.platform = platform.normalized
     }
 }
 

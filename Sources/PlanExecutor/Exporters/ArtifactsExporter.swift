@@ -1,7 +1,8 @@
 import Foundation
 
 /// `type=artifacts`: the declared artifacts of every built stage, as `DEST/STAGE/ARTIFACT`; replacing
-/// the folder, or with `merge=true` written over its files.
+/// the folder, or with `merge=true` written over its files. A run for several platforms writes
+/// `DEST/PLATFORM/STAGE/ARTIFACT` (`linux_amd64/`, `linux_arm64/`: BuildKit's `platform-split`).
 public struct ArtifactsExporter: HostOutput {
     public var destination: String
     public var merge: Bool
@@ -19,12 +20,16 @@ public struct ArtifactsExporter: HostOutput {
 
     public func export(_ input: ExportInput) async throws {
         try recheck(input)
+        let sets: [(folder: String, artifacts: [BuiltArtifacts])] = input.isMultiPlatform
+            ? input.builds.map { ("/" + $0.folderName, $0.artifacts) } : [("", input.artifacts)]
         try writeFolder(input, merge: merge) { temporary in
-            for stage in input.artifacts {
-                let folder = temporary + "/" + stage.stage
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                for artifact in stage.artifacts {
-                    try artifact.write(to: folder + "/" + artifact.name)
+            for (platformFolder, artifacts) in sets {
+                for stage in artifacts {
+                    let folder = temporary + platformFolder + "/" + stage.stage
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                    for artifact in stage.artifacts {
+                        try artifact.write(to: folder + "/" + artifact.name)
+                    }
                 }
             }
         }

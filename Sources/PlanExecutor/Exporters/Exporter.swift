@@ -1,6 +1,7 @@
 import Foundation
 import PlanCompiler
 import PlanOCI
+import PlanValues
 
 /// Writes one output of a run — an image, a folder, the artifacts — from what the build produced.
 ///
@@ -30,12 +31,16 @@ public protocol Exporter: Sendable {
     /// that cannot be reached or refuses the credentials), asked with the run's registry client. Throws an
     /// ``OutputError``. Outputs on this machine have nothing to ask (the default).
     func probe(plan: BoundPlan, registry: RegistryClient) async throws
+    /// Before the build: throws an ``OutputError`` when the output cannot hold the run's platforms (a
+    /// `docker load` archive holds one image). Every output takes one platform; the default takes any number.
+    func check(platforms: [Platform]) throws
     /// After a successful build: writes the output.
     func export(_ input: ExportInput) async throws
 }
 
 extension Exporter {
     public func probe(plan: BoundPlan, registry: RegistryClient) async throws {}
+    public func check(platforms: [Platform]) throws {}
 }
 
 /// An exporter that writes a file or folder on this machine at its ``Exporter/destination``. The rules
@@ -128,6 +133,19 @@ public struct ExportInput: Sendable {
     /// `SOURCE_DATE_EPOCH` of the run: every image output clamps the file times of plan's layers to
     /// it and takes it as `created` (``BuiltImage/withLayout(stagingIn:encoding:_:)``).
     public var sourceDateEpoch: Int64? = nil
+    /// What was built for each target platform, in the order asked; `targets` and `artifacts` are the first's.
+    /// Empty when the input was made without it (one platform).
+    public var builds: [PlatformBuild] = []
+
+    /// Whether the run built several platforms: image outputs write an index, folder outputs one
+    /// sub-folder per platform.
+    public var isMultiPlatform: Bool { builds.count > 1 }
+
+    /// The target `name`'s image for each platform, in the order asked; nil when a platform did not build it.
+    func images(of name: String) -> [BuiltImage]? {
+        let images = builds.compactMap { $0.targets[name]?.image }
+        return images.count == builds.count ? images : nil
+    }
 
     /// `compression` (`compression=`, `compression-level=` of an output) with the run's epoch: how an
     /// image output writes plan's layers.
@@ -145,6 +163,21 @@ public struct ExportInput: Sendable {
                                  + "choose one with --target"), stage: nil, location: nil)
         }
         return targets[name]
+    }
+}
+
+/// What a run built for one target platform.
+public struct PlatformBuild: Sendable {
+    public var platform: Platform
+    /// The built targets, by name.
+    public var targets: [String: BuiltTarget]
+    /// The built stages that declare artifacts, in build order.
+    public var artifacts: [BuiltArtifacts]
+
+    /// The sub-folder a folder output writes this platform into when a run builds several: BuildKit's
+    /// `platform-split` name (`linux_amd64`, `linux_arm64`, `linux_arm_v7`).
+    public var folderName: String {
+        AutomaticArguments.buildKitSpelling(platform).description.replacingOccurrences(of: "/", with: "_")
     }
 }
 
@@ -211,6 +244,39 @@ public struct BuiltImage: Sendable {
         let manifest = written.manifestDescriptor
         let data = try store.data(for: manifest.digest)
         return PushableImage(root: PushDocument(descriptor: manifest, data: data), blobs: blobs)
+    }
+
+    /// Writes the images (one per platform) into a new OCI layout staged in `folder` with an OCI image index
+    /// listing their manifests, each descriptor with its `platform`; gives `body` the layout, the index's
+    /// descriptor and the manifests' descriptors, then removes the layout.
+    static func withIndexLayout<T>(_ images: [BuiltImage], stagingIn folder: String, encoding: LayerEncoding = .stored,
+                                   _ body: (OCILayout, Descriptor, [Descriptor]) throws -> T) throws -> T {
+        let staging = folder + "/index-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        let layout = try OCILayout.create(at: URL(fileURLWithPath: staging))
+        var manifests: [Descriptor] = []
+        for image in images {
+            let encoded = try image.encoded(encoding)
+            for layer in encoded.layers where !layout.hasBlob(layer.descriptor.digest) { try layer.copy(layout) }
+            manifests.append(try encoded.writer(encoding).write(to: layout).manifestDescriptor)
+        }
+        let index = try layout.putIndex(ImageIndex(manifests: manifests))
+        return try body(layout, index, manifests)
+    }
+
+    /// Writes the images (one per platform) into plan's image store with an OCI image index listing them,
+    /// and returns the index ready to push (``store(in:encoding:)`` for each image).
+    static func storeIndex(_ images: [BuiltImage], in store: ContentStore, encoding: LayerEncoding) throws -> PushableImage {
+        var manifests: [PushDocument] = []
+        var blobs: [PushBlob] = []
+        for image in images {
+            let pushable = try image.store(in: store, encoding: encoding)
+            manifests.append(pushable.root)
+            blobs += pushable.blobs
+        }
+        let index = try store.putIndex(ImageIndex(manifests: manifests.map(\.descriptor)))
+        return PushableImage(root: PushDocument(descriptor: index, data: try store.data(for: index.digest)),
+                             manifests: manifests, blobs: blobs)
     }
 
     /// The writer of this image's configuration and manifest; with an epoch, `created` is it.

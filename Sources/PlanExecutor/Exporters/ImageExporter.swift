@@ -144,14 +144,14 @@ public struct ExportedImage: Sendable {
     public var target: String
     /// The names as the user wrote them (`name=`, or `PREFIX` + `T:TAG`); empty for an OCI layout or archive.
     public var names: [String]
-    /// The image manifest's descriptor: its digest is what to deploy.
+    /// The image manifest's descriptor (a run for several platforms: the image index's): its digest is what to deploy.
     public var manifest: Descriptor
-    /// The digest of the image's configuration.
-    public var configDigest: Digest
+    /// The digest of the image's configuration; nil for an image index (several platforms), as buildx writes it.
+    public var configDigest: Digest?
     /// One per name when the image was pushed: the registry's answer, with what was sent.
     public var pushes: [PushResult]
 
-    public init(target: String, names: [String], manifest: Descriptor, configDigest: Digest, pushes: [PushResult] = []) {
+    public init(target: String, names: [String], manifest: Descriptor, configDigest: Digest?, pushes: [PushResult] = []) {
         self.target = target
         self.names = names
         self.manifest = manifest
@@ -164,6 +164,8 @@ public struct ExportedImage: Sendable {
 /// one `plan image` reads) under its names and, when asked, pushes it to every name's registry with
 /// the run's registry client — the one that pulled the base images, so their layers are mounted from
 /// the base image's repository rather than sent again.
+///
+/// A run for several platforms stores and pushes an OCI image index listing one manifest per platform.
 ///
 /// The image is written straight into the store (``BuiltImage/store(in:encoding:)``: the documents an OCI
 /// output writes, blobs the store has not copied again) and pushed from the store's files, up to four
@@ -248,8 +250,16 @@ public struct ImageExporter: Exporter {
     /// Writes one target's image into the store and pushes it to each of its references.
     private func export(target: String, names: [String], references: [ImageReference], _ input: ExportInput) async throws {
         guard let built = input.targets[target] else { return }
-        let image = try built.image.store(in: input.imageStore, encoding: input.layerEncoding(output.encoding))
-        let manifest = try JSONDecoder().decode(Manifest.self, from: image.root.data)
+        let image: PushableImage
+        let configDigest: Digest?
+        if input.isMultiPlatform {
+            guard let images = input.images(of: target) else { return }
+            image = try BuiltImage.storeIndex(images, in: input.imageStore, encoding: input.layerEncoding(output.encoding))
+            configDigest = nil
+        } else {
+            image = try built.image.store(in: input.imageStore, encoding: input.layerEncoding(output.encoding))
+            configDigest = try JSONDecoder().decode(Manifest.self, from: image.root.data).config.digest
+        }
         var pushes: [PushResult] = []
         if output.push {
             for reference in references {
@@ -271,6 +281,6 @@ public struct ImageExporter: Exporter {
             throw failure("cannot record \(target)'s image in the image store: \(error)")
         }
         input.emit(.imageExported(ExportedImage(target: target, names: names, manifest: image.root.descriptor,
-                                                configDigest: manifest.config.digest, pushes: pushes)))
+                                                configDigest: configDigest, pushes: pushes)))
     }
 }
