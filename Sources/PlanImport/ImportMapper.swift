@@ -67,6 +67,9 @@ struct ImportMapper {
     var args: [PlanField] = []
     var argDefaults: [String: String] = [:]
     var stages: [PlanStage] = []
+    /// The first stage of each Dockerfile name, and the plan names taken: lookups stay O(1) with thousands of stages.
+    var firstStage: [String: Int] = [:]
+    var planNames: Set<String> = []
     var trailing: [String] = []
 
     static let predefined: Set<String> = [
@@ -193,7 +196,7 @@ struct ImportMapper {
 
     func stageIndex(_ reference: String) -> Int? {
         let lower = reference.lowercased()
-        if let index = stages.firstIndex(where: { $0.dockerName == lower }) { return index }
+        if let index = firstStage[lower] { return index }
         if let number = Int(reference), number >= 0, number < stages.count { return number }
         return nil
     }
@@ -216,25 +219,27 @@ struct ImportMapper {
         for flag in instruction.flags where flag.name != "platform" {
             warn(ImportCode.lossy, "FROM flag --\(flag.name) is not imported", at: flag.location)
         }
-        let image = words[0]
+        let image = unquote(words[0])  // BuildKit expands the word: `debian:"${A}-${B}"` has no quotes left
         let dockerName = words.count == 3 ? words[2].lowercased() : String(stages.count)
-        if words.count == 3, stages.contains(where: { $0.dockerName == dockerName }) {
+        if words.count == 3, firstStage[dockerName] != nil {
             // BuildKit lints this (DuplicateStageName); references name the first.
             warn(ImportCode.lossy, "duplicate stage name \"\(dockerName)\"; this stage is renamed, references name the first", at: instruction.location)
         }
         var name = words.count == 3 ? Self.planName(dockerName) : "stage-\(stages.count)"
-        if stages.contains(where: { $0.name == name }) {
+        if planNames.contains(name) {
             var counter = 2
-            while stages.contains(where: { $0.name == "\(name)-\(counter)" }) { counter += 1 }
+            while planNames.contains("\(name)-\(counter)") { counter += 1 }
             name = "\(name)-\(counter)"
         }
         var stage = PlanStage(dockerName: dockerName, name: name, comments: instruction.comments, from: image)
         stage.known = Set(args.map(\.key)).union(Self.predefined)
-        if let base = stages.firstIndex(where: { $0.dockerName == image.lowercased() }) {
+        if let base = firstStage[image.lowercased()] {
             stage.from = stages[base].name
             stage.known.formUnion(stages[base].known)
         }
         stage.platform = instruction.flag("platform").map(unquote)
+        if firstStage[dockerName] == nil { firstStage[dockerName] = stages.count }
+        planNames.insert(name)
         stages.append(stage)
     }
 
@@ -249,6 +254,13 @@ struct ImportMapper {
             let parts = word.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = String(parts[0])
             let value = parts.count > 1 ? unquote(String(parts[1])) : nil
+            // `ARG A=1 # note` declares `#` and `note` too; nothing can refer to those.
+            guard let first = name.unicodeScalars.first, first == "_" || (first.properties.isAlphabetic && first.isASCII),
+                name.unicodeScalars.allSatisfy({ $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) })
+            else {
+                warn(ImportCode.lossy, "ARG declares `\(name)`, which no `$` can refer to (a comment after ARG?); left out", at: instruction.location)
+                continue
+            }
             if !stages.isEmpty {
                 stages[stages.count - 1].known.insert(name)
                 stages[stages.count - 1].declaredArgs.insert(name)
@@ -490,11 +502,18 @@ struct ImportMapper {
                     if !extra.isEmpty {
                         warn(ImportCode.lossy, "cache mount option(s) \(extra.joined(separator: ", ")) have no plan form and are left out", at: flag.location)
                     }
-                    if dictionary["id"] == nil && dictionary["sharing"] == nil {
+                    var id = dictionary["id"]
+                    if let value = id, value.contains("$") {  // BuildKit expands it; plan's cache ids are fixed
+                        unsupported = true
+                        warn(ImportCode.noPlanForm, "a cache id with a variable (`\(value)`) has no plan form yet; the cache is keyed by its target",
+                             at: flag.location, help: "the original line is kept as a comment above the step")
+                        id = nil
+                    }
+                    if id == nil && dictionary["sharing"] == nil {
                         cache.append(YAMLText.scalar(target, flow: true))
                     } else {
                         var parts = ["target: \(YAMLText.scalar(target, flow: true))"]
-                        if let id = dictionary["id"] { parts.append("id: \(YAMLText.scalar(id, flow: true))") }
+                        if let id { parts.append("id: \(YAMLText.scalar(id, flow: true))") }
                         if let sharing = dictionary["sharing"] { parts.append("sharing: \(YAMLText.scalar(sharing, flow: true))") }
                         cache.append("{" + parts.joined(separator: ", ") + "}")
                     }
