@@ -101,7 +101,8 @@ extension Checker {
                 }
             }
             if case .image(let reference) = facts.base, let from = facts.syntax.from {
-                let concrete = Interpolation.substituteArguments(in: reference, knownArgumentValues)
+                let concrete = Interpolation.substituteArguments(in: reference, knownArgumentValues,
+                                                                 isUnset: isUnsetBeforeStages)
                 if !concrete.contains("$") { checkPinned(concrete, written: reference, at: from.location, stage: index) }
                 checkDigestWithSeveralPlatforms(concrete, written: reference, at: from.location, stage: index)
             }
