@@ -41,7 +41,7 @@ let package = Package(
             dependencies: ["PlanDiagnostics", "PlanValues", .product(name: "Yams", package: "Yams")]
         ),
         // Dockerfile → plan (`plan import`): BuildKit's Dockerfile syntax, read exactly, and the plan YAML written from it.
-        .target(name: "PlanImport", dependencies: ["PlanDiagnostics"]),
+        .target(name: "PlanImport", dependencies: ["PlanDiagnostics", "PlanValues"]),
         // Semantic checks and the BuildGraph IR.
         .target(name: "PlanCompiler", dependencies: [
             "PlanDiagnostics", "PlanLanguage", "PlanValues", "PlanPaths", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
