@@ -47,7 +47,7 @@ let package = Package(
             "PlanDiagnostics", "PlanLanguage", "PlanValues", "PlanPaths", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // BuildGraph → Dockerfile and .dockerignore.
-        .target(name: "PlanDockerfile", dependencies: ["PlanCompiler"]),
+        .target(name: "PlanDockerfile", dependencies: ["PlanCompiler", "PlanValues"]),
         // BuildGraph → docker-bake.json, for BuildKit builders.
         .target(name: "PlanBake", dependencies: ["PlanCompiler", "PlanPaths"]),
         // BuildGraph → a picture of the stages (Mermaid, Graphviz dot).

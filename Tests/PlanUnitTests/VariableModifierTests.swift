@@ -1,5 +1,6 @@
 import Foundation
 import PlanCompiler
+import PlanDockerfile
 import PlanLanguage
 import PlanValues
 import Testing
@@ -109,5 +110,32 @@ import Testing
         #expect(try Self.codes("    from: ${REGISTRY:-docker.io}/library/Alpine:${A:-3.20}") == ["W0114", "E0605"])
         #expect(try Self.codes("    from: alpine:${TAG:-3.20}", allow: "root-target, undeclared-with-default") == [])
         #expect(try Self.codes("    from: ${A}-php:${B:-8}", args: "args: {A: php, B: \"8\"}") == [])
+    }
+
+    @Test("compile keeps every modifier as written for BuildKit; the portable dialect (buildah 1.28) refuses the non-colon forms and `:?`")
+    func compiledForms() throws {
+        let plan = """
+            version: 1
+            allow: [root-target]
+            args: {REGISTRY: docker.io, TAG: "", A: a}
+            stages:
+              app:
+                from: ${REGISTRY:-docker.io}/library/alpine:${TAG:-3.20}
+                env:
+                  X: ${A:+yes}/${TAG:-none}
+                  Y: ${A-none}${A:?must be set}
+
+            """
+        let result = try TestSupport.compile(["plan.yaml": plan], folders: ["context"])
+        let graph = try #require(result.graph, "\(result.diagnostics.map(\.message))")
+        #expect(Dialect.buildkit.unsupportedFeatures(in: graph).isEmpty)
+        let text = DockerfileWriter(dialect: .buildkit).dockerfile(for: graph)
+        #expect(text.contains("FROM ${REGISTRY:-docker.io}/library/alpine:${TAG:-3.20} AS app\n"), "\(text)")
+        #expect(text.contains("ENV X=${A:+yes}/${TAG:-none}\n"), "\(text)")
+        #expect(text.contains("ENV Y=\"${A-none}${A:?must be set}\"\n"), "\(text)")
+        let portable = Dialect.portable.unsupportedFeatures(in: graph)
+        #expect(portable.map(\.code.id) == ["E0701", "E0701"])
+        #expect(portable.map(\.message) == ["the portable dialect cannot express `${A-none}`",
+                                             "the portable dialect cannot express `${A:?must be set}`"])
     }
 }
