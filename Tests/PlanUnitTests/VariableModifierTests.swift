@@ -112,6 +112,21 @@ import Testing
         #expect(try Self.codes("    from: ${A}-php:${B:-8}", args: "args: {A: php, B: \"8\"}") == [])
     }
 
+    @Test("an unpinned image built from arguments says what it became")
+    func unpinnedSaysTheExpansion() throws {
+        let plan = """
+            version: 1
+            allow: [root-target]
+            args: {BASE: php}
+            stages:
+              app:
+                from: ${BASE}-fpm
+
+            """
+        let result = try TestSupport.compile(["plan.yaml": plan], folders: ["context"])
+        #expect(result.diagnostics.map(\.message) == ["image `${BASE}-fpm` (`php-fpm`) has no tag, so it means `latest`, which changes under you"])
+    }
+
     @Test("compile keeps every modifier as written for BuildKit; the portable dialect (buildah 1.28) refuses the non-colon forms and `:?`")
     func compiledForms() throws {
         let plan = """
