@@ -41,7 +41,7 @@ let package = Package(
             dependencies: ["PlanDiagnostics", "PlanValues", .product(name: "Yams", package: "Yams")]
         ),
         // Dockerfile → plan (`plan import`): BuildKit's Dockerfile syntax, read exactly, and the plan YAML written from it.
-        .target(name: "PlanImport", dependencies: ["PlanDiagnostics"]),
+        .target(name: "PlanImport", dependencies: ["PlanDiagnostics", "PlanValues"]),
         // `plan lock` and `--locked`: the lock file (plan.lock), resolving what a plan reads to digests, and using the lock.
         .target(name: "PlanLock", dependencies: ["PlanDiagnostics", "PlanLanguage", "PlanCompiler", "PlanOCI", "PlanValues"]),
         // Semantic checks and the BuildGraph IR.
@@ -49,7 +49,7 @@ let package = Package(
             "PlanDiagnostics", "PlanLanguage", "PlanValues", "PlanPaths", .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // BuildGraph → Dockerfile and .dockerignore.
-        .target(name: "PlanDockerfile", dependencies: ["PlanCompiler"]),
+        .target(name: "PlanDockerfile", dependencies: ["PlanCompiler", "PlanValues"]),
         // BuildGraph → docker-bake.json, for BuildKit builders.
         .target(name: "PlanBake", dependencies: ["PlanCompiler", "PlanPaths"]),
         // BuildGraph → a picture of the stages (Mermaid, Graphviz dot).

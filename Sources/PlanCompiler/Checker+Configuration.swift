@@ -101,7 +101,8 @@ extension Checker {
                 }
             }
             if case .image(let reference) = facts.base, let from = facts.syntax.from {
-                let concrete = Interpolation.substituteArguments(in: reference, knownArgumentValues)
+                let concrete = Interpolation.substituteArguments(in: reference, knownArgumentValues,
+                                                                 isUnset: isUnsetBeforeStages)
                 if !concrete.contains("$") { checkPinned(concrete, written: reference, at: from.location, stage: index) }
                 checkDigestWithSeveralPlatforms(concrete, written: reference, at: from.location, stage: index)
             }
@@ -128,14 +129,16 @@ extension Checker {
 
     mutating func checkPinned(_ reference: String, written: String, at location: SourceLocation, stage: Int) {
         if reference.contains("@") { return }
+        // With arguments or defaults put in, say what the reference became.
+        let shown = reference == written ? "`\(written)`" : "`\(written)` (`\(reference)`)"
         let last = reference.split(separator: "/").last ?? ""
         if let colon = last.lastIndex(of: ":") {
             if last[last.index(after: colon)...] == "latest" {
-                warn(.unpinnedImage, "image `\(written)` uses the `latest` tag, which changes under you", at: location,
+                warn(.unpinnedImage, "image \(shown) uses the `latest` tag, which changes under you", at: location,
                      stage: stage, help: "pin a version tag, like `alpine:3.20`, or a digest")
             }
         } else {
-            warn(.unpinnedImage, "image `\(written)` has no tag, so it means `latest`, which changes under you",
+            warn(.unpinnedImage, "image \(shown) has no tag, so it means `latest`, which changes under you",
                  at: location, stage: stage, help: "pin a version tag, like `\(written):1.2`, or a digest")
         }
     }

@@ -98,7 +98,8 @@ extension Checker {
                         error(.unknownStage, "`from: \(text)` names no stage of this plan", at: from.location,
                               help: "did you mean stage `\(close)`? (For an image called `\(text)`, give it a tag, like `\(text):1.0`.)")
                     } else {
-                        checkImageReference(from, help: "write an image like `alpine:3.20`, `scratch`, or a stage name")
+                        checkImageReference(from, help: "write an image like `alpine:3.20`, `scratch`, or a stage name",
+                                            isUnset: isUnsetBeforeStages)
                     }
                     stages[index].base = .image(text)
                 }

@@ -299,7 +299,11 @@ extension Checker {
             return stageCopies(copy, from: source, base: item, stage: stage, state: state)
         case .image(let reference):
             checkVariables(in: reference, scope: .stage(env: state.env), stage: stage)
-            checkImageReference(reference)
+            let env = state.env
+            checkImageReference(reference, isUnset: { [arguments] name in
+                arguments[name] == nil && !env.contains(name) && !Self.platformArguments.contains(name)
+                    && !Self.ambientVariables.contains(name)
+            })
             var item = base
             item.source = .image(reference.value)
             item.link = linkDefault(copy.link, chown: copy.chown?.value, fromOtherRoot: true)

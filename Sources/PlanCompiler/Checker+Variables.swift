@@ -42,6 +42,12 @@ extension Checker {
                       at: location, help: "template parameters exist only in `templates`; for a build argument write `${\(name)}`")
             case .bare, .braced:
                 let isArgument = arguments[name] != nil || Self.platformArguments.contains(name)
+                if dialect == .builder, case .other(let inner) = reference.modifier {
+                    error(.unsupportedSubstitution, "`${\(inner)}` is not a substitution the builder knows", at: location,
+                          help: "the builder expands `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:+word}`, "
+                            + "`${NAME+word}`, `${NAME:?message}` and `${NAME?message}`; compute anything else in a `run` step")
+                    continue
+                }
                 switch scope {
                 case .runtime(let env):
                     if reference.kind == .braced, arguments[name] != nil, !env.contains(name) {
@@ -52,15 +58,30 @@ extension Checker {
                     continue
                 case .global:
                     if isArgument { recordArgument(name, stage: stage) }
+                    if isArgument { checkRequiredValue(reference, at: location, env: []) }
                     guard reference.kind == .braced, !isArgument else { continue }
+                    if reference.hasFallback {
+                        warnUndeclared(reference, in: value, at: location, stage: stage,
+                                       why: "`\(name)` is not a declared build argument",
+                                       help: "declare it under `args:` so that `--arg \(name)=…` can set it")
+                        continue
+                    }
                     error(.undefinedArgument, "`${\(name)}` is not a declared build argument", at: location,
                           help: Suggestion.didYouMean(name, in: arguments.keys.sorted())
                             ?? "declare it under `args:` (for example `args: {\(name): …}`)")
                 case .stage(let env), .script(let env):
                     if isArgument { recordArgument(name, stage: stage) }
+                    if isArgument, !assigned.contains(name) { checkRequiredValue(reference, at: location, env: env) }
                     guard reference.kind == .braced, !isArgument, !env.contains(name), !assigned.contains(name),
                           !Self.ambientVariables.contains(name)
                     else { continue }
+                    if reference.hasFallback {
+                        warnUndeclared(reference, in: value, at: location, stage: stage,
+                                       why: "`\(name)` is neither a build argument nor a variable of this stage",
+                                       help: "declare it under `args:` or set it with `env:`; if the base image sets it, "
+                                         + "allow this with `allow: [undeclared-with-default]`")
+                        continue
+                    }
                     let candidates = arguments.keys.sorted() + env.sorted()
                     error(.undefinedArgument, "`${\(name)}` is neither a build argument nor a variable of this stage",
                           at: location,
@@ -69,6 +90,33 @@ extension Checker {
                 }
             }
         }
+    }
+
+    /// `${NAME:-word}` (or `-`, `:+`, `+`) of a name nothing declares: the builder takes it as unset, so the
+    /// fallback is always what it gives; a warning, as a typo in NAME would go unnoticed.
+    mutating func warnUndeclared(_ reference: VariableReference, in text: String, at location: SourceLocation, stage: Int?,
+                                 why: String, help: String) {
+        let written = String(String.UnicodeScalarView(text.unicodeScalars.dropFirst(reference.offset).prefix(reference.length)))
+        let gives: String
+        switch reference.modifier {
+        case .defaultIfUnsetOrEmpty(let word), .defaultIfUnset(let word): gives = "its default `\(word)`"
+        default: gives = "nothing"
+        }
+        warn(.undeclaredWithDefault, "\(why), so `\(written)` always gives \(gives)", at: location, stage: stage,
+             help: Suggestion.didYouMean(reference.name, in: arguments.keys.sorted()).map { "\($0); or \(help)" } ?? help)
+    }
+
+    /// `${NAME:?message}` or `${NAME?message}` of a build argument whose value is known to be empty or unset (and
+    /// that no `env` of the stage sets): the build would stop there, with BuildKit's message.
+    mutating func checkRequiredValue(_ reference: VariableReference, at location: SourceLocation, env: Set<String>) {
+        guard !env.contains(reference.name), case .some(.some(let value)) = arguments[reference.name] else { return }
+        let reason: VariableExpansionError.Reason
+        switch reference.modifier {
+        case .errorIfUnsetOrEmpty(let message) where value.isEmpty: reason = .empty(reference.name, message)
+        default: return
+        }
+        error(.missingArgumentValue, "build argument `\(reference.name)` is empty: the build stops with `\(reason.message)`",
+              at: location, help: "give it a value with `--arg \(reference.name)=…`, or a non-empty default under `args:`")
     }
 
     mutating func recordArgument(_ name: String, stage: Int?) {

@@ -87,6 +87,8 @@ extension DiagnosticCode {
         "E0404", "argument-in-runtime-command", "a build argument used where only runtime values exist")
     public static let missingArgumentValue = DiagnosticCode(
         "E0405", "missing-argument-value", "a build argument that must be given has no value")
+    public static let unsupportedSubstitution = DiagnosticCode(
+        "E0406", "unsupported-substitution", "a `${…}` form the builder does not expand, like `${#NAME}` or `${NAME%x}`")
 
     // MARK: Build context (E05xx)
     public static let contextPathMissing = DiagnosticCode(
@@ -143,6 +145,8 @@ extension DiagnosticCode {
         "W0112", "foreign-platform-copy", "a copy from a stage pinned to another platform into a target-platform stage")
     public static let digestWithSeveralPlatforms = DiagnosticCode(
         "W0113", "digest-with-several-platforms", "a base image pinned by digest while several platforms are built")
+    public static let undeclaredWithDefault = DiagnosticCode(
+        "W0114", "undeclared-with-default", "`${NAME:-default}` of a name nothing declares: always the default")
 
     // MARK: Run (E09xx): what `plan run` finds while it builds
     public static let stepExited = DiagnosticCode("E0901", "step-exited", "a `run` step exited with a status other than 0")
@@ -166,7 +170,7 @@ extension DiagnosticCode {
         copyOutsideArtifacts, relativeArtifactWithoutWorkdir, pathClimbsOut, malformedArtifactReference,
         relativePathWithoutWorkdir,
         undefinedArgument, undefinedParameter, unknownArgumentOverride, argumentInRuntimeCommand,
-        missingArgumentValue,
+        missingArgumentValue, unsupportedSubstitution,
         contextPathMissing, contextPathIgnored, contextMissing, contextPathLeaves,
         malformedPort, malformedChmod, malformedDuration, malformedPlatform, malformedImageReference,
         malformedChecksum, malformedURL, malformedSignal, malformedUser, malformedPath,
@@ -175,6 +179,6 @@ extension DiagnosticCode {
         stepExited, missingArtifact, imagePullFailed, stepFailed, runCancelled,
         unusedArtifact, unreachableStage, unpinnedImage, rootTarget, secretLookingName,
         wholeContextBeforeInstall, cdInRun, unknownAllowCode, relativeDestinationWithoutWorkdir,
-        globMatchesNothing, networkHost, foreignPlatformCopy, digestWithSeveralPlatforms,
+        globMatchesNothing, networkHost, foreignPlatformCopy, digestWithSeveralPlatforms, undeclaredWithDefault,
     ]
 }

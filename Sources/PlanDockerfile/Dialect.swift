@@ -43,6 +43,6 @@ public enum Dialect: String, CaseIterable, Sendable {
                 report("`start_interval` of a healthcheck", check.startIntervalLocation ?? check.location, help: "remove `start_interval`")
             }
         }
-        return found
+        return found + Self.portableSubstitutionProblems(in: graph)
     }
 }

@@ -66,6 +66,8 @@ struct ImportMapper {
     var headerComments: [String] = []
     var args: [PlanField] = []
     var argDefaults: [String: String] = [:]
+    /// Arguments some `ARG` declares without a default (empty in the plan, unset to BuildKit).
+    var withoutDefault: Set<String> = []
     var stages: [PlanStage] = []
     /// The first stage of each Dockerfile name, and the plan names taken: lookups stay O(1) with thousands of stages.
     var firstStage: [String: Int] = [:]
@@ -156,6 +158,9 @@ struct ImportMapper {
             mapArg(instruction, global: true)
             return
         }
+        if !["CMD", "ENTRYPOINT", "HEALTHCHECK", "ONBUILD", "MAINTAINER"].contains(instruction.keyword) {
+            warnUnsetSensitive(instruction.text, at: instruction.location)  // run-time commands see no arguments
+        }
         switch instruction.keyword {
         case "ARG": mapArg(instruction, global: false)
         case "RUN": mapRun(instruction)
@@ -233,11 +238,14 @@ struct ImportMapper {
         }
         var stage = PlanStage(dockerName: dockerName, name: name, comments: instruction.comments, from: image)
         stage.known = Set(args.map(\.key)).union(Self.predefined)
-        if let base = firstStage[image.lowercased()] {
+        warnUnsetSensitive(image, at: instruction.location)
+        if let base = firstStage[image.lowercased()] ?? stageNamedByArguments(image, at: instruction.location, what: "FROM") {
             stage.from = stages[base].name
             stage.known.formUnion(stages[base].known)
         }
-        stage.platform = instruction.flag("platform").map(unquote)
+        if let flag = instruction.flags.last(where: { $0.name == "platform" }) {
+            stage.platform = platformValue(unquote(flag.value ?? ""), at: flag.location)
+        }
         if firstStage[dockerName] == nil { firstStage[dockerName] = stages.count }
         planNames.insert(name)
         stages.append(stage)
@@ -281,6 +289,7 @@ struct ImportMapper {
                 continue
             }
             argDefaults[name] = value ?? ""
+            if value == nil { withoutDefault.insert(name) }
             var fieldComments = comments
             if value == nil { fieldComments.append(" ARG \(name) has no default in the Dockerfile (empty here)") }
             args.append(PlanField(key: name, value: .string(value ?? ""), comments: fieldComments))
@@ -431,9 +440,20 @@ struct ImportMapper {
             error("SHELL requires the arguments to be in JSON form", at: instruction.location)
             return
         }
-        guard !stages[index].hasRealSteps, stages[index].configRank == 0 else {
+        // SHELL changes how later RUNs and shell-form commands run; before any of them, the stage's `shell:`
+        // means the same whatever copies, env, workdir or user steps came first.
+        let stage = stages[index]
+        func isShellForm(_ value: PlanValue?) -> Bool {
+            if case .string? = value { return true }
+            return false
+        }
+        var checkCommand: PlanValue?
+        if case .map(let entries)? = stage.healthcheck?.value { checkCommand = entries.first { $0.0 == "cmd" }?.1 }
+        let ranShell = stage.steps.contains { $0.fields.first?.key == "run" }
+            || isShellForm(stage.cmd?.value) || isShellForm(stage.entrypoint?.value) || isShellForm(checkCommand)
+        guard !ranShell else {
             keepAsComment(
-                instruction, "SHELL after steps or other configuration has no plan form (`shell` applies to the whole stage)",
+                instruction, "SHELL after a RUN (or a shell-form command) has no plan form (`shell` applies to the whole stage)",
                 help: "move `shell:` to the stage if every step may use it; the line is kept as a comment")
             return
         }
@@ -607,7 +627,9 @@ struct ImportMapper {
         if let addNote { comments.append(addNote) }
         let known = stages[index].known
         if let from = instruction.flag("from") {
-            if let source = stageIndex(from) {
+            warnUnsetSensitive(from, at: instruction.location)
+            let fromLocation = instruction.flags.last { $0.name == "from" }?.location ?? instruction.location
+            if let source = stageIndex(from) ?? stageNamedByArguments(from, at: fromLocation, what: "\(keyword) --from") {
                 copyFromStage(source, sources: sources, destination: destination, options: options, link: link, instruction: instruction, comments: comments)
                 return
             }

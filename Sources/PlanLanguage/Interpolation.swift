@@ -21,6 +21,17 @@ public struct VariableReference: Hashable, Sendable {
     public var offset: Int
     /// Length of the whole reference, `$` to closing brace, in Unicode scalars.
     public var length: Int
+    /// What follows the name inside the braces (`:-word`, …); `.other` for a form the builder lacks.
+    public var modifier: VariableReferenceSyntax.Modifier = .none
+
+    /// True for `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}` and `${NAME+word}`: forms that give a value
+    /// (the word, or nothing) when NAME is unset, so an undeclared NAME is no error to the builder.
+    public var hasFallback: Bool {
+        switch modifier {
+        case .defaultIfUnsetOrEmpty, .defaultIfUnset, .alternativeIfSetAndNotEmpty, .alternativeIfSet: return true
+        case .none, .errorIfUnsetOrEmpty, .errorIfUnset, .other: return false
+        }
+    }
 }
 
 /// Finds variable references in plan strings and substitutes template parameters: a thin use of
@@ -47,9 +58,19 @@ public enum Interpolation {
                 continue
             }
         }
-        for found in VariableSyntax.references(in: text, dialect: dialect) where found.reference.hasVariableName {
-            let kind: VariableReference.Kind = found.reference.form == .braced ? .braced : .bare
-            result.append(VariableReference(kind: kind, name: found.reference.name, offset: found.offset, length: found.length))
+        for found in VariableSyntax.references(in: text, dialect: dialect) {
+            let reference = found.reference
+            // `${}` and `${:-x}` name nothing; the checker reports them as a form the builder lacks.
+            let namesNothing = reference.form == .braced && reference.name.isEmpty
+            guard reference.hasVariableName || namesNothing else { continue }
+            let kind: VariableReference.Kind = reference.form == .braced ? .braced : .bare
+            var modifier = reference.modifier
+            if namesNothing {
+                let written = text.unicodeScalars.dropFirst(found.offset + 2).prefix(max(found.length - 3, 0))
+                modifier = .other(String(String.UnicodeScalarView(written)))
+            }
+            result.append(VariableReference(kind: kind, name: reference.name, offset: found.offset, length: found.length,
+                                            modifier: modifier))
         }
         return result.sorted { $0.offset < $1.offset }
     }
@@ -67,9 +88,12 @@ public enum Interpolation {
 
     /// `text` with `${NAME}` and `$NAME` replaced where `values` knows the name (for checks that need
     /// a concrete value, like an image reference with an argument default).
-    public static func substituteArguments(in text: String, _ values: [String: String]) -> String {
+    /// Modifiers apply (``VariableSyntax/substitute(in:_:isUnset:dialect:)``): `${TAG:-1}` gives TAG's value or `1`
+    /// when `values` has TAG, or `1` when `isUnset(TAG)`; otherwise it is kept as written.
+    public static func substituteArguments(in text: String, _ values: [String: String],
+                                           isUnset: (String) -> Bool = { _ in false }) -> String {
         guard text.contains("$") else { return text }
-        return VariableSyntax.substitute(in: text, values).text
+        return VariableSyntax.substitute(in: text, values, isUnset: isUnset).text
     }
 }
 

@@ -156,6 +156,10 @@ public enum VariableSyntax {
                 func fail(_ reason: VariableExpansionError.Reason) -> VariableExpansionError {
                     VariableExpansionError(text: text, offset: token.offset, length: token.length, reason: reason)
                 }
+                // `${}` and `${:-x}` name nothing: BuildKit's "bad substitution".
+                if strict, reference.form == .braced, reference.name.isEmpty {
+                    throw fail(.unsupported(String(written(token).unicodeScalars.dropFirst(2).dropLast())))
+                }
                 switch reference.modifier {
                 case .none:
                     out += value ?? ""
@@ -168,10 +172,11 @@ public enum VariableSyntax {
                 case .alternativeIfSet(let word):
                     out += value == nil ? "" : try render(word, values, strict: strict)
                 case .errorIfUnsetOrEmpty(let message):
-                    if strict, isEmpty { throw fail(.unset(reference.name, message)) }
+                    if strict, value == nil { throw fail(.unset(reference.name, expand(message, values))) }
+                    if strict, isEmpty { throw fail(.empty(reference.name, expand(message, values))) }
                     out += value ?? ""
                 case .errorIfUnset(let message):
-                    if strict, value == nil { throw fail(.unset(reference.name, message)) }
+                    if strict, value == nil { throw fail(.unset(reference.name, expand(message, values))) }
                     out += value ?? ""
                 case .other(let inner):
                     if strict { throw fail(.unsupported(inner)) }
@@ -206,6 +211,8 @@ public struct VariableExpansionError: Error, Hashable, Sendable, CustomStringCon
         case unsupported(String)
         /// `${NAME:?message}` or `${NAME?message}` with NAME unset (name, message).
         case unset(String, String)
+        /// `${NAME:?message}` with NAME set but empty (name, message).
+        case empty(String, String)
     }
 
     public let text: String
@@ -214,11 +221,19 @@ public struct VariableExpansionError: Error, Hashable, Sendable, CustomStringCon
     public let length: Int
     public let reason: Reason
 
-    public var description: String {
-        switch reason {
+    public var description: String { reason.message }
+}
+
+extension VariableExpansionError.Reason {
+    /// What went wrong, in BuildKit's words where it has them.
+    public var message: String {
+        switch self {
         case .unterminated: return "`${` has no closing brace"
-        case .unsupported(let inner): return "`${\(inner)}` is a shell form the builder does not expand"
-        case .unset(let name, let message): return message.isEmpty ? "`\(name)` is not set" : "`\(name)`: \(message)"
+        case .unsupported(let inner):
+            return "`${\(inner)}` is a shell form the builder does not expand"
+        // BuildKit's words: `NAME: message`, or its own message when the word is empty.
+        case .unset(let name, let message): return "\(name): " + (message.isEmpty ? "is not allowed to be unset" : message)
+        case .empty(let name, let message): return "\(name): " + (message.isEmpty ? "is not allowed to be empty" : message)
         }
     }
 }
