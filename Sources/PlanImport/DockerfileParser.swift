@@ -180,7 +180,7 @@ private struct ParseState {
             }
             let leading = raw.count - stripped.count
             var (line, continues) = trimContinuation(stripped)
-            if !continues && line.trimmingCharacters(in: .whitespaces).isEmpty {
+            if !continues && line.trimmingBlanks().isEmpty {
                 blankLine = true
                 continue
             }
@@ -256,7 +256,7 @@ private struct ParseState {
     }
 
     mutating func makeInstruction(_ line: String, segments: [Segment], lineNumber: Int, column: Int) -> DockerfileInstruction? {
-        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        let trimmed = line.trimmingBlanks()
         let name = trimmed.prefix { !Self.isSpace($0) }
         let keyword = name.uppercased()
         let afterName = trimmed.dropFirst(name.count).drop(while: Self.isSpace)
@@ -392,7 +392,7 @@ private struct ParseState {
             }
             if isSpace(ch) {
                 inWord = false
-                if word == "--" { return (words, String(chars[pos...]).trimmingCharacters(in: .whitespaces)) }
+                if word == "--" { return (words, String(chars[pos...]).trimmingBlanks()) }
                 if blankOK || !word.isEmpty { words.append(word) }
                 word = ""
                 blankOK = false

@@ -18,7 +18,7 @@ extension ImportMapper {
     /// `FROM ${NAME}` or `COPY --from=${NAME}` whose argument's default names a stage of the file: that stage
     /// (BuildKit resolves it after expansion), with a warning that `--build-arg` can no longer switch it.
     mutating func stageNamedByArguments(_ text: String, at location: SourceLocation, what: String) -> Int? {
-        guard text.contains("$"), let expanded = withArgumentDefaults(text), !expanded.contains("$"),
+        guard text.containsBytes("$"), let expanded = withArgumentDefaults(text), !expanded.containsBytes("$"),
               let index = stageIndex(expanded)
         else { return nil }
         warn(ImportCode.lossy, "\(what) `\(text)` names stage \"\(expanded)\" with the arguments' defaults; the plan names the stage itself",
@@ -39,7 +39,7 @@ extension ImportMapper {
     /// BuildKit reads NAME as unset, the plan as empty (plan arguments always have a value), so the result
     /// differs. The colon forms treat unset and empty alike and keep their meaning.
     mutating func warnUnsetSensitive(_ text: String, at location: SourceLocation) {
-        guard text.contains("${") else { return }
+        guard text.containsBytes("${") else { return }
         for found in VariableSyntax.references(in: text) where withoutDefault.contains(found.reference.name) {
             let name = found.reference.name
             switch found.reference.modifier {

@@ -342,7 +342,7 @@ struct ImportMapper {
     mutating func mapWorkdirOrUser(_ instruction: DockerfileInstruction) {
         let key = instruction.keyword.lowercased()
         let index = stages.count - 1
-        let value = relax(unquote(instruction.text.trimmingCharacters(in: .whitespaces)), known: stages[index].known, brace: stages[index].declaredArgs)
+        let value = relax(unquote(instruction.text.trimmingBlanks()), known: stages[index].known, brace: stages[index].declaredArgs)
         let rank = key == "workdir" ? 2 : 3
         let stage = stages[index]
         if !stage.hasRealSteps, stage.configRank < rank {
@@ -412,7 +412,7 @@ struct ImportMapper {
 
     mutating func mapHealthcheck(_ instruction: DockerfileInstruction) {
         let index = stages.count - 1
-        let text = instruction.text.trimmingCharacters(in: .whitespaces)
+        let text = instruction.text.trimmingBlanks()
         if text.uppercased() == "NONE" {
             stages[index].healthcheck = PlanField(key: "healthcheck", value: .string("none"), comments: instruction.comments)
             return
@@ -489,7 +489,7 @@ struct ImportMapper {
             if !instruction.heredocs.isEmpty {
                 let only = instruction.heredocs.count == 1
                     && DockerfileWords.split(text, escape: "\\").count == 1
-                    && text.trimmingCharacters(in: .whitespaces).hasPrefix("<<")
+                    && text.trimmingBlanks().hasPrefix("<<")
                 if only, let heredoc = instruction.heredocs.first {
                     script = Self.body(heredoc)
                     if script.hasSuffix("\n") { script.removeLast() }

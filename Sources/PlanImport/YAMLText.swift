@@ -20,7 +20,7 @@ enum YAMLText {
             if !(first == "-" && s.count > 1 && s.dropFirst().first != " ") { return false }
         }
         if looksNumeric(s) { return false }
-        if s.contains(": ") || s.contains(" #") || s.contains("\t") { return false }
+        if s.containsBytes(": ") || s.containsBytes(" #") || s.containsBytes("\t") { return false }
         if flow, s.contains(where: { ",[]{}".contains($0) }) { return false }
         for scalar in s.unicodeScalars where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0xFEFF {
             return false
@@ -74,9 +74,9 @@ enum YAMLText {
     /// A value after `key:` that may span lines: a literal block at `indent` (the key's indentation + 2) when
     /// it has line breaks and reads back the same, a scalar otherwise.
     static func value(_ s: String, indent: Int) -> String {
-        guard s.contains("\n") else { return " " + scalar(s) }
+        guard s.containsBytes("\n") else { return " " + scalar(s) }
         let lines = s.split(separator: "\n", omittingEmptySubsequences: false)
-        let usable = !s.contains("\r") && !s.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F || $0.value == 0xFEFF }
+        let usable = !s.containsBytes("\r") && !s.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F || $0.value == 0xFEFF }
             && !(lines.first.map { $0.hasPrefix(" ") || $0.hasPrefix("\t") || $0.isEmpty } ?? true)
             && !lines.contains { $0.allSatisfy { $0 == " " } && !$0.isEmpty }
         guard usable else { return " " + quoted(s) }
