@@ -41,7 +41,10 @@ extension Checker {
             let target = mount.target.map { target -> String in
                 checkVariables(in: target, scope: .stage(env: state.env), stage: stage)
                 checkMountPath(target)
-                return checkedAbsoluteOrRelative(target, what: "mount target")
+                let checked = checkedAbsoluteOrRelative(target, what: "mount target")
+                // Absolute where the workdir is known: BuildKit resolves a relative target against it, buildah refuses one.
+                guard !PosixPath.isAbsolute(checked), !checked.contains("$"), let workdir = state.workdir else { return checked }
+                return PosixPath.resolve(checked, against: workdir).path
             }
             if target == nil, type != "ssh" {
                 error(.missingKey, "a \(type) mount needs a `target`", at: mount.location,
@@ -84,17 +87,19 @@ extension Checker {
 
     /// A mount's paths go into one `--mount=` flag: no comma, quote or white space (BuildKit reads the flag as CSV,
     /// the Dockerfile splits flags at white space).
-    mutating func checkMountPath(_ path: Located<String>) {
+    @discardableResult
+    mutating func checkMountPath(_ path: Located<String>) -> Bool {
         guard let bad = path.value.unicodeScalars.first(where: { $0 == "," || $0 == "\"" || $0 == "'"
             || CharacterSet.whitespacesAndNewlines.contains($0) })
-        else { return }
+        else { return true }
         let shown = bad == " " ? "a space" : CharacterSet.whitespacesAndNewlines.contains(bad) ? "white space" : "`\(bad)`"
         error(.malformedPath, "a mount path cannot hold \(shown): `\(path.value)`", at: path.location,
               help: "rename the path, or bind the folder that holds it")
+        return false
     }
 
     mutating func bindMount(_ mount: MountSyntax, target: String, stage: Int, state: StepState) -> GraphBindMount? {
-        if let source = mount.source { checkMountPath(source) }
+        if let source = mount.source, !checkMountPath(source) { return nil }
         let readWrite = mount.rw?.value ?? false
         if let from = mount.from {
             guard let sourceStage = stageIndex[from.value] else { return nil }  // reported with the dependencies

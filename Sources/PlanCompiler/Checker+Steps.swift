@@ -158,7 +158,9 @@ extension Checker {
                   help: "run it in a stage from an image with a shell (like `alpine:3.20`) and copy the result here as an artifact")
         }
         // A secret exposed as an environment variable is a variable of the script, not an argument to declare.
-        let secretVariables = run.secrets.compactMap { $0.env?.value }
+        var secretVariables = run.secrets.compactMap { $0.env?.value }
+        // So is SSH_AUTH_SOCK of a step with an ssh mount: the builder sets it to the first one's socket.
+        if run.mounts.contains(where: { $0.type?.value == "ssh" }) { secretVariables.append("SSH_AUTH_SOCK") }
         checkVariables(in: command, scope: .script(env: state.env.union(secretVariables)), stage: stage)
         let range = NSRange(command.value.startIndex..., in: command.value)
 
@@ -529,7 +531,9 @@ extension Checker {
             return (absolute.path, artifact.name)
         }
         var help = "declare it in stage `\(sourceFacts.name)`: `artifacts: {NAME: \(absolute.path)}`"
-        if let inner = sourceFacts.artifacts.first(where: { PosixPath.isInside($0.path, checked) }) {
+        if what == "bound" {
+            if let first = sourceFacts.artifacts.first { help = "bind a declared artifact (`source: \(first.path)`), or " + help }
+        } else if let inner = sourceFacts.artifacts.first(where: { PosixPath.isInside($0.path, checked) }) {
             help = "copy the artifact inside it instead: `- artifact: \(sourceFacts.name).\(inner.name)`, "
                 + "or declare `\(absolute.path)` as an artifact of `\(sourceFacts.name)`"
         } else if let first = sourceFacts.artifacts.first {

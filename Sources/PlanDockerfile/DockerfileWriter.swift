@@ -128,7 +128,7 @@ public struct DockerfileWriter: Sendable {
             if let required = secret.required { mount += ",required=\(required)" }
             flags.append(mount)
         }
-        flags += run.mounts.map(Self.mountFlag)
+        flags += run.mounts.map { Self.mountFlag($0, dialect: dialect) }
         if let network = run.network, dialect == .buildkit { flags.append("--network=\(network)") }
         let prefix = "RUN " + flags.map { $0 + " " }.joined()
         let script = run.script
@@ -154,8 +154,9 @@ public struct DockerfileWriter: Sendable {
     }
 
     /// One `mounts:` entry as `--mount=type=…`, BuildKit's spelling; defaults (the context's or image's root,
-    /// read-only, ssh id `default`) are left out, as they would be written by hand.
-    static func mountFlag(_ mount: GraphMount) -> String {
+    /// read-only, ssh id `default`) are left out, as they would be written by hand. The portable dialect
+    /// writes a tmpfs size as `tmpfs-size=`, which older buildah and podman take (they refuse `size=`).
+    static func mountFlag(_ mount: GraphMount, dialect: Dialect = .buildkit) -> String {
         switch mount {
         case .bind(let bind):
             var flag = "--mount=type=bind"
@@ -168,7 +169,8 @@ public struct DockerfileWriter: Sendable {
             if bind.readWrite { flag += ",rw" }
             return flag
         case .tmpfs(let target, let size):
-            return "--mount=type=tmpfs,target=\(target)" + (size.map { ",size=\($0)" } ?? "")
+            let key = dialect == .portable ? "tmpfs-size" : "size"
+            return "--mount=type=tmpfs,target=\(target)" + (size.map { ",\(key)=\($0)" } ?? "")
         case .ssh(let ssh):
             var flag = "--mount=type=ssh"
             if ssh.id != "default" { flag += ",id=\(ssh.id)" }

@@ -568,10 +568,8 @@ struct ImportMapper {
         var parts = ["type: \(type)"]
         switch type {
         case "bind":
-            guard let target = values["target"] else {
-                error("mount type=bind needs a target", at: flag.location)
-                return nil
-            }
+            // BuildKit binds at the workdir when no target is given.
+            let target = values["target"] ?? "."
             if let from = values["from"] {
                 if let source = stageIndex(from) {
                     let path = Self.normalize(values["source"] ?? "/")

@@ -14,6 +14,7 @@ struct ImportRoundTripTests {
 
     struct ParsedInstruction: Decodable {
         var cmd: String
+        var flags: [String]?
     }
 
     static func buildkitParse(_ path: String) throws -> [ParsedInstruction]? {
@@ -41,6 +42,16 @@ struct ImportRoundTripTests {
                 all.append(source.hasSuffix("/") ? relative + "/" : relative)
             }
         }
+        // Context paths that RUN --mount=type=bind reads (no `from`).
+        for instruction in dockerfile.instructions where instruction.keyword == "RUN" {
+            for flag in instruction.flags where flag.name == "mount" {
+                let options = Self.mountOptions(flag.value ?? "")
+                guard (options["type"] ?? "bind") == "bind", options["from"] == nil,
+                      let source = options["source"] ?? options["src"], !source.contains("$") else { continue }
+                let relative = source.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+                if !relative.isEmpty { all.append(relative) }
+            }
+        }
         // A path another one lies under is a folder.
         for source in all {
             let relative = source.hasSuffix("/") ? String(source.dropLast()) : source
@@ -54,6 +65,24 @@ struct ImportRoundTripTests {
                     FileManager.default.createFile(atPath: path, contents: Data("stub\n".utf8))
                 }
             }
+        }
+    }
+
+    /// A `--mount=` value's options, keys lower-cased, a bare key `true`.
+    static func mountOptions(_ value: String) -> [String: String] {
+        var options: [String: String] = [:]
+        for part in value.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+            options[pair[0].lowercased()] = pair.count > 1 ? pair[1] : "true"
+        }
+        return options
+    }
+
+    /// The mount types of each RUN, in order (type=bind when not written), from BuildKit's parse.
+    static func mountTypes(_ list: [ParsedInstruction]) -> [[String]] {
+        list.filter { $0.cmd.lowercased() == "run" }.map { run in
+            (run.flags ?? []).filter { $0.hasPrefix("--mount=") }
+                .map { mountOptions(String($0.dropFirst("--mount=".count)))["type"] ?? "bind" }.sorted()
         }
     }
 
@@ -90,6 +119,15 @@ struct ImportRoundTripTests {
         func count(_ list: [ParsedInstruction], _ command: String) -> Int { list.count { $0.cmd.lowercased() == command } }
         #expect(count(after, "from") == count(before, "from"), "\(name): stages")
         #expect(count(after, "run") == count(before, "run"), "\(name): RUN instructions")
+        // Every cache, secret, bind, tmpfs and ssh mount is carried, RUN by RUN, except those import says it drops.
+        let dropped = result.diagnostics.count { $0.message.hasPrefix("RUN --mount") }
+        let (mountsBefore, mountsAfter) = (Self.mountTypes(before), Self.mountTypes(after))
+        #expect(mountsBefore.count == mountsAfter.count)
+        for (original, carried) in zip(mountsBefore, mountsAfter) {
+            #expect(carried.allSatisfy { type in carried.count { $0 == type } <= original.count { $0 == type } },
+                    "\(name): \(carried) is not part of \(original)")
+        }
+        #expect(mountsBefore.joined().count - mountsAfter.joined().count == dropped, "\(name): RUN --mount types")
     }
 
     @Test("bad input: a located syntax error, an empty file, a binary file; nothing written")
