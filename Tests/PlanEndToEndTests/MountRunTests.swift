@@ -69,6 +69,44 @@ import Testing
         #expect(runs.isEmpty, "\(runs)")
     }
 
+    /// The same mounts through bubblewrap: `nobody` runs plan (a copy of the binary and the fixture it can reach).
+    @Test func withoutRootTheMountsAreTheSame() throws {
+        let folder = try Self.copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let setpriv = try TestSupport.tool("setpriv")
+        _ = try TestSupport.tool("bwrap")
+        let copied = try TestSupport.run("/bin/cp", [TestSupport.planBinary, folder + "/plan-binary"])
+        #expect(copied.status == 0, "\(copied.stderr)")
+        let socketPath = folder + "/agent.sock"
+        let socket = try Self.listeningSocket(at: socketPath)
+        defer { close(socket) }
+        let owned = try TestSupport.run("/bin/chown", ["-R", "65534:65534", folder])
+        #expect(owned.status == 0, "\(owned.stderr)")
+        chmod(folder, 0o755)
+        let result = try TestSupport.run(setpriv, [
+            "--reuid", "65534", "--regid", "65534", "--clear-groups", folder + "/plan-binary", "run", folder + "/plan",
+            "--insecure-registry", Self.registry, "--arg", "REGISTRY=\(Self.registry)", "--cache-dir", folder + "/cache",
+            "--ssh", "default=\(socketPath)", "--output", "type=local,dest=\(folder)/rootfs",
+        ], environment: ["HOME": folder])
+        #expect(result.status == 0, "\(result.stderr)")
+        var seen = ""
+        for name in ["from-context", "listing", "from-stage", "read-only", "rw-seen", "rw-after", "tmpfs-size", "ssh-kind"] {
+            seen += name + ": " + ((try? TestSupport.read(folder + "/rootfs/app/" + name)) ?? "missing\n")
+        }
+        #expect(seen == """
+            from-context: app v1
+            listing: app.txt
+            from-stage: tool-v1
+            read-only: read-only
+            rw-seen: scribble
+            rw-after: gone
+            tmpfs-size: 8388608
+            ssh-kind: socket
+
+            """)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/rootfs/scratch"))
+    }
+
     @Test func withoutAnAgentAnOptionalSSHMountIsLeftOutAndARequiredOneStopsTheRunBeforeBuilding() throws {
         let folder = try Self.copy()
         defer { try? FileManager.default.removeItem(atPath: folder) }
