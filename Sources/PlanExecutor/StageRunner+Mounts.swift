@@ -6,15 +6,18 @@ import PlanValues
 /// `mounts:` of `run` steps: what they add to the step's cache key, and the sandbox mounts they become.
 /// A bind mount reads its path as a copy of it would (the context beneath itself with the ignore file
 /// applied, a stage's root, an image's), into a folder of the run that is removed after the step: writes
-/// to an `rw` bind are discarded, as BuildKit discards them.
+/// to an `rw` bind are discarded, as BuildKit discards them. An ssh agent is reached through a forwarding
+/// socket with the mount's mode and owner.
 extension StageRunner {
     /// The sandbox mounts of a step's `mounts:`, the folders made for them, and the socket `SSH_AUTH_SOCK` names.
     struct StepMounts {
         var mounts: [SandboxMount] = []
         var folders: [String] = []
+        var forwarders: [SocketForwarder] = []
         var sshAuthSocket: String?
 
         func remove() {
+            for forwarder in forwarders { forwarder.stop() }
             for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
         }
     }
@@ -119,7 +122,24 @@ extension StageRunner {
                         }
                         continue
                     }
-                    result.mounts.append(SandboxMount(source: socket, target: ssh.target, readOnly: false))
+                    // A socket of the run that forwards to the agent, with BuildKit's mode and owner.
+                    // In a short mkdtemp folder (0700): a socket's path must fit in 108 bytes, the run directory's may not.
+                    var template = Array("/tmp/plan-ssh-XXXXXX".utf8CString)
+                    guard template.withUnsafeMutableBufferPointer({ $0.baseAddress.map { mkdtemp($0) != nil } ?? false }) else {
+                        throw failure("cannot create a folder for ssh agent `\(ssh.id)` in /tmp: \(String(cString: strerror(errno)))",
+                                      step: step.description, location: step.location)
+                    }
+                    let folder = String(cString: template)
+                    result.folders.append(folder)
+                    let forwarder: SocketForwarder
+                    do {
+                        forwarder = try SocketForwarder(path: folder + "/agent", agent: socket, mode: ssh.mode, uid: ssh.uid,
+                                                        gid: ssh.gid)
+                    } catch {
+                        throw failure("cannot forward ssh agent `\(ssh.id)`: \(error)", step: step.description, location: step.location)
+                    }
+                    result.forwarders.append(forwarder)
+                    result.mounts.append(SandboxMount(source: forwarder.path, target: ssh.target, readOnly: false))
                     if result.sshAuthSocket == nil { result.sshAuthSocket = ssh.target }
                 }
             }

@@ -60,6 +60,8 @@ import Testing
         #expect(try read("tmpfs-size") == "8388608\n")
         #expect(try read("ssh") == "/run/buildkit/ssh_agent.0\n")
         #expect(try read("ssh-kind") == "socket\n")
+        // Each agent mount is a socket of its own with BuildKit's mode and owner (default 0600, root).
+        #expect(try read("ssh-owners") == "600 0 0\n660 1000 1000\n")
         // Writes to the rw bind are discarded: the context is as it was; no mount point reached the image.
         #expect(try TestSupport.read(folder + "/plan/context/src/app.txt") == "app v1\n")
         for path in ["/scratch-rw", "/scratch", "/opt/tools", "/app/src", "/run/buildkit"] {

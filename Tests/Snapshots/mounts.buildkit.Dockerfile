@@ -7,7 +7,7 @@ RUN mkdir -p /out && echo tool-v1 > /out/tool.txt
 
 FROM ${REGISTRY}/plan-test/busybox:stable AS app
 WORKDIR /app
-RUN --mount=type=bind,source=src,target=/app/src --mount=type=bind,from=tools,source=/out,target=/opt/tools --mount=type=bind,source=src,target=/scratch-rw,rw --mount=type=tmpfs,target=/scratch,size=8388608 --mount=type=ssh <<EOF
+RUN --mount=type=bind,source=src,target=/app/src --mount=type=bind,from=tools,source=/out,target=/opt/tools --mount=type=bind,source=src,target=/scratch-rw,rw --mount=type=tmpfs,target=/scratch,size=8388608 --mount=type=ssh --mount=type=ssh,target=/run/agent-1000.sock,mode=0660,uid=1000,gid=1000 <<EOF
 set -eu
 cat src/app.txt > /app/from-context
 ls src > /app/listing
@@ -18,6 +18,7 @@ cat /scratch-rw/app.txt > /app/rw-seen
 echo $(( $(stat -f -c %b /scratch) * $(stat -f -c %S /scratch) )) > /app/tmpfs-size
 echo "${SSH_AUTH_SOCK:-none}" > /app/ssh
 if [ -S "${SSH_AUTH_SOCK:-/none}" ]; then echo socket; else echo no-socket; fi > /app/ssh-kind
+stat -c '%a %u %g' "${SSH_AUTH_SOCK:-/none}" /run/agent-1000.sock > /app/ssh-owners 2>&1 || echo none > /app/ssh-owners
 EOF
 
 RUN (cat /scratch-rw/app.txt 2>/dev/null || echo gone) > /app/rw-after
