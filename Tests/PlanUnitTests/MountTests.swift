@@ -72,6 +72,12 @@ import Testing
         #expect(bound.firstUse(of: sdk) == step.location)
     }
 
+    @Test func aBoundContextFileAffectsItsTarget() throws {
+        let graph = try #require(try graph(Self.plan).0)
+        #expect(AffectedTargets(graph: graph).targets(changedContextPaths: ["go.sum"], planChanged: false) == ["app"])
+        #expect(AffectedTargets(graph: graph).targets(changedContextPaths: ["README.md"], planChanged: false).isEmpty)
+    }
+
     @Test func theCompilerWritesBuildKitMountFlags() throws {
         let graph = try #require(try graph(Self.plan).0)
         let dockerfile = DockerfileWriter().dockerfile(for: graph)
