@@ -75,13 +75,12 @@ extension Checker {
 
     /// The keys written on a mount (other than `type` and `target`), with where.
     static func writtenKeys(_ mount: MountSyntax) -> [(String, SourceLocation)] {
-        var keys: [(String, SourceLocation?)] = [
+        let keys: [(String, SourceLocation?)] = [
             ("source", mount.source?.location), ("from", mount.from?.location), ("image", mount.image?.location),
             ("rw", mount.rw?.location), ("size", mount.size?.location), ("id", mount.id?.location),
             ("required", mount.required?.location), ("mode", mount.mode?.location), ("uid", mount.uid?.location),
             ("gid", mount.gid?.location),
         ]
-        keys.removeAll { $0.1 == nil }
         return keys.compactMap { key, location in location.map { (key, $0) } }
     }
 

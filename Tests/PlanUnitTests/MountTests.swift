@@ -2,6 +2,7 @@ import Foundation
 import PlanCompiler
 import PlanDiagnostics
 import PlanDockerfile
+@testable import PlanGraph
 import PlanImport
 import PlanValues
 import Testing
@@ -76,6 +77,9 @@ import Testing
         let graph = try #require(try graph(Self.plan).0)
         #expect(AffectedTargets(graph: graph).targets(changedContextPaths: ["go.sum"], planChanged: false) == ["app"])
         #expect(AffectedTargets(graph: graph).targets(changedContextPaths: ["README.md"], planChanged: false).isEmpty)
+        // `plan graph` draws the bound artifact and image like copies.
+        let edges = GraphWriter.edges(graph).edges.map { "\($0.from) -> \($0.to) \($0.label)" }
+        #expect(edges.contains("tools -> app out") && edges.contains("image:example.com/sdk:2 -> app mount"), "\(edges)")
     }
 
     @Test func theCompilerWritesBuildKitMountFlags() throws {
