@@ -77,6 +77,11 @@ struct RunCommand: AsyncParsableCommand {
         "A secret for `secrets:` steps: id=ID,src=FILE or id=ID,env=VARIABLE (repeatable).", valueName: "spec"))
     var secrets: [String] = []
 
+    @Option(name: .customLong("ssh"), help: ArgumentHelp(
+        "An ssh agent for `mounts:` of type ssh: default, ID (both: $SSH_AUTH_SOCK) or ID=SOCKET (repeatable).",
+        valueName: "spec"))
+    var ssh: [String] = []
+
     @Option(help: "How many stages may run at once (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -216,6 +221,37 @@ struct RunCommand: AsyncParsableCommand {
         return files
     }
 
+    /// `ID` or `ID=SOCKET` (BuildKit's and buildx's spelling) → the agent's id and socket; without a socket,
+    /// `$SSH_AUTH_SOCK`. Only agent sockets are taken, not key files.
+    func sshAgents(environment: [String: String]) throws -> [String: String] {
+        var agents: [String: String] = [:]
+        for spec in ssh {
+            let pair = spec.split(separator: "=", maxSplits: 1).map(String.init)
+            let id = pair[0]
+            guard !id.isEmpty, id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) else {
+                throw ValidationError("--ssh \(spec): the id may hold only letters, digits, `_`, `.` and `-`")
+            }
+            let socket: String
+            if pair.count == 2 {
+                socket = pair[1]
+            } else {
+                guard let value = environment["SSH_AUTH_SOCK"], !value.isEmpty else {
+                    throw ValidationError("--ssh \(spec): SSH_AUTH_SOCK is not set; start an agent or give --ssh \(id)=SOCKET")
+                }
+                socket = value
+            }
+            var info = stat()
+            guard stat(socket, &info) == 0 else {
+                throw ValidationError("--ssh \(spec): \(socket): \(String(cString: strerror(errno)))")
+            }
+            guard info.st_mode & S_IFMT == S_IFSOCK else {
+                throw ValidationError("--ssh \(spec): \(socket) is not a socket (give an ssh agent's socket; key files are not taken)")
+            }
+            agents[id] = socket
+        }
+        return agents
+    }
+
     func run() async throws {
         let result = Compiler(options: platformOptions.compileOptions(options)).compile(planAt: options.plan)
         // JSON is one report: the compiler's warnings go into the one printed when the run ends.
@@ -257,6 +293,7 @@ struct RunCommand: AsyncParsableCommand {
         runOptions.sandbox = sandbox
         runOptions.registryCredentials = credentials
         runOptions.secrets = try secretFiles(in: secretDirectory)
+        runOptions.sshAgents = try sshAgents(environment: ProcessInfo.processInfo.environment)
         runOptions.jobs = jobs
         runOptions.outputs = try outputs.map(OutputSpec.init(parsing:)) + (pushOutput.map { [$0] } ?? [])
         runOptions.force = force
@@ -270,7 +307,8 @@ struct RunCommand: AsyncParsableCommand {
         // the machine does not run natively runs under user-mode emulation.
         let platforms = graph.platforms.isEmpty ? [Platform.host] : graph.platforms
         let preflight = RunPreflight(graph: graph, targets: options.targets, platforms: platforms, emulation: runOptions.emulation)
-            .problems(secretIDs: Set(runOptions.secrets.keys), noCacheStages: noCacheStages)
+            .problems(secretIDs: Set(runOptions.secrets.keys), noCacheStages: noCacheStages,
+                      sshIDs: Set(runOptions.sshAgents.keys))
         if !preflight.isEmpty {
             for problem in preflight { Output.standardError("error: \(problem)\n") }
             throw ExitCode(2)

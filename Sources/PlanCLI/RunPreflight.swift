@@ -6,7 +6,7 @@ import PlanOCI
 import PlanValues
 
 /// What `plan run` checks between compiling and building: facts the plan alone does not settle (the platform
-/// built for and whether this machine can run its programs, the secrets and stage names passed on the command line). Each problem is one sentence that
+/// built for and whether this machine can run its programs, the secrets, ssh agents and stage names passed on the command line). Each problem is one sentence that
 /// names the stage, the place in the plan and what to do.
 struct RunPreflight {
     let graph: BuildGraph
@@ -36,7 +36,7 @@ struct RunPreflight {
     }
 
     /// Every problem found, in stage order; empty when the build may start.
-    func problems(secretIDs: Set<String>, noCacheStages: [String]) -> [String] {
+    func problems(secretIDs: Set<String>, noCacheStages: [String], sshIDs: Set<String> = []) -> [String] {
         var found: [String] = []
         // One problem per platform this machine cannot run, each with its package and command.
         for platform in platformsRunningPrograms {
@@ -53,6 +53,11 @@ struct RunPreflight {
                     guard reported.insert(secret.id).inserted else { continue }
                     found.append("\(run.location): stage `\(stage.name)` needs secret `\(secret.id)` (`required: true`), "
                                  + "but no --secret id=\(secret.id),src=FILE (or env=VARIABLE) was passed")
+                }
+                for case .ssh(let ssh) in run.mounts where ssh.required == true && !sshIDs.contains(ssh.id) {
+                    guard reported.insert("ssh " + ssh.id).inserted else { continue }
+                    found.append("\(run.location): stage `\(stage.name)` needs ssh agent `\(ssh.id)` (`required: true`), "
+                                 + "but no --ssh \(ssh.id) (or --ssh \(ssh.id)=SOCKET) was passed")
                 }
             }
         }

@@ -1,7 +1,7 @@
 import Foundation
 import PlanPaths
 
-/// Which targets a change touches: the targets whose stages copy a changed context file, directly or
+/// Which targets a change touches: the targets whose stages copy (or bind mount) a changed context file, directly or
 /// through the artifacts of the stages they use; every target when a plan file itself changed.
 public struct AffectedTargets: Sendable {
     /// The checked plan whose targets are considered.
@@ -26,8 +26,18 @@ public struct AffectedTargets: Sendable {
             var hit = stage.dependencies.contains { affected.contains($0) }
             if !hit {
                 hit = stage.instructions.contains { instruction in
-                    guard case .copy(let copy) = instruction, copy.source == .context else { return false }
-                    return copy.sources.contains { source in changed.contains { Self.covers(source, $0) } }
+                    switch instruction {
+                    case .copy(let copy) where copy.source == .context:
+                        return copy.sources.contains { source in changed.contains { Self.covers(source, $0) } }
+                    case .run(let run):
+                        // A bind mount of the context reads its path as a copy of it would.
+                        return run.mounts.contains { mount in
+                            guard case .bind(let bind) = mount, bind.source == .context else { return false }
+                            return changed.contains { Self.covers(bind.path, $0) }
+                        }
+                    default:
+                        return false
+                    }
                 }
             }
             if hit { affected.insert(stage.name) }

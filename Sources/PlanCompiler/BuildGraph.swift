@@ -120,6 +120,8 @@ public struct GraphRun: Sendable {
     public var network: String?
     /// Where the step is written.
     public var location: SourceLocation
+    /// Bind, tmpfs and ssh mounts (`mounts:`), in the order written.
+    public var mounts: [GraphMount] = []
 
     /// The command as both back ends run it: trailing line breaks and spaces are not part of it.
     public var script: String {
@@ -147,6 +149,42 @@ public struct CacheMount: Hashable, Sendable {
     public var id: String?
     /// `shared`, `private` or `locked`.
     public var sharing: String?
+}
+
+/// A bind, tmpfs or ssh mount of a `run` step (`mounts:`; BuildKit's `RUN --mount`).
+public enum GraphMount: Sendable {
+    case bind(GraphBindMount)
+    /// A fresh in-memory folder at `target`, at most `size` bytes (nil: the sandbox's default).
+    case tmpfs(target: String, size: UInt64?)
+    case ssh(GraphSSHMount)
+}
+
+/// A path of the context, of a stage's declared artifacts or of an image, bound for one `run` step.
+public struct GraphBindMount: Sendable {
+    /// The context, a stage or an image (reference unexpanded).
+    public var source: GraphCopy.Source
+    /// Relative to the context root (`.` for all of it), or absolute in the stage or image (`/` for all of it).
+    public var path: String
+    /// Where it is mounted: absolute, or relative to the workdir.
+    public var target: String
+    /// Writable; writes are discarded after the step.
+    public var readWrite: Bool
+    /// For a stage: the declared artifact the path lies in.
+    public var artifact: String?
+}
+
+/// The ssh agent socket of a `run` step.
+public struct GraphSSHMount: Sendable {
+    /// The agent's id, as `--ssh ID=…` gives it (`default` when not written).
+    public var id: String
+    /// Where the socket is; nil: `/run/buildkit/ssh_agent.N` (N: its place among the step's ssh mounts).
+    public var target: String?
+    /// As written: `true` fails the build when the agent is not given.
+    public var required: Bool?
+    /// As written: the socket's mode (octal), owner and group.
+    public var mode: String?
+    public var uid: String?
+    public var gid: String?
 }
 
 /// A build secret of a `run` step.

@@ -112,6 +112,12 @@ extension Checker {
                     let concrete = Interpolation.substituteArguments(in: image.value, knownArgumentValues)
                     if !concrete.contains("$") { checkPinned(concrete, written: image.value, at: image.location, stage: index) }
                 }
+                if case .run(let run) = step.action {
+                    for image in run.mounts.compactMap(\.image) {
+                        let concrete = Interpolation.substituteArguments(in: image.value, knownArgumentValues)
+                        if !concrete.contains("$") { checkPinned(concrete, written: image.value, at: image.location, stage: index) }
+                    }
+                }
             }
             if isTarget {
                 let user = effectiveUser(index)

@@ -119,6 +119,12 @@ extension Checker {
                     if let target = lookupStage(located, from: index, what: "`artifact: \(reference.value)`") {
                         depend(target, reference.location)
                     }
+                case .run(let run):
+                    for mount in run.mounts {
+                        if let name = mount.from, let target = lookupStage(name, from: index, what: "this mount", imageHint: true) {
+                            depend(target, name.location)
+                        }
+                    }
                 default: break
                 }
             }

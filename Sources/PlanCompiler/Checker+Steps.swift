@@ -158,7 +158,9 @@ extension Checker {
                   help: "run it in a stage from an image with a shell (like `alpine:3.20`) and copy the result here as an artifact")
         }
         // A secret exposed as an environment variable is a variable of the script, not an argument to declare.
-        let secretVariables = run.secrets.compactMap { $0.env?.value }
+        var secretVariables = run.secrets.compactMap { $0.env?.value }
+        // So is SSH_AUTH_SOCK of a step with an ssh mount: the builder sets it to the first one's socket.
+        if run.mounts.contains(where: { $0.type?.value == "ssh" }) { secretVariables.append("SSH_AUTH_SOCK") }
         checkVariables(in: command, scope: .script(env: state.env.union(secretVariables)), stage: stage)
         let range = NSRange(command.value.startIndex..., in: command.value)
 
@@ -230,7 +232,10 @@ extension Checker {
                      help: "drop `network: host` for a network of the step's own, or allow it with `allow: [network-host]`")
             }
         }
-        return GraphRun(command: command.value, cache: cache, secrets: secrets, network: network, location: step.location)
+        let mounts = mountInstructions(run, stage: stage, state: state)
+        checkMountTargets(run, mounts: mounts, state: state)
+        return GraphRun(command: command.value, cache: cache, secrets: secrets, network: network, location: step.location,
+                        mounts: mounts)
     }
 
     // MARK: copy
@@ -474,47 +479,12 @@ extension Checker {
 
     mutating func stageCopies(_ copy: CopyStepSyntax, from source: Int, base: GraphCopy, stage: Int,
                               state: StepState) -> [GraphCopy] {
-        let sourceFacts = stages[source]
         var resolved: [(absolute: String, relative: String?)] = []
         var artifactNames: [String] = []
         for path in copy.paths {
-            if path.value.contains("$") {
-                error(.malformedPath, "paths copied from a stage are fixed when the plan is compiled; `\(path.value)` uses a variable",
-                      at: path.location, help: "write the path out, so it can be checked against the stage's artifacts")
-                continue
-            }
-            guard let absolute = PosixPath.resolve(path.value, workdir: sourceFacts.finalWorkdir) else {
-                error(.relativePathWithoutWorkdir,
-                      "`\(path.value)` is relative, but stage `\(sourceFacts.name)` has no workdir to resolve it against",
-                      at: path.location, help: "write the absolute path inside stage `\(sourceFacts.name)`")
-                continue
-            }
-            if absolute.climbsOut {
-                error(.pathClimbsOut, "`\(path.value)` climbs above the root of stage `\(sourceFacts.name)` with `..`",
-                      at: path.location)
-                continue
-            }
-            let checked = PosixPath.hasGlob(absolute.path)
-                ? PosixPath.normalize(PosixPath.staticPrefix(absolute.path)).path : absolute.path
-            if let artifact = sourceFacts.artifacts.first(where: { PosixPath.isInside(checked, $0.path) }) {
-                stages[source].usedArtifacts.insert(artifact.name)
-                artifactNames.append(artifact.name)
-            } else {
-                var help = "declare it in stage `\(sourceFacts.name)`: `artifacts: {NAME: \(absolute.path)}`"
-                if let inner = sourceFacts.artifacts.first(where: { PosixPath.isInside($0.path, checked) }) {
-                    help = "copy the artifact inside it instead: `- artifact: \(sourceFacts.name).\(inner.name)`, "
-                        + "or declare `\(absolute.path)` as an artifact of `\(sourceFacts.name)`"
-                } else if let first = sourceFacts.artifacts.first {
-                    help = "copy a declared artifact (`- artifact: \(sourceFacts.name).\(first.name)`), " + help
-                }
-                let asWritten = path.value.count > 1 && path.value.hasSuffix("/") ? String(path.value.dropLast()) : path.value
-                let shown = asWritten == absolute.path ? "`\(path.value)`" : "`\(path.value)` (\(absolute.path))"
-                error(.copyOutsideArtifacts,
-                      "\(shown) is not inside any artifact that stage `\(sourceFacts.name)` declares",
-                      at: path.location, notes: artifactNotes(source), help: help)
-                continue
-            }
-            resolved.append((absolute.path, PosixPath.isAbsolute(path.value) ? nil : path.value))
+            guard let checked = artifactPath(path, in: source, what: "copied") else { continue }
+            artifactNames.append(checked.artifact)
+            resolved.append((checked.absolute, PosixPath.isAbsolute(path.value) ? nil : path.value))
         }
         var base = base
         base.artifact = Set(artifactNames).count == 1 ? artifactNames.first : nil
@@ -536,6 +506,49 @@ extension Checker {
             }
             return item
         }
+    }
+
+    /// A path read from stage `source` (by a copy or a bind mount): resolved against its final workdir, and
+    /// inside an artifact it declares (E0301 otherwise, with the artifacts as notes); the artifact is marked used.
+    mutating func artifactPath(_ path: Located<String>, in source: Int, what: String) -> (absolute: String, artifact: String)? {
+        let sourceFacts = stages[source]
+        if path.value.contains("$") {
+            error(.malformedPath, "paths \(what) from a stage are fixed when the plan is compiled; `\(path.value)` uses a variable",
+                  at: path.location, help: "write the path out, so it can be checked against the stage's artifacts")
+            return nil
+        }
+        guard let absolute = PosixPath.resolve(path.value, workdir: sourceFacts.finalWorkdir) else {
+            error(.relativePathWithoutWorkdir,
+                  "`\(path.value)` is relative, but stage `\(sourceFacts.name)` has no workdir to resolve it against",
+                  at: path.location, help: "write the absolute path inside stage `\(sourceFacts.name)`")
+            return nil
+        }
+        if absolute.climbsOut {
+            error(.pathClimbsOut, "`\(path.value)` climbs above the root of stage `\(sourceFacts.name)` with `..`",
+                  at: path.location)
+            return nil
+        }
+        let checked = PosixPath.hasGlob(absolute.path)
+            ? PosixPath.normalize(PosixPath.staticPrefix(absolute.path)).path : absolute.path
+        if let artifact = sourceFacts.artifacts.first(where: { PosixPath.isInside(checked, $0.path) }) {
+            stages[source].usedArtifacts.insert(artifact.name)
+            return (absolute.path, artifact.name)
+        }
+        var help = "declare it in stage `\(sourceFacts.name)`: `artifacts: {NAME: \(absolute.path)}`"
+        if what == "bound" {
+            if let first = sourceFacts.artifacts.first { help = "bind a declared artifact (`source: \(first.path)`), or " + help }
+        } else if let inner = sourceFacts.artifacts.first(where: { PosixPath.isInside($0.path, checked) }) {
+            help = "copy the artifact inside it instead: `- artifact: \(sourceFacts.name).\(inner.name)`, "
+                + "or declare `\(absolute.path)` as an artifact of `\(sourceFacts.name)`"
+        } else if let first = sourceFacts.artifacts.first {
+            help = "copy a declared artifact (`- artifact: \(sourceFacts.name).\(first.name)`), " + help
+        }
+        let asWritten = path.value.count > 1 && path.value.hasSuffix("/") ? String(path.value.dropLast()) : path.value
+        let shown = asWritten == absolute.path ? "`\(path.value)`" : "`\(path.value)` (\(absolute.path))"
+        error(.copyOutsideArtifacts,
+              "\(shown) is not inside any artifact that stage `\(sourceFacts.name)` declares",
+              at: path.location, notes: artifactNotes(source), help: help)
+        return nil
     }
 
     // MARK: artifact

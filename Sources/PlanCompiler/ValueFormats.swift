@@ -19,6 +19,33 @@ public enum ValueFormats {
         }
     }
 
+    /// A tmpfs size as BuildKit reads `size=` (Docker's RAMInBytes): bytes, or a number with a binary unit
+    /// (`64m`, `1.5g`, `512KiB`). Nil when it is not one, or does not fit in 64 bits.
+    public static func sizeBytes(_ text: String) -> UInt64? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard matches(trimmed, "[0-9]+(\\.[0-9]+)? ?([kKmMgGtTpP][iI]?)?[bB]?") else { return nil }
+        var number = ""
+        var rest = Substring(trimmed)
+        while let first = rest.first, first.isNumber || first == "." {
+            number.append(first)
+            rest = rest.dropFirst()
+        }
+        let unit = rest.trimmingCharacters(in: .whitespaces).lowercased().first
+        let power: Double = switch unit {
+        case "k": 10
+        case "m": 20
+        case "g": 30
+        case "t": 40
+        case "p": 50
+        default: 0
+        }
+        let shift = pow(2, power)
+        guard let value = Double(number) else { return nil }
+        let bytes = (value * shift).rounded(.down)
+        guard bytes < 18_446_744_073_709_551_616 else { return nil }
+        return UInt64(bytes)
+    }
+
     /// Octal modes like `755` or `0644`: ``FileMode``.
     public static func chmodProblem(_ text: String) -> String? {
         do throws(FileModeError) {

@@ -50,6 +50,10 @@ extension DiagnosticCode {
         "E0113", "unknown-parameter", "`for` or `with` names a parameter the template does not have")
     public static let runInScratch = DiagnosticCode(
         "E0114", "run-in-scratch", "a `run` step in a stage that starts from `scratch`, which has no shell")
+    public static let mountOptionForOtherType = DiagnosticCode(
+        "E0115", "mount-option-for-other-type", "a `mounts` entry with a key its type does not take (`size` on a bind)")
+    public static let duplicateMountTarget = DiagnosticCode(
+        "E0116", "duplicate-mount-target", "two mounts of one `run` step at the same target")
 
     // MARK: Names and references (E02xx)
     public static let badStageName = DiagnosticCode("E0201", "bad-stage-name", "a stage name that is not allowed")
@@ -118,6 +122,8 @@ extension DiagnosticCode {
     public static let emptyPlatforms = DiagnosticCode("E0613", "empty-platforms", "`platforms` lists no platform")
     public static let nonPlatformVariable = DiagnosticCode(
         "E0614", "non-platform-variable", "a stage `platform` that uses a variable other than BUILDPLATFORM or TARGETPLATFORM")
+    public static let malformedSize = DiagnosticCode(
+        "E0615", "malformed-size", "a tmpfs `size` that is not bytes or a number with a unit like 64m")
 
     // MARK: Back ends (E07xx)
     public static let unsupportedByDialect = DiagnosticCode(
@@ -164,7 +170,7 @@ extension DiagnosticCode {
         unreadableFile, invalidEncoding, yamlSyntax, documentTooComplex, notASingleDocument, duplicateKey,
         unknownKey, wrongType, missingKey, unsupportedVersion, stepWithoutAction, stepWithTwoActions,
         conflictingKeys, invalidValue, includeCycle, includeMissing, missingParameter,
-        unknownParameter, runInScratch,
+        unknownParameter, runInScratch, mountOptionForOtherType, duplicateMountTarget,
         badStageName, duplicateStage, unknownStage, unknownArtifact, unknownTemplate, targetNotAStage,
         dependencyCycle, badName, duplicateName,
         copyOutsideArtifacts, relativeArtifactWithoutWorkdir, pathClimbsOut, malformedArtifactReference,
@@ -174,7 +180,7 @@ extension DiagnosticCode {
         contextPathMissing, contextPathIgnored, contextMissing, contextPathLeaves,
         malformedPort, malformedChmod, malformedDuration, malformedPlatform, malformedImageReference,
         malformedChecksum, malformedURL, malformedSignal, malformedUser, malformedPath,
-        lineBreakInValue, unsupportedPlatform, emptyPlatforms, nonPlatformVariable,
+        lineBreakInValue, unsupportedPlatform, emptyPlatforms, nonPlatformVariable, malformedSize,
         unsupportedByDialect,
         stepExited, missingArtifact, imagePullFailed, stepFailed, runCancelled,
         unusedArtifact, unreachableStage, unpinnedImage, rootTarget, secretLookingName,

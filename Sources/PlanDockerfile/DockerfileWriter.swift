@@ -128,6 +128,7 @@ public struct DockerfileWriter: Sendable {
             if let required = secret.required { mount += ",required=\(required)" }
             flags.append(mount)
         }
+        flags += run.mounts.map { Self.mountFlag($0, dialect: dialect) }
         if let network = run.network, dialect == .buildkit { flags.append("--network=\(network)") }
         let prefix = "RUN " + flags.map { $0 + " " }.joined()
         let script = run.script
@@ -149,6 +150,36 @@ public struct DockerfileWriter: Sendable {
             return (prefix + "<<\(delimiter)\n" + script + "\n" + delimiter + "\n", true)
         case .portable:
             return (prefix + Self.jsonArray(shell + [script]) + "\n", false)
+        }
+    }
+
+    /// One `mounts:` entry as `--mount=type=…`, BuildKit's spelling; defaults (the context's or image's root,
+    /// read-only, ssh id `default`) are left out, as they would be written by hand. The portable dialect
+    /// writes a tmpfs size as `tmpfs-size=`, which older buildah and podman take (they refuse `size=`).
+    static func mountFlag(_ mount: GraphMount, dialect: Dialect = .buildkit) -> String {
+        switch mount {
+        case .bind(let bind):
+            var flag = "--mount=type=bind"
+            switch bind.source {
+            case .context: if bind.path != "." { flag += ",source=\(bind.path)" }
+            case .stage(let name): flag += ",from=\(name),source=\(bind.path)"
+            case .image(let reference): flag += ",from=\(reference)" + (bind.path == "/" ? "" : ",source=\(bind.path)")
+            }
+            flag += ",target=\(bind.target)"
+            if bind.readWrite { flag += ",rw" }
+            return flag
+        case .tmpfs(let target, let size):
+            let key = dialect == .portable ? "tmpfs-size" : "size"
+            return "--mount=type=tmpfs,target=\(target)" + (size.map { ",\(key)=\($0)" } ?? "")
+        case .ssh(let ssh):
+            var flag = "--mount=type=ssh"
+            if ssh.id != "default" { flag += ",id=\(ssh.id)" }
+            if let target = ssh.target { flag += ",target=\(target)" }
+            if let required = ssh.required { flag += ",required=\(required)" }
+            if let mode = ssh.mode { flag += ",mode=\(mode)" }
+            if let uid = ssh.uid { flag += ",uid=\(uid)" }
+            if let gid = ssh.gid { flag += ",gid=\(gid)" }
+            return flag
         }
     }
 

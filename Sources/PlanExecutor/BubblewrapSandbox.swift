@@ -48,7 +48,12 @@ public struct BubblewrapSandbox: Sandbox {
             }
         }
         for mount in request.mounts {
-            arguments += [mount.readOnly ? "--ro-bind" : "--bind", mount.source, mount.target]
+            switch mount.kind {
+            case .bind:
+                arguments += [mount.readOnly ? "--ro-bind" : "--bind", mount.source, mount.target]
+            case .tmpfs(let size):
+                arguments += (size.map { ["--size", String($0)] } ?? []) + ["--perms", "1777", "--tmpfs", mount.target]
+            }
         }
         for entry in request.environment {
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)

@@ -25,7 +25,7 @@ struct MountPointStubs {
             var isDirectory: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: mount.source, isDirectory: &isDirectory)
             var resolved = mount
-            resolved.target = try ensure(mount.target, directory: isDirectory.boolValue)
+            resolved.target = try ensure(mount.target, directory: isDirectory.boolValue || mount.kind != .bind)
             mounts.append(resolved)
         }
         created.reverse()

@@ -114,6 +114,8 @@ public enum OutputSpec: Hashable, Sendable {
 public struct RunOptions: Sendable {
     /// Secret id → a file holding its value.
     public var secrets: [String: String] = [:]
+    /// ssh agent id → the agent's socket (`--ssh ID=SOCKET`), for `mounts:` of type ssh.
+    public var sshAgents: [String: String] = [:]
     public var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
     public var outputs: [OutputSpec] = []
     public var insecureRegistries: Set<String> = []

@@ -84,8 +84,14 @@ public struct RuncSandbox: Sandbox {
             mounts.append(["destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]])
         }
         for mount in request.mounts {
-            mounts.append(["destination": mount.target, "type": "bind", "source": mount.source,
-                           "options": ["rbind", "nosuid", "nodev"] + (mount.readOnly ? ["ro"] : [])])
+            switch mount.kind {
+            case .bind:
+                mounts.append(["destination": mount.target, "type": "bind", "source": mount.source,
+                               "options": ["rbind", "nosuid", "nodev"] + (mount.readOnly ? ["ro"] : [])])
+            case .tmpfs(let size):
+                mounts.append(["destination": mount.target, "type": "tmpfs", "source": "tmpfs",
+                               "options": ["nosuid", "nodev", "mode=1777"] + (size.map { ["size=\($0)"] } ?? [])])
+            }
         }
         var namespaces: [[String: Any]] = [["type": "pid"], ["type": "ipc"], ["type": "uts"], ["type": "mount"]]
         if request.network != .host { namespaces.append(["type": "network"]) }

@@ -15,16 +15,26 @@ public protocol Sandbox: Sendable {
     func limitation(of request: SandboxRequest) -> String?
 }
 
-/// A bind mount into a sandbox: a host path at a path inside the root filesystem.
+/// A mount into a sandbox: a host path bound at a path inside the root filesystem, or a fresh tmpfs there.
 public struct SandboxMount: Hashable, Sendable {
+    /// What is mounted.
+    public enum Kind: Hashable, Sendable {
+        /// `source`, bound.
+        case bind
+        /// An empty in-memory folder of at most `size` bytes (nil: the kernel's default, half the memory); `source` is unused.
+        case tmpfs(size: UInt64?)
+    }
+
     public var source: String
     public var target: String
     public var readOnly: Bool
+    public var kind: Kind
 
-    public init(source: String, target: String, readOnly: Bool) {
+    public init(source: String, target: String, readOnly: Bool, kind: Kind = .bind) {
         self.source = source
         self.target = target
         self.readOnly = readOnly
+        self.kind = kind
     }
 }
 

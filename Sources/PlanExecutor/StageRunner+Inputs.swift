@@ -24,7 +24,8 @@ extension StageRunner {
         case .workdir:
             return PreparedStep(inputs: StepInputs(parent: parent, items: [("step", "workdir \(workdir)")]))
         case .run(let run):
-            return PreparedStep(inputs: StepInputs(parent: parent, items: runInputs(run, step: step)))
+            let mounts = try await mountInputs(run, step: step, dependencies: dependencies)
+            return PreparedStep(inputs: StepInputs(parent: parent, items: runInputs(run, step: step) + mounts))
         case .copy(let copy):
             let (items, sources) = try await copyInputs(copy, step: step, dependencies: dependencies)
             return PreparedStep(inputs: StepInputs(parent: parent, items: items), sources: sources)

@@ -246,7 +246,7 @@ struct StageRunner {
                 throw failure("cannot create the workdir \(workdir): \(error)", location: step.location)
             }
         case .run(let run):
-            try await runStep(run, step: step, root: root)
+            try await runStep(run, step: step, root: root, dependencies: dependencies)
         case .copy(let copy):
             try await copyStep(copy, step: step, sources: sources, root: root, dependencies: dependencies)
         case .add(let add):
@@ -254,7 +254,7 @@ struct StageRunner {
         }
     }
 
-    func runStep(_ run: BoundRun, step: BoundStep, root: String) async throws {
+    func runStep(_ run: BoundRun, step: BoundStep, root: String, dependencies: [String: StageResult]) async throws {
         let index = step.index
         let description = step.description
         let location = step.location
@@ -294,6 +294,12 @@ struct StageRunner {
             if secret.env == nil || secret.target != nil {
                 mounts.append(SandboxMount(source: source, target: secret.target ?? "/run/secrets/\(secret.id)", readOnly: true))
             }
+        }
+        let bound = try await mountsOfStep(run, step: step, dependencies: dependencies)
+        defer { bound.remove() }
+        mounts += bound.mounts
+        if let socket = bound.sshAuthSocket, !environment.contains(where: { $0.0 == "SSH_AUTH_SOCK" }) {
+            environment.append(("SSH_AUTH_SOCK", socket))
         }
         let tail = OutputTail()
         let stageName = name

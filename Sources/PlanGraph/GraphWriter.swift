@@ -40,6 +40,18 @@ public struct GraphWriter: Sendable {
             case .scratch: break
             }
             for instruction in stage.instructions {
+                // A bind mount reads a stage's artifact or an image as a copy does.
+                if case .run(let run) = instruction {
+                    for case .bind(let bind) in run.mounts {
+                        switch bind.source {
+                        case .stage(let name): add(Edge(from: name, to: stage.name, label: bind.artifact ?? "files", dashed: false))
+                        case .image(let reference):
+                            if !images.contains(reference) { images.append(reference) }
+                            add(Edge(from: "image:" + reference, to: stage.name, label: "mount", dashed: true))
+                        case .context: break
+                        }
+                    }
+                }
                 guard case .copy(let copy) = instruction else { continue }
                 switch copy.source {
                 case .stage(let name): add(Edge(from: name, to: stage.name, label: copy.artifact ?? "files", dashed: false))

@@ -503,6 +503,7 @@ struct ImportMapper {
         var fields = [PlanField(key: "run", value: .string(relax(script, known: stages[index].known, brace: stages[index].declaredArgs)))]
         var cache: [String] = []
         var secrets: [String] = []
+        var mounts: [String] = []
         var comments = instruction.comments
         var unsupported = false
         for flag in instruction.flags {
@@ -548,10 +549,16 @@ struct ImportMapper {
                     if let env = dictionary["env"] { parts.append("env: \(YAMLText.scalar(env, flow: true))") }
                     if let required = dictionary["required"] { parts.append("required: \(required == "false" ? "false" : "true")") }
                     secrets.append(parts.count == 1 ? YAMLText.scalar(id, flow: true) : "{" + parts.joined(separator: ", ") + "}")
+                case "bind", "tmpfs", "ssh":
+                    if let mount = mountEntry(type: type, options: options, flag: flag) {
+                        mounts.append(mount)
+                    } else {
+                        unsupported = true
+                    }
                 default:
                     unsupported = true
                     warn(
-                        ImportCode.noPlanForm, "RUN --mount=type=\(type) has no plan form yet; the step is imported without it",
+                        ImportCode.noPlanForm, "RUN --mount=type=\(type) has no plan form; the step is imported without it",
                         at: flag.location, help: "the original line is kept as a comment above the step; it may fail without the mount")
                 }
             case "network":
@@ -563,8 +570,86 @@ struct ImportMapper {
         }
         if !cache.isEmpty { fields.insert(PlanField(key: "cache", value: .rawList(cache)), at: 1) }
         if !secrets.isEmpty { fields.insert(PlanField(key: "secrets", value: .rawList(secrets)), at: cache.isEmpty ? 1 : 2) }
+        if !mounts.isEmpty {
+            fields.insert(PlanField(key: "mounts", value: .rawList(mounts)), at: 1 + (cache.isEmpty ? 0 : 1) + (secrets.isEmpty ? 0 : 1))
+        }
         if unsupported { comments += keptLines(instruction) }
         stages[index].steps.append(PlanStep(fields: fields, comments: comments))
+    }
+
+    /// A bind, tmpfs or ssh `--mount` as one `mounts:` entry (`{type: bind, source: go.sum, target: go.sum}`); a bind
+    /// from another stage makes that stage declare the path as an artifact, as COPY --from does. Nil (with a
+    /// warning) when it has no plan form.
+    mutating func mountEntry(type: String, options: [(String, String)], flag: DockerfileFlag) -> String? {
+        let index = stages.count - 1
+        let known = stages[index].known
+        let brace = stages[index].declaredArgs
+        let allowed: [String: Set<String>] = [
+            "bind": ["type", "target", "dst", "destination", "source", "src", "from", "rw", "readwrite", "readonly", "ro"],
+            "tmpfs": ["type", "target", "dst", "destination", "size"],
+            "ssh": ["type", "target", "dst", "destination", "id", "required", "mode", "uid", "gid"],
+        ]
+        let extra = options.map(\.0).filter { !(allowed[type] ?? []).contains($0) }
+        if !extra.isEmpty {
+            warn(ImportCode.lossy, "\(type) mount option(s) \(extra.joined(separator: ", ")) have no plan form and are left out",
+                 at: flag.location)
+        }
+        var values: [String: String] = [:]
+        for (key, value) in options {
+            switch key {
+            case "dst", "destination": values["target"] = value
+            case "src": values["source"] = value
+            case "readwrite": values["rw"] = value
+            default: values[key] = value
+            }
+        }
+        func scalar(_ text: String) -> String { YAMLText.scalar(text, flow: true) }
+        var parts = ["type: \(type)"]
+        switch type {
+        case "bind":
+            // BuildKit binds at the workdir when no target is given.
+            let target = values["target"] ?? "."
+            if let from = values["from"] {
+                if let source = stageIndex(from) {
+                    let path = Self.normalize(values["source"] ?? "/")
+                    guard path != "/", !path.contains("$"), !Self.isGlob(path) else {
+                        warn(ImportCode.noPlanForm,
+                             "RUN --mount=type=bind of a stage's whole file system, or of a path with a variable or pattern, has no plan form",
+                             at: flag.location, help: "the original line is kept as a comment above the step; it may fail without the mount")
+                        return nil
+                    }
+                    _ = artifact(in: source, path: path)
+                    parts += ["from: \(scalar(stages[source].name))", "source: \(scalar(path))"]
+                } else {
+                    parts.append("image: \(scalar(from))")
+                    if let source = values["source"] { parts.append("source: \(scalar(Self.normalize(source)))") }
+                }
+            } else if let source = values["source"] {
+                parts.append("source: \(scalar(relax(source, known: known, brace: brace)))")
+            }
+            parts.append("target: \(scalar(relax(target, known: known, brace: brace)))")
+            let readOnly = values["readonly"] ?? values["ro"]
+            if let rw = values["rw"], rw != "false" {
+                parts.append("rw: true")
+            } else if let readOnly, readOnly == "false" {
+                parts.append("rw: true")
+            }
+        case "tmpfs":
+            guard let target = values["target"] else {
+                error("mount type=tmpfs needs a target", at: flag.location)
+                return nil
+            }
+            parts.append("target: \(scalar(relax(target, known: known, brace: brace)))")
+            if let size = values["size"] { parts.append("size: \(scalar(size))") }
+        default:
+            if let id = values["id"], id != "default" { parts.append("id: \(scalar(id))") }
+            if let target = values["target"] { parts.append("target: \(scalar(relax(target, known: known, brace: brace)))") }
+            if let required = values["required"] { parts.append("required: \(required == "false" ? "false" : "true")") }
+            for key in ["mode", "uid", "gid"] {
+                if let value = values[key] { parts.append("\(key): \(scalar(value))") }
+            }
+        }
+        return "{" + parts.joined(separator: ", ") + "}"
     }
 
     static func body(_ heredoc: DockerfileHeredoc) -> String {

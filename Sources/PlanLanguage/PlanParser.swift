@@ -29,7 +29,7 @@ public struct PlanParser: Sendable {
         "labels", "volumes", "stopsignal", "healthcheck", "allow",
     ]
     static let optionKeys: [String: [String]] = [
-        "run": ["cache", "secrets", "network"],
+        "run": ["cache", "secrets", "network", "mounts"],
         "copy": ["from", "image", "to", "chown", "chmod", "exclude", "link"],
         "artifact": ["to", "chown", "chmod", "link"],
         "add": ["checksum", "to", "chown", "chmod"],
@@ -374,6 +374,7 @@ public struct PlanParser: Sendable {
         if let cache = options["cache"] { run.cache = cacheMounts(cache, reader: &reader) }
         if let secrets = options["secrets"] { run.secrets = secretMounts(secrets, reader: &reader) }
         run.network = options["network"].flatMap { reader.string($0, what: "`network`") }
+        if let mounts = options["mounts"] { run.mounts = self.mounts(mounts, reader: &reader) }
         return run
     }
 
@@ -464,6 +465,39 @@ public struct PlanParser: Sendable {
             }
             guard let id = reader.string(item, what: "a secret") else { return nil }
             return SecretMountSyntax(location: id.location, id: id, env: nil, target: nil, required: nil)
+        }
+    }
+
+    /// `mounts:` — one mapping or a list of them; a key written for another type is the checker's (E0115).
+    static func mounts(_ node: YAMLNode, reader: inout SyntaxReader) -> [MountSyntax] {
+        reader.items(node).compactMap { item in
+            guard let mapping = reader.mapping(item, what: "a mount",
+                                               help: "write a mount as `{type: bind, source: PATH, target: PATH}`")
+            else { return nil }
+            reader.checkKeys(mapping, allowed: MountSyntax.keys, in: "a mount")
+            var mount = MountSyntax(location: mapping.location)
+            func text(_ key: String) -> Located<String>? {
+                mapping[key].flatMap { reader.string($0, what: "`\(key)` of the mount") }
+            }
+            mount.type = text("type")
+            mount.target = text("target")
+            mount.source = text("source")
+            mount.from = text("from")
+            mount.image = text("image")
+            mount.rw = mapping["rw"].flatMap { reader.bool($0, what: "`rw` of the mount") }
+            mount.size = text("size")
+            mount.id = text("id")
+            mount.required = mapping["required"].flatMap { reader.bool($0, what: "`required` of the mount") }
+            mount.mode = text("mode")
+            mount.uid = text("uid")
+            mount.gid = text("gid")
+            if let from = mount.from, let image = mount.image {
+                reader.error(.conflictingKeys, "a bind mount reads either a stage (`from`) or an image (`image`), not both",
+                             at: image.location, notes: [.init("`from` given here", at: from.location)],
+                             help: "keep `from: STAGE` to bind a stage's artifact, or `image: REF` to bind a path of an image")
+                return nil
+            }
+            return mount
         }
     }
 

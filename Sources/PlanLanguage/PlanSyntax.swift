@@ -192,7 +192,7 @@ public enum StepAction: Sendable {
     public static let keys = ["run", "copy", "artifact", "add", "workdir", "env", "user"]
 }
 
-/// `run: COMMAND` with `cache`, `secrets` and `network`.
+/// `run: COMMAND` with `cache`, `secrets`, `mounts` and `network`.
 public struct RunStepSyntax: Sendable {
     /// The shell command; a multi-line string is one script.
     public var command: Located<String>
@@ -202,6 +202,55 @@ public struct RunStepSyntax: Sendable {
     public var secrets: [SecretMountSyntax] = []
     /// `network:` — `default`, `none` or `host`.
     public var network: Located<String>?
+    /// `mounts:` — bind, tmpfs and ssh mounts (BuildKit's `RUN --mount`).
+    public var mounts: [MountSyntax] = []
+
+    public init(command: Located<String>, cache: [CacheMountSyntax] = [], secrets: [SecretMountSyntax] = [],
+                network: Located<String>? = nil, mounts: [MountSyntax] = []) {
+        self.command = command
+        self.cache = cache
+        self.secrets = secrets
+        self.network = network
+        self.mounts = mounts
+    }
+}
+
+/// One entry of `mounts:`, as BuildKit's `RUN --mount=type=…` takes it. Which keys a type takes is the
+/// checker's to say (E0115), so that every key is kept with its place.
+public struct MountSyntax: Sendable {
+    /// The mount's mapping.
+    public var location: SourceLocation
+    /// `bind` (nil: BuildKit's default, bind), `tmpfs` or `ssh`.
+    public var type: Located<String>?
+    /// Where it is mounted: absolute or relative to the workdir.
+    public var target: Located<String>?
+    /// bind: the path bound, in the context or in the stage or image.
+    public var source: Located<String>?
+    /// bind: the stage read (its declared artifacts).
+    public var from: Located<String>?
+    /// bind: the image read.
+    public var image: Located<String>?
+    /// bind: writable (writes are discarded).
+    public var rw: Located<Bool>?
+    /// tmpfs: the size limit, bytes or with a unit (`64m`).
+    public var size: Located<String>?
+    /// ssh: the agent's id, given to `--ssh ID=…`.
+    public var id: Located<String>?
+    /// ssh: fail when the agent is not given.
+    public var required: Located<Bool>?
+    /// ssh: the socket's mode, octal.
+    public var mode: Located<String>?
+    /// ssh: the socket's owner.
+    public var uid: Located<String>?
+    /// ssh: the socket's group.
+    public var gid: Located<String>?
+
+    public init(location: SourceLocation) {
+        self.location = location
+    }
+
+    /// The keys a mount may have.
+    public static let keys = ["type", "target", "source", "from", "image", "rw", "size", "id", "required", "mode", "uid", "gid"]
 }
 
 /// `cache: PATH` or `{target, id, sharing}`.

@@ -66,7 +66,23 @@ extension StepSyntax {
                     SecretMountSyntax(location: $0.location, id: transform($0.id), env: $0.env.map(transform),
                                       target: $0.target.map(transform), required: $0.required)
                 },
-                network: run.network.map(transform)))
+                network: run.network.map(transform),
+                mounts: run.mounts.map { mount in
+                    var result = MountSyntax(location: mount.location)
+                    result.type = mount.type.map(transform)
+                    result.target = mount.target.map(transform)
+                    result.source = mount.source.map(transform)
+                    result.from = mount.from.map(transform)
+                    result.image = mount.image.map(transform)
+                    result.rw = mount.rw
+                    result.size = mount.size.map(transform)
+                    result.id = mount.id.map(transform)
+                    result.required = mount.required
+                    result.mode = mount.mode.map(transform)
+                    result.uid = mount.uid.map(transform)
+                    result.gid = mount.gid.map(transform)
+                    return result
+                }))
         case .copy(let copy):
             var result = CopyStepSyntax(paths: copy.paths.map(transform))
             switch copy.source {

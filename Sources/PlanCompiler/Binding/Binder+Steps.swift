@@ -145,8 +145,9 @@ struct StageBinding {
         }
     }
 
-    func bind(_ run: GraphRun) -> BoundRun {
-        BoundRun(
+    mutating func bind(_ run: GraphRun) -> BoundRun {
+        let mounts = bind(run.mounts, at: run.location)
+        return BoundRun(
             script: run.script, network: NetworkMode(rawValue: run.network ?? "default") ?? .default,
             cacheMounts: run.cache.map { cache in
                 BoundCacheMount(target: PosixPath.resolve(expand(cache.target), against: state.workdir).path, id: cache.id,
@@ -156,7 +157,45 @@ struct StageBinding {
                 BoundSecret(id: secret.id, env: secret.env,
                             target: secret.target ?? (secret.env == nil ? "/run/secrets/\(secret.id)" : nil),
                             required: secret.required == true)
-            })
+            },
+            mounts: mounts)
+    }
+
+    /// `mounts:` with variables expanded and targets resolved against the workdir; an ssh mount without a
+    /// target gets BuildKit's `/run/buildkit/ssh_agent.N`, N counting the step's ssh mounts.
+    mutating func bind(_ mounts: [GraphMount], at location: SourceLocation) -> [BoundMount] {
+        var bound: [BoundMount] = []
+        var sshCount = 0
+        for mount in mounts {
+            switch mount {
+            case .bind(let bind):
+                let source: BoundCopySource
+                switch bind.source {
+                case .context: source = .context
+                case .stage(let name): source = .stage(name)
+                case .image(let text):
+                    guard let reference = parseReference(text, values: values, at: location) else { continue }
+                    copyImages.append(reference)
+                    source = .image(reference)
+                }
+                bound.append(.bind(BoundBindMount(
+                    source: source, path: expand(bind.path),
+                    target: PosixPath.resolve(expand(bind.target), against: state.workdir).path,
+                    readWrite: bind.readWrite, artifact: bind.artifact)))
+            case .tmpfs(let target, let size):
+                bound.append(.tmpfs(BoundTmpfsMount(target: PosixPath.resolve(expand(target), against: state.workdir).path,
+                                                    size: size)))
+            case .ssh(let ssh):
+                let target = ssh.target.map { PosixPath.resolve(expand($0), against: state.workdir).path }
+                    ?? "/run/buildkit/ssh_agent.\(sshCount)"
+                sshCount += 1
+                bound.append(.ssh(BoundSSHMount(
+                    id: expand(ssh.id), target: target, required: ssh.required == true,
+                    mode: ssh.mode.flatMap { UInt32($0, radix: 8) } ?? 0o600,
+                    uid: ssh.uid.flatMap { UInt32($0) } ?? 0, gid: ssh.gid.flatMap { UInt32($0) } ?? 0)))
+            }
+        }
+        return bound
     }
 
     mutating func bind(_ copy: GraphCopy, sources: [String]) -> BoundCopy? {

@@ -108,6 +108,25 @@ extension BoundAction {
     }
 }
 
+extension BoundMount {
+    public init(from decoder: any Decoder) throws {
+        switch try EncodedCase(from: decoder, what: "mount") {
+        case .keyed("bind", let c): self = .bind(try c.decode(BoundBindMount.self, forKey: CaseKey("bind")))
+        case .keyed("tmpfs", let c): self = .tmpfs(try c.decode(BoundTmpfsMount.self, forKey: CaseKey("tmpfs")))
+        case .keyed("ssh", let c): self = .ssh(try c.decode(BoundSSHMount.self, forKey: CaseKey("ssh")))
+        case .name(let name), .keyed(let name, _): throw EncodedCase.unknown(name, "mount", decoder)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .bind(let bind): try encodeKeyed("bind", bind, to: encoder)
+        case .tmpfs(let tmpfs): try encodeKeyed("tmpfs", tmpfs, to: encoder)
+        case .ssh(let ssh): try encodeKeyed("ssh", ssh, to: encoder)
+        }
+    }
+}
+
 extension BoundPlan {
     /// The plan as JSON: pretty, keys sorted, slashes unescaped, ending in a line break; the same plan gives the same
     /// bytes.

@@ -11,6 +11,11 @@ extension BoundPlan {
                 if case .copy(let copy) = step.action, case .image(let source) = copy.source, source == reference {
                     return step.location
                 }
+                if case .run(let run) = step.action, run.mounts.contains(where: {
+                    if case .bind(let bind) = $0, case .image(let source) = bind.source { source == reference } else { false }
+                }) {
+                    return step.location
+                }
             }
         }
         return nil

@@ -238,12 +238,106 @@ public struct BoundRun: Codable, Sendable, Equatable {
     public var network: NetworkMode
     public var cacheMounts: [BoundCacheMount]
     public var secrets: [BoundSecret]
+    /// Bind, tmpfs and ssh mounts (`mounts:`), in the order written; absent from the JSON when there are none.
+    public var mounts: [BoundMount]
 
-    public init(script: String, network: NetworkMode, cacheMounts: [BoundCacheMount], secrets: [BoundSecret]) {
+    public init(script: String, network: NetworkMode, cacheMounts: [BoundCacheMount], secrets: [BoundSecret],
+                mounts: [BoundMount] = []) {
         self.script = script
         self.network = network
         self.cacheMounts = cacheMounts
         self.secrets = secrets
+        self.mounts = mounts
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case script, network, cacheMounts, secrets, mounts
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        script = try container.decode(String.self, forKey: .script)
+        network = try container.decode(NetworkMode.self, forKey: .network)
+        cacheMounts = try container.decode([BoundCacheMount].self, forKey: .cacheMounts)
+        secrets = try container.decode([BoundSecret].self, forKey: .secrets)
+        mounts = try container.decodeIfPresent([BoundMount].self, forKey: .mounts) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(script, forKey: .script)
+        try container.encode(network, forKey: .network)
+        try container.encode(cacheMounts, forKey: .cacheMounts)
+        try container.encode(secrets, forKey: .secrets)
+        if !mounts.isEmpty { try container.encode(mounts, forKey: .mounts) }
+    }
+}
+
+/// A bind, tmpfs or ssh mount of a `run` step.
+public enum BoundMount: Codable, Sendable, Equatable {
+    case bind(BoundBindMount)
+    case tmpfs(BoundTmpfsMount)
+    case ssh(BoundSSHMount)
+
+    /// Absolute path in the step's file system.
+    public var target: String {
+        switch self {
+        case .bind(let bind): bind.target
+        case .tmpfs(let tmpfs): tmpfs.target
+        case .ssh(let ssh): ssh.target
+        }
+    }
+}
+
+/// A path of the context, of a stage or of an image, mounted for one step; the step's cache key holds its content.
+public struct BoundBindMount: Codable, Sendable, Equatable {
+    public var source: BoundCopySource
+    /// Relative to the context root (`.` for all of it), or absolute in the stage or image.
+    public var path: String
+    public var target: String
+    /// Writable, with writes discarded after the step; read-only otherwise.
+    public var readWrite: Bool
+    /// For a stage: the declared artifact the path lies in.
+    public var artifact: String?
+
+    public init(source: BoundCopySource, path: String, target: String, readWrite: Bool, artifact: String?) {
+        self.source = source
+        self.path = path
+        self.target = target
+        self.readWrite = readWrite
+        self.artifact = artifact
+    }
+}
+
+public struct BoundTmpfsMount: Codable, Sendable, Equatable {
+    public var target: String
+    /// The size limit in bytes; nil: the sandbox's default.
+    public var size: UInt64?
+
+    public init(target: String, size: UInt64?) {
+        self.target = target
+        self.size = size
+    }
+}
+
+/// The ssh agent socket given by `plan run --ssh ID=…`, as BuildKit mounts it.
+public struct BoundSSHMount: Codable, Sendable, Equatable {
+    public var id: String
+    /// The socket's path (BuildKit's default: `/run/buildkit/ssh_agent.N`).
+    public var target: String
+    public var required: Bool
+    /// The socket's mode (BuildKit's default 0600), owner and group (0).
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(id: String, target: String, required: Bool, mode: UInt32, uid: UInt32, gid: UInt32) {
+        self.id = id
+        self.target = target
+        self.required = required
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
     }
 }
 
