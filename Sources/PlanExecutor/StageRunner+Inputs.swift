@@ -107,20 +107,22 @@ extension StageRunner {
             items += try context.digests.inputs(resolved.sources, isExcluded: resolved.isExcluded)
             return (items, resolved)
         case .image(let reference):
-            let digest: Digest
-            if let bound = plan.image(reference, platform: stage.platform)?.manifestDigest {
-                digest = bound
-            } else {
-                do {
-                    digest = try await context.images.image(reference, platform: stage.platform).manifestDigest
-                } catch {
-                    throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: name,
-                                     location: step.location, step: step.description)
-                }
-            }
+            let digest = try await imageDigest(reference, step: step)
             items.append(("image", "\(reference) \(digest)"))
             items += copy.sources.map { ("path \($0)", "") }
             return (items, nil)
+        }
+    }
+
+    /// The manifest digest of `reference` for the stage's platform, as bound (else pulled now): what a step
+    /// reading the image keys on. A failed pull is the step's located failure.
+    func imageDigest(_ reference: ImageReference, step: BoundStep) async throws -> Digest {
+        if let bound = plan.image(reference, platform: stage.platform)?.manifestDigest { return bound }
+        do {
+            return try await context.images.image(reference, platform: stage.platform).manifestDigest
+        } catch {
+            throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: name,
+                             location: step.location, step: step.description)
         }
     }
 }

@@ -60,17 +60,7 @@ extension StageRunner {
                             .map { ("\(name) \($0.0)", $0.1) }
                     }
                 case .image(let reference):
-                    let digest: Digest
-                    if let known = plan.images.first(where: { $0.reference == reference })?.manifestDigest {
-                        digest = known
-                    } else {
-                        do {
-                            digest = try await context.images.image(reference).manifestDigest
-                        } catch {
-                            throw RunFailure(.imagePull(reference: reference.description, reason: "\(error)"), stage: stage.name,
-                                             location: step.location, step: step.description)
-                        }
-                    }
+                    let digest = try await imageDigest(reference, step: step)
                     items.append(("\(name) image", "\(reference) \(digest)"))
                 }
             case .tmpfs(let tmpfs):

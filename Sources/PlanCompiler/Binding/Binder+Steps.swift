@@ -175,7 +175,7 @@ struct StageBinding {
                 case .stage(let name): source = .stage(name)
                 case .image(let text):
                     guard let reference = parseReference(text, values: values, at: location) else { continue }
-                    copyImages.append(reference)
+                    copyImages.append(ImageUse(reference: reference, platform: platform))
                     source = .image(reference)
                 }
                 bound.append(.bind(BoundBindMount(
