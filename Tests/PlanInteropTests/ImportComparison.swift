@@ -62,6 +62,9 @@ enum ImportComparison {
         var stageIndex: [String: Int] = [:]
         var stage = -1
         var config: [String: String] = [:]
+        // Each stage's working directory as far as the file says (nil: the base image's, unknown here).
+        var workdirs: [Int: String] = [:]
+        var workdir: String? = nil
         func flush() {
             for key in config.keys.sorted() { out.lines.append("\(stage): config \(key) \(config[key] ?? "")") }
             config = [:]
@@ -76,7 +79,10 @@ enum ImportComparison {
             case "FROM":
                 flush()
                 stage += 1
+                if stage >= 0 { workdirs[stage] = workdir }
                 let base = stageReference(braces(removingQuotes(instruction.value.first ?? "")))
+                workdir = base.hasPrefix("stage#") ? Int(base.dropFirst("stage#".count)).flatMap { workdirs[$0] } : nil
+                if base == "scratch" { workdir = "/" }
                 if instruction.value.count == 3, stageIndex[instruction.value[2].lowercased()] == nil {
                     stageIndex[instruction.value[2].lowercased()] = stage  // references name the first of duplicates
                 }
@@ -116,10 +122,27 @@ enum ImportComparison {
                 }
                 continue
             }
+            if command == "WORKDIR" || command == "USER" {
+                // BuildKit's word expansion removes quotes (`WORKDIR "$APP"` ≡ `WORKDIR $APP`).
+                value = value.map(removingQuotes)
+                if command == "WORKDIR", let path = value.first {
+                    workdir = path.hasPrefix("/") ? path : workdir.map { ($0.hasSuffix("/") ? $0 : $0 + "/") + path }
+                }
+            }
             var name = command
             var flags = instruction.flags.map { flag in
-                // A mount's options in any order.
-                flag.hasPrefix("--mount=") ? "--mount=" + flag.dropFirst("--mount=".count).split(separator: ",").sorted().joined(separator: ",") : flag
+                // A mount's options in any order; a relative target resolved against the working directory, as
+                // BuildKit does, when the file says what it is.
+                guard flag.hasPrefix("--mount=") else { return flag }
+                let options = flag.dropFirst("--mount=".count).split(separator: ",").map { option -> String in
+                    guard let workdir, option.hasPrefix("target="), !option.dropFirst("target=".count).hasPrefix("/") else { return String(option) }
+                    var target = String(option.dropFirst("target=".count))
+                    while target.hasPrefix("./") { target.removeFirst(2) }
+                    if target == "." { target = "" }
+                    let joined = (workdir.hasSuffix("/") ? workdir : workdir + "/") + target
+                    return "target=" + (joined.count > 1 && joined.hasSuffix("/") ? String(joined.dropLast()) : joined)
+                }
+                return "--mount=" + options.sorted().joined(separator: ",")
             }.map(braces).sorted()
             if command == "RUN", !instruction.heredocs.isEmpty {
                 value = value.map { $0.replacing(/<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?/, with: "<<HEREDOC") }
@@ -132,7 +155,10 @@ enum ImportComparison {
                     flag.hasPrefix("--from=") ? "--from=" + stageReference(String(flag.dropFirst("--from=".count))) : flag
                 }
                 let fromContext = !flags.contains { $0.hasPrefix("--from=") }
-                value = value.enumerated().map { index, path in copyPath(path, isSource: index < value.count - 1, fromContext: fromContext) }
+                value = value.enumerated().map { index, path in
+                    // Quotes removed, as BuildKit's word expansion does (`"$APP"/config` ≡ `$APP/config`).
+                    copyPath(instruction.json ? path : removingQuotes(path), isSource: index < value.count - 1, fromContext: fromContext)
+                }
             }
             let form = command == "RUN" && instruction.json ? ["(json)"] : []
             out.lines.append((["\(stage): \(name)"] + flags + form + value).joined(separator: " ").replacingOccurrences(of: "\n", with: "\\n"))

@@ -30,6 +30,21 @@ struct ImportRoundTripTests {
                 all.append(source.hasSuffix("/") ? relative + "/" : relative)
             }
         }
+        // Bind mounts from the context read a path of it too (`--mount=type=bind,source=go.sum,target=…`; no
+        // `source` binds the whole context, which exists).
+        for instruction in dockerfile.instructions where instruction.keyword == "RUN" {
+            for flag in instruction.flags where flag.name == "mount" {
+                var options: [String: String] = [:]
+                for part in (flag.value ?? "").split(separator: ",") {
+                    let pair = part.split(separator: "=", maxSplits: 1).map(String.init)
+                    options[pair[0].lowercased()] = pair.count > 1 ? pair[1] : "true"
+                }
+                guard (options["type"] ?? "bind") == "bind", options["from"] == nil,
+                      let source = options["source"] ?? options["src"], !source.contains("$") else { continue }
+                let relative = source.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+                if !relative.isEmpty { all.append(source.hasSuffix("/") ? relative + "/" : relative) }
+            }
+        }
         // A path another one lies under is a folder.
         for source in all {
             let relative = source.hasSuffix("/") ? String(source.dropLast()) : source
