@@ -127,6 +127,47 @@ import Testing
         try equalsBuildah("linux/arm64", architecture: "arm64", machine: "aarch64")
     }
 
+    /// One run for both platforms builds, per platform, exactly the image a run for that platform alone builds
+    /// (same manifest digest, with a fixed SOURCE_DATE_EPOCH), and those equal buildah's (the tests above): so
+    /// the index's images equal buildah's two builds. The index says each manifest's platform.
+    @Test("one run for linux/amd64 and linux/arm64 writes an index whose two images are those of the one-platform runs")
+    func bothPlatformsInOneRun() throws {
+        guard try EmulationRunTests().requireEmulation() else { return }
+        let folder = try TestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func json(_ path: String) throws -> [String: Any] {
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any] ?? [:]
+        }
+        func blob(_ layout: String, _ digest: Any?) -> String {
+            layout + "/blobs/sha256/" + ((digest as? String) ?? "").replacingOccurrences(of: "sha256:", with: "")
+        }
+        func build(_ platforms: String, into layout: String) throws -> TestSupport.ProcessResult {
+            let result = try RunTests().run([Self.plan, "--target", "app", "--cache-dir", folder + "/cache", "--arg", "REGISTRY=\(RunTests.registry)",
+                                             "--platform", platforms, "--source-date-epoch", "1700000000", "--progress", "plain",
+                                             "--output", "type=oci,dest=\(layout)"])
+            #expect(result.status == 0, "\(platforms): \(result.stderr)")
+            return result
+        }
+        let both = try build("linux/amd64,linux/arm64", into: folder + "/both")
+        // The toolchain (build platform, no TARGET argument) is built once; build and app once per platform.
+        #expect(both.stderr.components(separatedBy: "[toolchain] started").count - 1 == 1, "\(both.stderr)")
+        let top = try json(folder + "/both/index.json")
+        let index = try json(blob(folder + "/both", (top["manifests"] as? [[String: Any]])?.first?["digest"]))
+        var byPlatform: [String: String] = [:]
+        for entry in index["manifests"] as? [[String: Any]] ?? [] {
+            let platform = entry["platform"] as? [String: Any] ?? [:]
+            byPlatform["\(platform["os"] ?? "")/\(platform["architecture"] ?? "")"] = entry["digest"] as? String
+        }
+        #expect(Set(byPlatform.keys) == ["linux/amd64", "linux/arm64"], "\(index)")
+        for platform in ["linux/amd64", "linux/arm64"] {
+            let layout = folder + "/" + platform.replacingOccurrences(of: "/", with: "_")
+            _ = try build(platform, into: layout)
+            let alone = try json(layout + "/index.json")
+            let digest = (alone["manifests"] as? [[String: Any]])?.first?["digest"] as? String
+            #expect(digest != nil && byPlatform[platform] == digest, "\(platform): \(byPlatform[platform] ?? "-") vs \(digest ?? "-")")
+        }
+    }
+
     @Test("buildah's arm64 image of the compiled example runs under qemu and says aarch64; the amd64 program refuses to run there")
     func buildahArm64RunsUnderEmulation() throws {
         guard try EmulationRunTests().requireEmulation() else { return }
