@@ -132,7 +132,7 @@ struct ImportMappingTests {
 
             """, context: "/tmp")
         #expect(!compiled.hasErrors, "\(compiled.diagnostics)\n\(plan)")
-        #expect(diagnostics.map(\.code) == [ImportCode.noPlanForm])
+        #expect(diagnostics.map(\.code) == [DiagnosticCode.noPlanForm])
         #expect(diagnostics.first?.location?.line == 18)
         #expect(plan.contains("# ONBUILD RUN echo later"))
         #expect(plan.contains("# the only stage\n  app:\n"))
@@ -164,7 +164,7 @@ struct ImportMappingTests {
         #expect(plan.contains("# ADD https://github.com/moby/buildkit.git#v0.10.1 /src"))
         #expect(plan.contains("      - copy: vendor.tar.gz\n        to: /opt/\n        chmod: \"0644\"\n"), "\(plan)")
         #expect(plan.contains("targets: [tools, app]"))
-        #expect(result.diagnostics.map(\.code) == [ImportCode.noPlanForm, ImportCode.noPlanForm, ImportCode.lossy])
+        #expect(result.diagnostics.map(\.code) == [DiagnosticCode.noPlanForm, DiagnosticCode.noPlanForm, DiagnosticCode.lossyImport])
         #expect(result.diagnostics.map { $0.location?.line } == [3, 4, 5])
         let unknown = PlanImporter(options: ImportOptions(targets: ["nope"])).importPlan(data: Array(text.utf8), path: "Dockerfile").0
         #expect(unknown.plan == nil)
