@@ -133,6 +133,7 @@ struct ImportMapper {
         for instruction in file.instructions {
             mapInstruction(instruction)
         }
+        shareArtifactFolders()
         trailing = file.trailingComments
         if stages.isEmpty, let first = file.instructions.first {
             error("the Dockerfile has no FROM: no build stage", at: first.location)
