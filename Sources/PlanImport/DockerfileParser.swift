@@ -347,86 +347,26 @@ private struct ParseState {
 
     /// BuildKit's extractBuilderFlags: leading `--name[=value]` words (quotes removed); `--` ends them.
     static func extractFlags(_ line: String) -> ([String], String) {
-        let chars = Array(line)
-        var words: [String] = []
-        var word = ""
-        var inWord = false
-        var quote: Character? = nil
-        var blankOK = false
-        var pos = 0
-        while pos <= chars.count {
-            if !inWord {
-                if pos == chars.count { break }
-                let ch = chars[pos]
-                if isSpace(ch) {
-                    pos += 1
-                    continue
-                }
-                if ch != "-" || pos + 1 == chars.count || chars[pos + 1] != "-" {
-                    return (words, String(chars[pos...]))
-                }
-                inWord = true
-            }
-            if pos == chars.count {
-                if word != "--" && (blankOK || !word.isEmpty) { words.append(word) }
-                break
-            }
-            var ch = chars[pos]
-            if let q = quote {
-                if ch == q {
-                    quote = nil
-                } else {
-                    if ch == "\\" && q != "'" {
-                        if pos + 1 == chars.count {
-                            quote = nil
-                            pos += 1
-                            continue
-                        }
-                        pos += 1
-                        ch = chars[pos]
-                    }
-                    word.append(ch)
-                }
-                pos += 1
-                continue
-            }
-            if isSpace(ch) {
-                inWord = false
-                if word == "--" { return (words, String(chars[pos...]).trimmingCharacters(in: .whitespaces)) }
-                if blankOK || !word.isEmpty { words.append(word) }
-                word = ""
-                blankOK = false
-                pos += 1
-                continue
-            }
-            if ch == "'" || ch == "\"" {
-                quote = ch
-                blankOK = true
-                pos += 1
-                continue
-            }
-            if ch == "\\" {
-                if pos + 1 == chars.count {
-                    pos += 1
-                    continue
-                }
-                pos += 1
-                ch = chars[pos]
-            }
-            word.append(ch)
-            pos += 1
-        }
-        return (words, "")
+        let split = splitWords(line, escape: "\\", keepQuotes: false, flagsOnly: true)
+        return (split.words, split.rest)
     }
 
     /// BuildKit's parseWords: whitespace-separated words, quotes and escapes kept in the words.
     static func words(_ rest: String, escape: Character) -> [String] {
+        splitWords(rest, escape: escape, keepQuotes: true, flagsOnly: false).words
+    }
+
+    /// The one word scanner behind BuildKit's parseWords and extractBuilderFlags, which differ only in this:
+    /// parseWords keeps quotes and escape characters in the words (`keepQuotes`); extractBuilderFlags removes
+    /// them, and (`flagsOnly`) stops at the first word that does not start with `--`, or after a `--` word,
+    /// giving the rest of the line. A quoted empty word counts; an escape character at the very end is dropped.
+    static func splitWords(_ text: String, escape: Character, keepQuotes: Bool, flagsOnly: Bool) -> (words: [String], rest: String) {
+        let chars = Array(text)
         var words: [String] = []
         var word = ""
         var inWord = false
         var quote: Character? = nil
         var blankOK = false
-        let chars = Array(rest)
         var pos = 0
         while pos < chars.count {
             var ch = chars[pos]
@@ -435,18 +375,26 @@ private struct ParseState {
                     pos += 1
                     continue
                 }
+                if flagsOnly, ch != "-" || pos + 1 == chars.count || chars[pos + 1] != "-" {
+                    return (words, String(chars[pos...]))
+                }
                 inWord = true
             }
             if let q = quote {
-                if ch == q { quote = nil }
+                if ch == q {
+                    quote = nil
+                    if keepQuotes { word.append(ch) }
+                    pos += 1
+                    continue
+                }
                 if ch == escape && q != "'" {
                     if pos + 1 == chars.count {
                         quote = nil
-                        word.append(ch)
+                        if keepQuotes { word.append(ch) }
                         pos += 1
                         continue
                     }
-                    word.append(ch)
+                    if keepQuotes { word.append(ch) }
                     pos += 1
                     ch = chars[pos]
                 }
@@ -456,6 +404,7 @@ private struct ParseState {
             }
             if isSpace(ch) {
                 inWord = false
+                if flagsOnly, word == "--" { return (words, String(chars[pos...]).trimmingCharacters(in: .whitespaces)) }
                 if blankOK || !word.isEmpty { words.append(word) }
                 word = ""
                 blankOK = false
@@ -465,21 +414,24 @@ private struct ParseState {
             if ch == "'" || ch == "\"" {
                 quote = ch
                 blankOK = true
+                if keepQuotes { word.append(ch) }
+                pos += 1
+                continue
             }
             if ch == escape {
                 if pos + 1 == chars.count {
                     pos += 1
                     continue
                 }
-                word.append(ch)
+                if keepQuotes { word.append(ch) }
                 pos += 1
                 ch = chars[pos]
             }
             word.append(ch)
             pos += 1
         }
-        if inWord, blankOK || !word.isEmpty { words.append(word) }
-        return words
+        if inWord, !(flagsOnly && word == "--"), blankOK || !word.isEmpty { words.append(word) }
+        return (words, "")
     }
 
     /// Heredoc openers among the line's words: `^(\d*)<<(-?)([^<]*)$` with a name (quotes mark no expansion).
