@@ -14,10 +14,18 @@ struct CheckCommand: ParsableCommand {
               plan check plans/site --werror --diagnostics-format github
               plan check plans/registry --dialect portable
               plan check plans/multiarch --platform linux/amd64,linux/arm64
+              plan check plans/site --locked
+
+            With --locked it also checks, offline, that the lock (plan.lock beside the plan, or --lock-file) \
+            belongs to the plan and pins every image, platform and download the plan reads, as `plan run --locked` \
+            and `plan compile --locked` need.
             """)
 
     @OptionGroup var options: PlanOptions
     @OptionGroup var platformOptions: PlatformOptions
+
+    /// `--locked`: also check the lock (PlanLock), offline.
+    @OptionGroup var lockOptions: LockOptions
 
     @Option(help: "Also check that the plan can be written in this Dockerfile dialect: buildkit or portable.")
     var dialect: Dialect = .buildkit
@@ -29,6 +37,11 @@ struct CheckCommand: ParsableCommand {
             if !extra.isEmpty {
                 extra = DiagnosticList(result.diagnostics + extra).sorted
                 result.diagnostics = extra
+            }
+            if lockOptions.locked, !result.hasErrors {
+                let found = try lockOptions.problems(for: graph)
+                if let source = found.source { result.sources.add(source) }
+                result.diagnostics = DiagnosticList(result.diagnostics + found.diagnostics).sorted
             }
         }
         Output.report(result.diagnostics, sources: result.sources, options: options, jsonToStandardOutput: true)

@@ -5,7 +5,8 @@ import PlanExecutor
 import PlanLock
 import PlanValues
 
-/// `--locked [--lock-file FILE]`, shared by `plan run` and `plan compile`: build from the lock only.
+/// `--locked [--lock-file FILE]`, shared by `plan run` and `plan compile` (build from the lock only) and
+/// `plan check` (check, offline, that the lock pins everything the plan reads).
 struct LockOptions: ParsableArguments {
     @Flag(help: "Use only the plan's lock (plan.lock beside it, written by `plan lock`): images by digest, no tag asked of a registry.")
     var locked = false
@@ -22,16 +23,35 @@ struct LockOptions: ParsableArguments {
     func load(for graph: BuildGraph, sources: SourceMap, options: PlanOptions) throws -> (lock: LockFile, path: String) {
         let path = lockFile ?? LockedBuild.path(besidePlan: graph.planFile)
         let loaded = LockedBuild.load(path, for: graph)
-        if loaded.isMissing {
-            Output.standardError("error: --locked: there is no lock file at \(path)\n"
-                + "help: run `plan lock \(graph.planFile)` to write it (and commit it beside the plan)\n")
-            throw ExitCode(1)
-        }
+        if loaded.isMissing { try missingLock(path, for: graph) }
         guard let lock = loaded.lock else {
             report(loaded.diagnostics, loaded.source, sources: sources, options: options)
             throw ExitCode(1)
         }
         return (lock, path)
+    }
+
+    /// Says that there is no lock at `path` and exits 1.
+    private func missingLock(_ path: String, for graph: BuildGraph) throws -> Never {
+        Output.standardError("error: --locked: there is no lock file at \(path)\n"
+            + "help: run `plan lock \(graph.planFile)` to write it (and commit it beside the plan)\n")
+        throw ExitCode(1)
+    }
+
+    /// What `plan check --locked` finds, offline: the lock's own problems (E1101, E1102, located in it), else each
+    /// image, platform (every one `graph` builds) and download of any stage the lock does not pin (E1103, E1104).
+    /// A missing lock is reported and exits 1.
+    func problems(for graph: BuildGraph) throws -> (diagnostics: [Diagnostic], source: SourceFile?) {
+        let path = lockFile ?? LockedBuild.path(besidePlan: graph.planFile)
+        let loaded = LockedBuild.load(path, for: graph)
+        if loaded.isMissing { try missingLock(path, for: graph) }
+        guard let lock = loaded.lock else { return (loaded.diagnostics, loaded.source) }
+        do throws(BindFailure) {
+            let reads = try PlanReads.of(graph, platforms: graph.platforms)
+            return (reads.problems(with: lock, lockPath: path), loaded.source)
+        } catch {
+            return (error.diagnostics, loaded.source)
+        }
     }
 
     /// The manifests a locked run pulls by digest: those of the images building `targets` for `platform` reads.

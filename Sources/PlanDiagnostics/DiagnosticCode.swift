@@ -165,6 +165,30 @@ extension DiagnosticCode {
     public static let runCancelled = DiagnosticCode(
         "E0905", "run-cancelled", "a stage stopped because another failed or the run was interrupted")
 
+    // MARK: Import (E10xx, W10xx): what `plan import` finds in a Dockerfile
+    public static let dockerfileSyntax = DiagnosticCode("E1001", "dockerfile-syntax", "a Dockerfile BuildKit cannot parse")
+    public static let unknownInstruction = DiagnosticCode(
+        "E1002", "unknown-instruction", "an instruction BuildKit does not know")
+    public static let dockerfileNotText = DiagnosticCode(
+        "E1003", "dockerfile-not-text", "a Dockerfile that is empty, binary or not UTF-8")
+    public static let noPlanForm = DiagnosticCode(
+        "W1001", "no-plan-form", "an instruction plan cannot express, kept as a comment")
+    public static let lossyImport = DiagnosticCode(
+        "W1002", "lossy-import", "an instruction imported with a change of meaning")
+
+    // MARK: Lock (E11xx): `plan lock` and `--locked`
+    public static let invalidLock = DiagnosticCode(
+        "E1101", "invalid-lock", "a lock file that is not what `plan lock` writes")
+    public static let lockOfAnotherPlan = DiagnosticCode(
+        "E1102", "lock-of-another-plan", "a lock file written for another plan")
+    public static let imageNotLocked = DiagnosticCode(
+        "E1103", "image-not-locked", "an image (or a platform of it) the plan reads that the lock does not pin")
+    public static let downloadNotLocked = DiagnosticCode(
+        "E1104", "download-not-locked", "an `add:` download the lock does not pin, or pins with another checksum")
+    public static let lockedImageVariesByPlatform = DiagnosticCode(
+        "E1105", "locked-image-varies-by-platform",
+        "an image whose name depends on the platform, which one locked FROM cannot pin")
+
     /// Every code, in id order: the catalogue that docs/language.md documents.
     public static let all: [DiagnosticCode] = [
         unreadableFile, invalidEncoding, yamlSyntax, documentTooComplex, notASingleDocument, duplicateKey,
@@ -183,8 +207,11 @@ extension DiagnosticCode {
         lineBreakInValue, unsupportedPlatform, emptyPlatforms, nonPlatformVariable, malformedSize,
         unsupportedByDialect,
         stepExited, missingArtifact, imagePullFailed, stepFailed, runCancelled,
+        dockerfileSyntax, unknownInstruction, dockerfileNotText,
+        invalidLock, lockOfAnotherPlan, imageNotLocked, downloadNotLocked, lockedImageVariesByPlatform,
         unusedArtifact, unreachableStage, unpinnedImage, rootTarget, secretLookingName,
         wholeContextBeforeInstall, cdInRun, unknownAllowCode, relativeDestinationWithoutWorkdir,
         globMatchesNothing, networkHost, foreignPlatformCopy, digestWithSeveralPlatforms, undeclaredWithDefault,
+        noPlanForm, lossyImport,
     ]
 }

@@ -21,12 +21,12 @@ public struct DockerfileParser: Sendable {
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
             return Result(
                 dockerfile: nil,
-                diagnostics: [.error(ImportCode.notText, "the Dockerfile is empty: it has no instructions", at: start)])
+                diagnostics: [.error(DiagnosticCode.dockerfileNotText, "the Dockerfile is empty: it has no instructions", at: start)])
         }
         if data.contains(0) {
             return Result(
                 dockerfile: nil,
-                diagnostics: [.error(ImportCode.notText, "this is a binary file, not a Dockerfile", at: start)])
+                diagnostics: [.error(DiagnosticCode.dockerfileNotText, "this is a binary file, not a Dockerfile", at: start)])
         }
         guard let text = String(validating: data, as: UTF8.self) else {
             // Locate the first line that is not UTF-8.
@@ -39,7 +39,7 @@ public struct DockerfileParser: Sendable {
             }
             return Result(
                 dockerfile: nil,
-                diagnostics: [.error(ImportCode.notText, "the Dockerfile is not UTF-8 text", at: SourceLocation(file: path, line: line, column: 1))])
+                diagnostics: [.error(DiagnosticCode.dockerfileNotText, "the Dockerfile is not UTF-8 text", at: SourceLocation(file: path, line: line, column: 1))])
         }
         var result = parse(text: text, path: path)
         result.source = SourceFile(path: path, text: text)
@@ -55,7 +55,7 @@ public struct DockerfileParser: Sendable {
             return Result(dockerfile: nil, diagnostics: state.diagnostics, source: source)
         }
         if state.instructions.isEmpty {
-            state.diagnostics.append(.error(ImportCode.notText, "the Dockerfile has no instructions", at: .startOf(path)))
+            state.diagnostics.append(.error(DiagnosticCode.dockerfileNotText, "the Dockerfile has no instructions", at: .startOf(path)))
             return Result(dockerfile: nil, diagnostics: state.diagnostics, source: source)
         }
         let file = Dockerfile(
@@ -122,7 +122,7 @@ private struct ParseState {
         }
         if seenDirectives.contains(name) {
             diagnostics.append(
-                .error(ImportCode.syntax, "only one \(name) parser directive can be used", at: location(line, 1, length: raw.count)))
+                .error(DiagnosticCode.dockerfileSyntax, "only one \(name) parser directive can be used", at: location(line, 1, length: raw.count)))
             return
         }
         seenDirectives.insert(name)
@@ -131,7 +131,7 @@ private struct ParseState {
                 escape = Character(value)
             } else {
                 diagnostics.append(
-                    .error(ImportCode.syntax, "invalid escape token '\(value)' does not match ` or \\", at: location(line, 1, length: raw.count)))
+                    .error(DiagnosticCode.dockerfileSyntax, "invalid escape token '\(value)' does not match ` or \\", at: location(line, 1, length: raw.count)))
             }
         }
         directives.append(.init(name: name, value: value, location: location(line, 1, length: raw.count), isKnown: true))
@@ -236,7 +236,7 @@ private struct ParseState {
                     if !terminated {
                         diagnostics.append(
                             .error(
-                                ImportCode.syntax, "unterminated heredoc", at: location(lineNumber, leading + 1),
+                                DiagnosticCode.dockerfileSyntax, "unterminated heredoc", at: location(lineNumber, leading + 1),
                                 notes: [.init("the heredoc `\(heredoc.name)` is not closed by a line `\(heredoc.name)` before the end of the file")]))
                         return
                     }
@@ -265,7 +265,7 @@ private struct ParseState {
             let suggestion = DockerfileKeyword.all.sorted().min { Self.distance($0, keyword) < Self.distance($1, keyword) }
             var message = "unknown instruction: \(name)"
             if let suggestion, Self.distance(suggestion, keyword) <= 2 { message += " (did you mean \(suggestion.lowercased())?)" }
-            diagnostics.append(.error(ImportCode.unknownInstruction, message, at: nameLocation))
+            diagnostics.append(.error(DiagnosticCode.unknownInstruction, message, at: nameLocation))
             return nil
         }
         let restOffset = trimmed.count - afterName.count + (line.count - line.drop(while: Self.isSpace).count)
@@ -298,7 +298,7 @@ private struct ParseState {
             case .strings(let words): arguments = .exec(words)
             case .notStrings:
                 diagnostics.append(
-                    .error(ImportCode.syntax, "when using JSON array syntax, arrays must be comprised of strings only", at: nameLocation))
+                    .error(DiagnosticCode.dockerfileSyntax, "when using JSON array syntax, arrays must be comprised of strings only", at: nameLocation))
                 return nil
             case .notJSON: break
             }
@@ -316,12 +316,12 @@ private struct ParseState {
             let words = Self.words(rest, escape: escape)
             if let first = words.first, !first.contains("=") {
                 if rest.split(maxSplits: 1, whereSeparator: { $0 == " " || $0 == "\t" }).count < 2 {
-                    diagnostics.append(.error(ImportCode.syntax, "\(keyword) must have two arguments", at: nameLocation))
+                    diagnostics.append(.error(DiagnosticCode.dockerfileSyntax, "\(keyword) must have two arguments", at: nameLocation))
                     return nil
                 }
             } else if let bad = words.first(where: { !$0.contains("=") }) {
                 diagnostics.append(
-                    .error(ImportCode.syntax, "Syntax error - can't find = in \"\(bad)\". Must be of the form: name=value", at: nameLocation))
+                    .error(DiagnosticCode.dockerfileSyntax, "Syntax error - can't find = in \"\(bad)\". Must be of the form: name=value", at: nameLocation))
                 return nil
             }
         }
@@ -347,86 +347,26 @@ private struct ParseState {
 
     /// BuildKit's extractBuilderFlags: leading `--name[=value]` words (quotes removed); `--` ends them.
     static func extractFlags(_ line: String) -> ([String], String) {
-        let chars = Array(line)
-        var words: [String] = []
-        var word = ""
-        var inWord = false
-        var quote: Character? = nil
-        var blankOK = false
-        var pos = 0
-        while pos <= chars.count {
-            if !inWord {
-                if pos == chars.count { break }
-                let ch = chars[pos]
-                if isSpace(ch) {
-                    pos += 1
-                    continue
-                }
-                if ch != "-" || pos + 1 == chars.count || chars[pos + 1] != "-" {
-                    return (words, String(chars[pos...]))
-                }
-                inWord = true
-            }
-            if pos == chars.count {
-                if word != "--" && (blankOK || !word.isEmpty) { words.append(word) }
-                break
-            }
-            var ch = chars[pos]
-            if let q = quote {
-                if ch == q {
-                    quote = nil
-                } else {
-                    if ch == "\\" && q != "'" {
-                        if pos + 1 == chars.count {
-                            quote = nil
-                            pos += 1
-                            continue
-                        }
-                        pos += 1
-                        ch = chars[pos]
-                    }
-                    word.append(ch)
-                }
-                pos += 1
-                continue
-            }
-            if isSpace(ch) {
-                inWord = false
-                if word == "--" { return (words, String(chars[pos...]).trimmingBlanks()) }
-                if blankOK || !word.isEmpty { words.append(word) }
-                word = ""
-                blankOK = false
-                pos += 1
-                continue
-            }
-            if ch == "'" || ch == "\"" {
-                quote = ch
-                blankOK = true
-                pos += 1
-                continue
-            }
-            if ch == "\\" {
-                if pos + 1 == chars.count {
-                    pos += 1
-                    continue
-                }
-                pos += 1
-                ch = chars[pos]
-            }
-            word.append(ch)
-            pos += 1
-        }
-        return (words, "")
+        let split = splitWords(line, escape: "\\", keepQuotes: false, flagsOnly: true)
+        return (split.words, split.rest)
     }
 
     /// BuildKit's parseWords: whitespace-separated words, quotes and escapes kept in the words.
     static func words(_ rest: String, escape: Character) -> [String] {
+        splitWords(rest, escape: escape, keepQuotes: true, flagsOnly: false).words
+    }
+
+    /// The one word scanner behind BuildKit's parseWords and extractBuilderFlags, which differ only in this:
+    /// parseWords keeps quotes and escape characters in the words (`keepQuotes`); extractBuilderFlags removes
+    /// them, and (`flagsOnly`) stops at the first word that does not start with `--`, or after a `--` word,
+    /// giving the rest of the line. A quoted empty word counts; an escape character at the very end is dropped.
+    static func splitWords(_ text: String, escape: Character, keepQuotes: Bool, flagsOnly: Bool) -> (words: [String], rest: String) {
+        let chars = Array(text)
         var words: [String] = []
         var word = ""
         var inWord = false
         var quote: Character? = nil
         var blankOK = false
-        let chars = Array(rest)
         var pos = 0
         while pos < chars.count {
             var ch = chars[pos]
@@ -435,18 +375,26 @@ private struct ParseState {
                     pos += 1
                     continue
                 }
+                if flagsOnly, ch != "-" || pos + 1 == chars.count || chars[pos + 1] != "-" {
+                    return (words, String(chars[pos...]))
+                }
                 inWord = true
             }
             if let q = quote {
-                if ch == q { quote = nil }
+                if ch == q {
+                    quote = nil
+                    if keepQuotes { word.append(ch) }
+                    pos += 1
+                    continue
+                }
                 if ch == escape && q != "'" {
                     if pos + 1 == chars.count {
                         quote = nil
-                        word.append(ch)
+                        if keepQuotes { word.append(ch) }
                         pos += 1
                         continue
                     }
-                    word.append(ch)
+                    if keepQuotes { word.append(ch) }
                     pos += 1
                     ch = chars[pos]
                 }
@@ -456,6 +404,7 @@ private struct ParseState {
             }
             if isSpace(ch) {
                 inWord = false
+                if flagsOnly, word == "--" { return (words, String(chars[pos...]).trimmingBlanks()) }
                 if blankOK || !word.isEmpty { words.append(word) }
                 word = ""
                 blankOK = false
@@ -465,21 +414,24 @@ private struct ParseState {
             if ch == "'" || ch == "\"" {
                 quote = ch
                 blankOK = true
+                if keepQuotes { word.append(ch) }
+                pos += 1
+                continue
             }
             if ch == escape {
                 if pos + 1 == chars.count {
                     pos += 1
                     continue
                 }
-                word.append(ch)
+                if keepQuotes { word.append(ch) }
                 pos += 1
                 ch = chars[pos]
             }
             word.append(ch)
             pos += 1
         }
-        if inWord, blankOK || !word.isEmpty { words.append(word) }
-        return words
+        if inWord, !(flagsOnly && word == "--"), blankOK || !word.isEmpty { words.append(word) }
+        return (words, "")
     }
 
     /// Heredoc openers among the line's words: `^(\d*)<<(-?)([^<]*)$` with a name (quotes mark no expansion).

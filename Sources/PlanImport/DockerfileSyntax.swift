@@ -94,13 +94,3 @@ public enum DockerfileKeyword {
     ]
 }
 
-/// Diagnostic codes of `plan import`.
-public enum ImportCode {
-    public static let syntax = DiagnosticCode("E1001", "dockerfile-syntax", "a Dockerfile BuildKit cannot parse")
-    public static let unknownInstruction = DiagnosticCode(
-        "E1002", "unknown-instruction", "an instruction BuildKit does not know")
-    public static let notText = DiagnosticCode("E1003", "dockerfile-not-text", "a Dockerfile that is empty, binary or not UTF-8")
-    public static let noPlanForm = DiagnosticCode(
-        "W1001", "no-plan-form", "an instruction plan cannot express, kept as a comment")
-    public static let lossy = DiagnosticCode("W1002", "lossy-import", "an instruction imported with a change of meaning")
-}

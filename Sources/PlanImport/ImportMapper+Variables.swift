@@ -21,7 +21,7 @@ extension ImportMapper {
         guard text.containsBytes("$"), let expanded = withArgumentDefaults(text), !expanded.containsBytes("$"),
               let index = stageIndex(expanded)
         else { return nil }
-        warn(ImportCode.lossy, "\(what) `\(text)` names stage \"\(expanded)\" with the arguments' defaults; the plan names the stage itself",
+        warn(DiagnosticCode.lossyImport, "\(what) `\(text)` names stage \"\(expanded)\" with the arguments' defaults; the plan names the stage itself",
              at: location, help: "plan's stage references are fixed: `--arg` can no longer choose another stage")
         return index
     }
@@ -30,7 +30,7 @@ extension ImportMapper {
     /// arguments, else with the other arguments' defaults put in (a warning: `--arg` no longer changes it).
     mutating func platformValue(_ text: String, at location: SourceLocation) -> String {
         guard let expanded = withArgumentDefaults(text) else { return text }
-        warn(ImportCode.lossy, "FROM --platform=\(text) is written `\(expanded)`, its arguments' defaults put in",
+        warn(DiagnosticCode.lossyImport, "FROM --platform=\(text) is written `\(expanded)`, its arguments' defaults put in",
              at: location, help: "plan's `platform` takes a literal platform, ${BUILDPLATFORM} or ${TARGETPLATFORM}; `--arg` no longer changes it")
         return expanded
     }
@@ -44,7 +44,7 @@ extension ImportMapper {
             let name = found.reference.name
             switch found.reference.modifier {
             case .defaultIfUnset, .alternativeIfSet, .errorIfUnset:
-                warn(ImportCode.lossy, "`ARG \(name)` has no default: BuildKit reads it as unset, the plan as empty, so a `-`, `+` or `?` modifier of it gives another value",
+                warn(DiagnosticCode.lossyImport, "`ARG \(name)` has no default: BuildKit reads it as unset, the plan as empty, so a `-`, `+` or `?` modifier of it gives another value",
                      at: location, help: "write the colon form (`${\(name):-…}`), which treats unset and empty alike, or give the argument a default")
             default:
                 continue

@@ -98,7 +98,7 @@ struct ImportMapper {
     }
 
     mutating func error(_ message: String, at location: SourceLocation) {
-        diagnostics.append(.error(ImportCode.syntax, message, at: location))
+        diagnostics.append(.error(DiagnosticCode.dockerfileSyntax, message, at: location))
     }
 
     /// The instruction's lines as YAML comments, for what plan cannot express.
@@ -108,7 +108,7 @@ struct ImportMapper {
 
     /// Keeps an instruction as a comment with a located warning.
     mutating func keepAsComment(_ instruction: DockerfileInstruction, _ message: String, help: String? = nil) {
-        warn(ImportCode.noPlanForm, message, at: instruction.location, help: help ?? "the instruction is kept as a comment in the plan")
+        warn(DiagnosticCode.noPlanForm, message, at: instruction.location, help: help ?? "the instruction is kept as a comment in the plan")
         let lines = instruction.comments + keptLines(instruction)
         if stages.isEmpty {
             headerComments += lines
@@ -125,7 +125,7 @@ struct ImportMapper {
                 if directive.name != "escape" { headerComments.append(" \(directive.name)=\(directive.value)") }
             } else {
                 warn(
-                    ImportCode.noPlanForm, "parser directive `\(directive.name)` has no plan form", at: directive.location,
+                    DiagnosticCode.noPlanForm, "parser directive `\(directive.name)` has no plan form", at: directive.location,
                     help: "BuildKit knows only `syntax`, `escape` and `check`; the line is kept as a comment")
                 headerComments.append(" \(directive.name)=\(directive.value)")
             }
@@ -133,6 +133,7 @@ struct ImportMapper {
         for instruction in file.instructions {
             mapInstruction(instruction)
         }
+        shareArtifactFolders()
         trailing = file.trailingComments
         if stages.isEmpty, let first = file.instructions.first {
             error("the Dockerfile has no FROM: no build stage", at: first.location)
@@ -140,7 +141,7 @@ struct ImportMapper {
         for target in options.targets where stageIndex(target) == nil {
             diagnostics.append(
                 .error(
-                    ImportCode.syntax, "target stage \"\(target)\" could not be found", at: nil,
+                    DiagnosticCode.dockerfileSyntax, "target stage \"\(target)\" could not be found", at: nil,
                     help: "stages: " + stages.map(\.dockerName).joined(separator: ", ")))
         }
     }
@@ -222,13 +223,13 @@ struct ImportMapper {
             return
         }
         for flag in instruction.flags where flag.name != "platform" {
-            warn(ImportCode.lossy, "FROM flag --\(flag.name) is not imported", at: flag.location)
+            warn(DiagnosticCode.lossyImport, "FROM flag --\(flag.name) is not imported", at: flag.location)
         }
         let image = unquote(words[0])  // BuildKit expands the word: `debian:"${A}-${B}"` has no quotes left
         let dockerName = words.count == 3 ? words[2].lowercased() : String(stages.count)
         if words.count == 3, firstStage[dockerName] != nil {
             // BuildKit lints this (DuplicateStageName); references name the first.
-            warn(ImportCode.lossy, "duplicate stage name \"\(dockerName)\"; this stage is renamed, references name the first", at: instruction.location)
+            warn(DiagnosticCode.lossyImport, "duplicate stage name \"\(dockerName)\"; this stage is renamed, references name the first", at: instruction.location)
         }
         var name = words.count == 3 ? Self.planName(dockerName) : "stage-\(stages.count)"
         if planNames.contains(name) {
@@ -266,7 +267,7 @@ struct ImportMapper {
             guard let first = name.unicodeScalars.first, first == "_" || (first.properties.isAlphabetic && first.isASCII),
                 name.unicodeScalars.allSatisfy({ $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) })
             else {
-                warn(ImportCode.lossy, "ARG declares `\(name)`, which no `$` can refer to (a comment after ARG?); left out", at: instruction.location)
+                warn(DiagnosticCode.lossyImport, "ARG declares `\(name)`, which no `$` can refer to (a comment after ARG?); left out", at: instruction.location)
                 continue
             }
             if !stages.isEmpty {
@@ -278,7 +279,7 @@ struct ImportMapper {
             if let existing = argDefaults[name] {
                 if let value, value != existing {
                     warn(
-                        ImportCode.lossy,
+                        DiagnosticCode.lossyImport,
                         "ARG \(name) has the default \"\(value)\" here and \"\(existing)\" before; a plan argument has one default",
                         at: instruction.location, help: "the plan keeps the first default")
                 }
@@ -482,7 +483,7 @@ struct ImportMapper {
         case .exec(let words):
             script = words.map(Self.shellQuote).joined(separator: " ")
             warn(
-                ImportCode.lossy, "RUN in exec form becomes a shell command (plan runs every `run` with the stage's shell)",
+                DiagnosticCode.lossyImport, "RUN in exec form becomes a shell command (plan runs every `run` with the stage's shell)",
                 at: instruction.location)
         case .shell(let text):
             script = text
@@ -521,12 +522,12 @@ struct ImportMapper {
                     }
                     let extra = options.map(\.0).filter { !["type", "target", "dst", "destination", "id", "sharing"].contains($0) }
                     if !extra.isEmpty {
-                        warn(ImportCode.lossy, "cache mount option(s) \(extra.joined(separator: ", ")) have no plan form and are left out", at: flag.location)
+                        warn(DiagnosticCode.lossyImport, "cache mount option(s) \(extra.joined(separator: ", ")) have no plan form and are left out", at: flag.location)
                     }
                     var id = dictionary["id"]
                     if let value = id, value.contains("$") {  // BuildKit expands it; plan's cache ids are fixed
                         unsupported = true
-                        warn(ImportCode.noPlanForm, "a cache id with a variable (`\(value)`) has no plan form yet; the cache is keyed by its target",
+                        warn(DiagnosticCode.noPlanForm, "a cache id with a variable (`\(value)`) has no plan form yet; the cache is keyed by its target",
                              at: flag.location, help: "the original line is kept as a comment above the step")
                         id = nil
                     }
@@ -558,14 +559,14 @@ struct ImportMapper {
                 default:
                     unsupported = true
                     warn(
-                        ImportCode.noPlanForm, "RUN --mount=type=\(type) has no plan form; the step is imported without it",
+                        DiagnosticCode.noPlanForm, "RUN --mount=type=\(type) has no plan form; the step is imported without it",
                         at: flag.location, help: "the original line is kept as a comment above the step; it may fail without the mount")
                 }
             case "network":
                 fields.append(PlanField(key: "network", value: .string(flag.value ?? "default")))
             default:
                 unsupported = true
-                warn(ImportCode.noPlanForm, "RUN --\(flag.name) has no plan form; the step is imported without it", at: flag.location)
+                warn(DiagnosticCode.noPlanForm, "RUN --\(flag.name) has no plan form; the step is imported without it", at: flag.location)
             }
         }
         if !cache.isEmpty { fields.insert(PlanField(key: "cache", value: .rawList(cache)), at: 1) }
@@ -591,7 +592,7 @@ struct ImportMapper {
         ]
         let extra = options.map(\.0).filter { !(allowed[type] ?? []).contains($0) }
         if !extra.isEmpty {
-            warn(ImportCode.lossy, "\(type) mount option(s) \(extra.joined(separator: ", ")) have no plan form and are left out",
+            warn(DiagnosticCode.lossyImport, "\(type) mount option(s) \(extra.joined(separator: ", ")) have no plan form and are left out",
                  at: flag.location)
         }
         var values: [String: String] = [:]
@@ -613,7 +614,7 @@ struct ImportMapper {
                 if let source = stageIndex(from) {
                     let path = Self.normalize(values["source"] ?? "/")
                     guard path != "/", !path.contains("$"), !Self.isGlob(path) else {
-                        warn(ImportCode.noPlanForm,
+                        warn(DiagnosticCode.noPlanForm,
                              "RUN --mount=type=bind of a stage's whole file system, or of a path with a variable or pattern, has no plan form",
                              at: flag.location, help: "the original line is kept as a comment above the step; it may fail without the mount")
                         return nil
@@ -704,7 +705,7 @@ struct ImportMapper {
             case "exclude": excludes.append(flag.value ?? "")
             case "checksum", "keep-git-dir": break
             default:
-                warn(ImportCode.lossy, "\(keyword) --\(flag.name) has no plan form and is left out", at: flag.location)
+                warn(DiagnosticCode.lossyImport, "\(keyword) --\(flag.name) has no plan form and is left out", at: flag.location)
             }
         }
         if !excludes.isEmpty { options.append(PlanField(key: "exclude", value: excludes.count == 1 ? .string(excludes[0]) : .list(excludes))) }
@@ -857,14 +858,14 @@ struct ImportMapper {
             }
             if let variable = sources.first(where: { $0.contains("$") }) {
                 warn(
-                    ImportCode.lossy, "ADD of `\(variable)`: when the variable names a URL, ADD downloads it; the plan copies it from the context",
+                    DiagnosticCode.lossyImport, "ADD of `\(variable)`: when the variable names a URL, ADD downloads it; the plan copies it from the context",
                     at: instruction.location, help: "write an `add:` step with the URL and its checksum if it is a download")
             }
             if instruction.flag("from") == nil,
                 let archive = sources.first(where: { source in Self.archiveSuffixes.contains { source.lowercased().hasSuffix($0) } })
             {
                 warn(
-                    ImportCode.lossy, "ADD of the local archive `\(archive)` would extract it; the plan copies it as it is",
+                    DiagnosticCode.lossyImport, "ADD of the local archive `\(archive)` would extract it; the plan copies it as it is",
                     at: instruction.location, help: "extract it in a `run` step after the copy if the contents are needed")
                 mapCopy(instruction, isAdd: true, addNote: " plan import: ADD would have extracted \(archive); it is copied as it is")
                 return

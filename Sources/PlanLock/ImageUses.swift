@@ -82,13 +82,13 @@ public struct PlanReads: Sendable {
             guard !reported.contains(key) else { continue }
             guard let locked = lock.image(use.reference) else {
                 reported.insert(key)
-                diagnostics.append(.error(LockCode.imageNotLocked, "\(use.isCopySource ? "the copied image" : "the base image") "
+                diagnostics.append(.error(DiagnosticCode.imageNotLocked, "\(use.isCopySource ? "the copied image" : "the base image") "
                     + "`\(use.reference)` is not in \(lockPath)", at: use.location, help: "run `plan lock` to pin it"))
                 continue
             }
             if locked.manifest(for: use.platform) == nil {
                 reported.insert(key)
-                diagnostics.append(.error(LockCode.imageNotLocked, "\(lockPath) pins `\(use.reference)` for "
+                diagnostics.append(.error(DiagnosticCode.imageNotLocked, "\(lockPath) pins `\(use.reference)` for "
                     + (locked.platforms.keys.sorted().joined(separator: ", ")) + " but not for \(LockFile.key(use.platform))",
                     at: use.location, help: "run `plan lock --platform \(LockFile.key(use.platform))` (or list it in `platforms:`)"))
             }
@@ -96,10 +96,10 @@ public struct PlanReads: Sendable {
         for download in downloads {
             switch lock.downloads[download.url] {
             case nil:
-                diagnostics.append(.error(LockCode.downloadNotLocked, "the download `\(download.url)` is not in \(lockPath)",
+                diagnostics.append(.error(DiagnosticCode.downloadNotLocked, "the download `\(download.url)` is not in \(lockPath)",
                                           at: download.location, help: "run `plan lock` to pin it"))
             case let checksum? where checksum != download.checksum:
-                diagnostics.append(.error(LockCode.downloadNotLocked, "\(lockPath) pins `\(download.url)` at \(checksum), "
+                diagnostics.append(.error(DiagnosticCode.downloadNotLocked, "\(lockPath) pins `\(download.url)` at \(checksum), "
                     + "the plan says \(download.checksum)", at: download.location, help: "run `plan lock --update` after changing a checksum"))
             default: break
             }

@@ -3,18 +3,6 @@ import PlanDiagnostics
 import PlanLanguage
 import PlanValues
 
-/// Diagnostic codes of `plan lock` and `--locked` (E11xx).
-public enum LockCode {
-    public static let invalidLock = DiagnosticCode("E1101", "invalid-lock", "a lock file that is not what `plan lock` writes")
-    public static let otherPlan = DiagnosticCode("E1102", "lock-of-another-plan", "a lock file written for another plan")
-    public static let imageNotLocked = DiagnosticCode(
-        "E1103", "image-not-locked", "an image (or a platform of it) the plan reads that the lock does not pin")
-    public static let downloadNotLocked = DiagnosticCode(
-        "E1104", "download-not-locked", "an `add:` download the lock does not pin, or pins with another checksum")
-    public static let imageVariesByPlatform = DiagnosticCode(
-        "E1105", "locked-image-varies-by-platform", "an image whose name depends on the platform, which one locked FROM cannot pin")
-}
-
 /// One image the lock pins: what its reference resolved to, and the manifest each platform uses.
 public struct LockedImage: Hashable, Sendable {
     /// The index (manifest list) digest, or the manifest digest of a single-manifest image.
@@ -119,7 +107,7 @@ public struct LockFile: Hashable, Sendable {
         let yaml = YAMLReader().read(data, file: file)
         guard let root = yaml.root else {
             let diagnostics = yaml.diagnostics.isEmpty
-                ? [Diagnostic.error(LockCode.invalidLock, "the lock file is empty", at: .startOf(file), help: regenerate)]
+                ? [Diagnostic.error(DiagnosticCode.invalidLock, "the lock file is empty", at: .startOf(file), help: regenerate)]
                 : yaml.diagnostics
             return ReadResult(lock: nil, diagnostics: diagnostics)
         }
@@ -139,7 +127,7 @@ struct LockReader {
     var diagnostics: [Diagnostic] = []
 
     mutating func fail(_ message: String, at location: SourceLocation) {
-        diagnostics.append(.error(LockCode.invalidLock, message, at: location, help: LockFile.regenerate))
+        diagnostics.append(.error(DiagnosticCode.invalidLock, message, at: location, help: LockFile.regenerate))
     }
 
     mutating func mapping(_ node: YAMLNode, _ what: String) -> YAMLMapping? {

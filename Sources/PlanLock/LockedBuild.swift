@@ -45,7 +45,7 @@ public enum LockedBuild {
         let planFile = planFileName(graph.planFile, lockPath: path)
         if lock.plan != graph.planName || lock.planFile != planFile {
             let diagnostic = Diagnostic.error(
-                LockCode.otherPlan, "\(path) is the lock of plan `\(lock.plan)` (\(lock.planFile)), not of `\(graph.planName)` (\(planFile))",
+                DiagnosticCode.lockOfAnotherPlan, "\(path) is the lock of plan `\(lock.plan)` (\(lock.planFile)), not of `\(graph.planName)` (\(planFile))",
                 at: read.planLocation ?? .startOf(path),
                 help: "run `plan lock \(graph.planFile)` to write this plan's lock (or give the right one with --lock-file)")
             return Loaded(lock: nil, diagnostics: [diagnostic], source: source, isMissing: false)
@@ -76,7 +76,7 @@ public enum LockedBuild {
         diagnostics += reads.problems(with: lock, lockPath: lockPath)
         for use in reads.images {
             if let known = pins[use.location], known != use.reference {
-                diagnostics.append(.error(LockCode.imageVariesByPlatform,
+                diagnostics.append(.error(DiagnosticCode.lockedImageVariesByPlatform,
                     "this image is `\(known)` for one platform and `\(use.reference)` for another; a locked Dockerfile pins one digest per image",
                     at: use.location, help: "name one image for every platform (an index), or compile one platform with --platform"))
             }

@@ -121,4 +121,59 @@ import Testing
         let elsewhere = try TestSupport.plan(["compile", folder, "--locked", "--lock-file", folder + "/elsewhere.lock", "--platform", "linux/amd64"])
         #expect(elsewhere.status == 0 && elsewhere.stdout.contains("@\(Self.digestA)"), "\(elsewhere.stderr)")
     }
+
+    @Test("check --locked: a good lock passes; a stale one, a missing platform or download, another plan's: located errors, exit 1")
+    func checkLocked() throws {
+        let folder = try project(lock: Self.lock())
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let good = try TestSupport.plan(["check", folder, "--locked", "--platform", "linux/amd64"])
+        #expect(good.status == 0 && good.stderr.contains("ok, 1 stage"), "\(good.stderr)")
+        // A platform the lock does not pin.
+        let arm = try TestSupport.plan(["check", folder, "--locked", "--platform", "linux/arm64"])
+        #expect(arm.status == 1 && arm.stderr.contains("plan.yaml:4:3: error[E1103]") && arm.stderr.contains("not for linux/arm64/v8"),
+                "\(arm.stderr)")
+        // A stale lock: the copied image is missing; without --locked the lock is not read.
+        try TestSupport.write(Self.lock(images: ["127.0.0.1:5555/plan-test/busybox:stable"]), to: folder + "/plan.lock")
+        let stale = try TestSupport.plan(["check", folder, "--locked", "--platform", "linux/amd64"])
+        #expect(stale.status == 1, "\(stale.stderr)")
+        #expect(stale.stderr.contains("plan.yaml:8:9: error[E1103]: the copied image `127.0.0.1:5555/plan-test/busybox-multi:1` is not in"),
+                "\(stale.stderr)")
+        #expect(stale.stderr.contains("1 error"), "\(stale.stderr)")
+        let json = try TestSupport.plan(["check", folder, "--locked", "--platform", "linux/amd64", "--diagnostics-format", "json"])
+        #expect(json.status == 1 && json.stdout.contains("\"E1103\""), "\(json.stdout)")
+        let plain = try TestSupport.plan(["check", folder, "--platform", "linux/amd64"])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        // --lock-file names the lock to check; another plan's lock is E1102 in that file.
+        try TestSupport.write(Self.lock(plan: "some-other-plan"), to: folder + "/other.lock")
+        let other = try TestSupport.plan(["check", folder, "--locked", "--lock-file", folder + "/other.lock"])
+        #expect(other.status == 1 && other.stderr.contains("other.lock:3:7: error[E1102]"), "\(other.stderr)")
+        // No lock at all.
+        let missing = try TestSupport.plan(["check", folder, "--locked", "--lock-file", folder + "/none.lock"])
+        #expect(missing.status == 1 && missing.stderr.contains("there is no lock file at \(folder)/none.lock"), "\(missing.stderr)")
+    }
+
+    @Test("check --locked: an add: download the lock does not pin, or pins with another checksum, is E1104")
+    func checkLockedDownload() throws {
+        let url = "https://example.com/tool.tar.gz"
+        let folder = try TestSupport.project(Self.plan + """
+
+                  - add: \(url)
+                    checksum: \(Self.digestA)
+                    to: /opt/tool.tar.gz
+            """)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try TestSupport.write(Self.lock(), to: folder + "/plan.lock")
+        let missing = try TestSupport.plan(["check", folder, "--locked", "--platform", "linux/amd64"])
+        #expect(missing.status == 1 && missing.stderr.contains("plan.yaml:11:9: error[E1104]: the download `\(url)` is not in"),
+                "\(missing.stderr)")
+        let other = Self.lock().replacingOccurrences(of: "downloads: {}\n", with: "downloads:\n  \"\(url)\": \(Self.digestB)\n")
+        try TestSupport.write(other, to: folder + "/plan.lock")
+        let changed = try TestSupport.plan(["check", folder, "--locked", "--platform", "linux/amd64"])
+        #expect(changed.status == 1 && changed.stderr.contains("error[E1104]") && changed.stderr.contains("the plan says \(Self.digestA)"),
+                "\(changed.stderr)")
+        let pinned = Self.lock().replacingOccurrences(of: "downloads: {}\n", with: "downloads:\n  \"\(url)\": \(Self.digestA)\n")
+        try TestSupport.write(pinned, to: folder + "/plan.lock")
+        let good = try TestSupport.plan(["check", folder, "--locked", "--platform", "linux/amd64"])
+        #expect(good.status == 0, "\(good.stderr)")
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PlanCompiler
 import PlanDiagnostics
+import PlanDockerfile
 import PlanImport
 import PlanTestKit
 import Testing
@@ -98,12 +99,46 @@ struct ImportMappingTests {
 
             """, context: "/tmp")
         #expect(!compiled.hasErrors, "\(compiled.diagnostics)\n\(plan)")
-        #expect(plan.contains("      app: /out/app\n      app-2: /x/app\n      cfg: /out/cfg\n"), "\(plan)")
-        #expect(plan.contains("- artifact: build.app\n        to: /usr/bin/app\n"))
+        // /out/app and /out/cfg share one artifact for /out (shareArtifactFolders).
+        #expect(plan.contains("      out: /out\n      app-2: /x/app\n"), "\(plan)")
+        #expect(plan.contains("- artifact: build.out/app\n        to: /usr/bin/app\n"))
         #expect(plan.contains("- copy: /out/cfg/*.yaml\n        from: build\n"))
         #expect(plan.contains("  stage-1:\n    from: alpine:3.20\n    steps:\n"))
         #expect(plan.contains("      - user: \"65532\"\n    entrypoint: [/usr/bin/app]\n"))
         #expect(plan.contains("cache: [/root/.cache/go-build]"))
+    }
+
+    @Test func copiesUnderOneFolderShareOneArtifact() throws {
+        let (plan, compiled, _) = try importAndCompile(
+            """
+            FROM golang:1.22 AS build
+            WORKDIR /src
+            RUN go build -o /out/app . && cp -r web /out/web && cp /bin/sh /usr/local/bin/a && cp /bin/sh /usr/local/bin/b
+            RUN cp a b /src/
+            FROM alpine:3.20
+            COPY --from=build /out/app /usr/bin/app
+            COPY --from=build /out/web/ /srv/web/
+            COPY --from=build /usr/local/bin/a /usr/local/bin/b /usr/bin/
+            COPY --from=build /usr/local/bin/a /opt/a
+            COPY --from=build /usr/local/bin/b /opt/b
+            COPY --from=build /src/a /src/b /opt/
+            COPY --from=build /src/a /opt/src-a
+            COPY --from=build /src/b /opt/src-b
+            USER 65532
+
+            """, context: "/tmp")
+        #expect(!compiled.hasErrors, "\(compiled.diagnostics)\n\(plan)")
+        // /out is shared; /usr/local/bin (a system folder) and /src (the workdir) are not.
+        #expect(plan.contains("    artifacts:\n      out: /out\n      a: /usr/local/bin/a\n      b: /usr/local/bin/b\n"
+            + "      a-2: /src/a\n      b-2: /src/b\n"), "\(plan)")
+        #expect(plan.contains("- artifact: build.out/app\n        to: /usr/bin/app\n"), "\(plan)")
+        #expect(plan.contains("- artifact: build.out/web\n        to: /srv/web/\n"), "\(plan)")
+        let graph = try #require(compiled.graph)
+        let dockerfile = DockerfileWriter(dialect: .buildkit).dockerfile(for: graph)
+        #expect(dockerfile.contains("COPY --from=build --link /out/app /usr/bin/app\n"), "\(dockerfile)")
+        #expect(dockerfile.contains("COPY --from=build --link /out/web /srv/web/\n") || dockerfile.contains("COPY --from=build --link /out/web/ /srv/web/\n"),
+                "\(dockerfile)")
+        #expect(dockerfile.contains("COPY --from=build --link /usr/local/bin/a /opt/a\n"), "\(dockerfile)")
     }
 
     @Test func configurationArgsAndComments() throws {
@@ -132,7 +167,7 @@ struct ImportMappingTests {
 
             """, context: "/tmp")
         #expect(!compiled.hasErrors, "\(compiled.diagnostics)\n\(plan)")
-        #expect(diagnostics.map(\.code) == [ImportCode.noPlanForm])
+        #expect(diagnostics.map(\.code) == [DiagnosticCode.noPlanForm])
         #expect(diagnostics.first?.location?.line == 18)
         #expect(plan.contains("# ONBUILD RUN echo later"))
         #expect(plan.contains("# the only stage\n  app:\n"))
@@ -164,7 +199,7 @@ struct ImportMappingTests {
         #expect(plan.contains("# ADD https://github.com/moby/buildkit.git#v0.10.1 /src"))
         #expect(plan.contains("      - copy: vendor.tar.gz\n        to: /opt/\n        chmod: \"0644\"\n"), "\(plan)")
         #expect(plan.contains("targets: [tools, app]"))
-        #expect(result.diagnostics.map(\.code) == [ImportCode.noPlanForm, ImportCode.noPlanForm, ImportCode.lossy])
+        #expect(result.diagnostics.map(\.code) == [DiagnosticCode.noPlanForm, DiagnosticCode.noPlanForm, DiagnosticCode.lossyImport])
         #expect(result.diagnostics.map { $0.location?.line } == [3, 4, 5])
         let unknown = PlanImporter(options: ImportOptions(targets: ["nope"])).importPlan(data: Array(text.utf8), path: "Dockerfile").0
         #expect(unknown.plan == nil)

@@ -83,7 +83,7 @@ struct ImportParserTests {
     @Test func unknownInstructionIsLocated() throws {
         let result = parse("FROM a\n  FORM b\n")
         let error = try #require(result.diagnostics.first)
-        #expect(error.code == ImportCode.unknownInstruction)
+        #expect(error.code == DiagnosticCode.unknownInstruction)
         #expect(error.message == "unknown instruction: FORM (did you mean from?)")
         #expect(error.location == SourceLocation(file: "Dockerfile", line: 2, column: 3, length: 4))
     }

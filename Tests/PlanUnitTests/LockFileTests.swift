@@ -56,7 +56,7 @@ import Testing
         #expect(messages.contains { $0.hasPrefix("plan.lock:2:7 `plan` must be a string") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("plan.lock:1:1 the lock file has no `file`") }, "\(messages)")
         #expect(messages.contains { $0.hasPrefix("plan.lock:4:3 `node:18` is not a normalised image reference") }, "\(messages)")
-        #expect(read.diagnostics.allSatisfy { $0.code == LockCode.invalidLock })
+        #expect(read.diagnostics.allSatisfy { $0.code == DiagnosticCode.invalidLock })
         let empty = LockFile.read(Data(), file: "plan.lock")
         #expect(empty.lock == nil && !empty.diagnostics.isEmpty)
     }
