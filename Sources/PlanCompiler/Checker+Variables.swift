@@ -45,7 +45,9 @@ extension Checker {
                 if dialect == .builder, case .other(let inner) = reference.modifier {
                     error(.unsupportedSubstitution, "`${\(inner)}` is not a substitution the builder knows", at: location,
                           help: "the builder expands `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:+word}`, "
-                            + "`${NAME+word}`, `${NAME:?message}` and `${NAME?message}`; compute anything else in a `run` step")
+                            + "`${NAME+word}`, `${NAME:?message}`, `${NAME?message}`, `${NAME#pattern}`, `${NAME##pattern}`, "
+                            + "`${NAME%pattern}`, `${NAME%%pattern}`, `${NAME/pattern/replacement}` and "
+                            + "`${NAME//pattern/replacement}`; compute anything else in a `run` step")
                     continue
                 }
                 switch scope {
