@@ -50,6 +50,14 @@ extension Checker {
                             + "`${NAME//pattern/replacement}`; compute anything else in a `run` step")
                     continue
                 }
+                if dialect == .builder, let pattern = reference.modifier.pattern, !pattern.contains("$") {
+                    do throws(ShellPattern.InvalidEscape) {
+                        _ = try ShellPattern(pattern)
+                    } catch let invalid {
+                        self.error(.unsupportedSubstitution, "`\(invalid.escape)` in the pattern of `${\(name)\(reference.modifier.written)}` is an escape the builder rejects",
+                              at: location, help: "a pattern escapes only `*`, `?`, `\\`, `/` and `}`; write any other character as itself")
+                    }
+                }
                 switch scope {
                 case .runtime(let env):
                     if reference.kind == .braced, arguments[name] != nil, !env.contains(name) {

@@ -266,6 +266,14 @@ extension VariableReferenceSyntax.Modifier {
         }
     }
 
+    /// The pattern of a pattern form, as written (references not expanded); nil for the other forms.
+    public var pattern: String? {
+        switch self {
+        case .removePrefix(let pattern, _), .removeSuffix(let pattern, _), .replace(let pattern, _, _): return pattern
+        default: return nil
+        }
+    }
+
     /// The modifier as written after the name (`:-word`, `##pattern`, `/pattern/replacement`), or the whole text
     /// between the braces for ``other(_:)``.
     public var written: String {

@@ -126,6 +126,7 @@ import Testing
         #expect(try VariableModifierTests.codes(stage + "    env: {X: '${#A}'}") == ["E0406"])
         #expect(try VariableModifierTests.codes(stage + "    env: {X: '${A:#a}'}") == ["E0406"])
         #expect(try VariableModifierTests.codes(stage + "    env: {X: '${A=a}'}") == ["E0406"])
+        #expect(try VariableModifierTests.codes(stage + "    env: {X: '${A%\\x} ${A/\\//-}'}") == ["E0406"])
         let unset: (String) -> Bool = { $0 == "TAG" }
         #expect(VariableSyntax.substitute(in: "alpine:${V/v/}${TAG/a/b}", ["V": "v3.20"], isUnset: unset).text == "alpine:3.20")
     }
