@@ -45,8 +45,18 @@ extension Checker {
                 if dialect == .builder, case .other(let inner) = reference.modifier {
                     error(.unsupportedSubstitution, "`${\(inner)}` is not a substitution the builder knows", at: location,
                           help: "the builder expands `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:+word}`, "
-                            + "`${NAME+word}`, `${NAME:?message}` and `${NAME?message}`; compute anything else in a `run` step")
+                            + "`${NAME+word}`, `${NAME:?message}`, `${NAME?message}`, `${NAME#pattern}`, `${NAME##pattern}`, "
+                            + "`${NAME%pattern}`, `${NAME%%pattern}`, `${NAME/pattern/replacement}` and "
+                            + "`${NAME//pattern/replacement}`; compute anything else in a `run` step")
                     continue
+                }
+                if dialect == .builder, let pattern = reference.modifier.pattern, !pattern.contains("$") {
+                    do throws(ShellPattern.InvalidEscape) {
+                        _ = try ShellPattern(pattern)
+                    } catch let invalid {
+                        self.error(.unsupportedSubstitution, "`\(invalid.escape)` in the pattern of `${\(name)\(reference.modifier.written)}` is an escape the builder rejects",
+                              at: location, help: "a pattern escapes only `*`, `?`, `\\`, `/` and `}`; write any other character as itself")
+                    }
                 }
                 switch scope {
                 case .runtime(let env):

@@ -3,22 +3,21 @@ import PlanDiagnostics
 import PlanValues
 
 extension Dialect {
-    /// `${NAME-word}`, `${NAME+word}`, `${NAME:?message}` and `${NAME?message}` in what the builder expands:
-    /// BuildKit knows them, buildah 1.28 does not ("Missing ':' in substitution", "Unsupported modifier (?)"),
-    /// so the portable dialect reports each, located at its stage or step.
+    /// `${NAME-word}`, `${NAME+word}`, `${NAME:?message}`, `${NAME?message}` and the pattern forms of Dockerfile
+    /// syntax 1.7 (`${NAME#pattern}`, `${NAME%pattern}`, `${NAME/pattern/replacement}`, doubled or not) in what the
+    /// builder expands: BuildKit knows them, buildah 1.28 does not ("Missing ':' in substitution", "Unsupported
+    /// modifier (?)"), so the portable dialect reports each, located at its stage or step.
     static func portableSubstitutionProblems(in graph: BuildGraph) -> [Diagnostic] {
         var found: [Diagnostic] = []
         func check(_ text: String?, _ location: SourceLocation) {
             guard let text, text.contains("${") else { return }
             for reference in VariableSyntax.references(in: text).map(\.reference) {
-                let written: String
                 switch reference.modifier {
-                case .defaultIfUnset(let word): written = "${\(reference.name)-\(word)}"
-                case .alternativeIfSet(let word): written = "${\(reference.name)+\(word)}"
-                case .errorIfUnsetOrEmpty(let word): written = "${\(reference.name):?\(word)}"
-                case .errorIfUnset(let word): written = "${\(reference.name)?\(word)}"
+                case .defaultIfUnset, .alternativeIfSet, .errorIfUnsetOrEmpty, .errorIfUnset, .removePrefix, .removeSuffix,
+                     .replace: break
                 case .none, .defaultIfUnsetOrEmpty, .alternativeIfSetAndNotEmpty, .other: continue
                 }
+                let written = "${\(reference.name)\(reference.modifier.written)}"
                 found.append(.error(.unsupportedByDialect, "the portable dialect cannot express `\(written)`", at: location,
                                     help: "buildah 1.28 knows only `${NAME:-word}` and `${NAME:+word}`: use one of them; "
                                         + "or compile with `--dialect buildkit`"))

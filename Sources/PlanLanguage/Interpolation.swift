@@ -29,7 +29,7 @@ public struct VariableReference: Hashable, Sendable {
     public var hasFallback: Bool {
         switch modifier {
         case .defaultIfUnsetOrEmpty, .defaultIfUnset, .alternativeIfSetAndNotEmpty, .alternativeIfSet: return true
-        case .none, .errorIfUnsetOrEmpty, .errorIfUnset, .other: return false
+        case .none, .errorIfUnsetOrEmpty, .errorIfUnset, .removePrefix, .removeSuffix, .replace, .other: return false
         }
     }
 }

@@ -40,7 +40,16 @@ public struct VariableReferenceSyntax: Hashable, Sendable {
         case errorIfUnsetOrEmpty(String)
         /// `${NAME?message}`: an error when NAME is unset.
         case errorIfUnset(String)
-        /// Any other shell form (`${#NAME}`, `${NAME%suffix}`, …): the text between the braces.
+        /// `${NAME#pattern}` (shortest) or `${NAME##pattern}` (`longest`): NAME's value without the prefix the
+        /// pattern matches. The pattern is raw text, itself expanded, then read as a ``ShellPattern``.
+        case removePrefix(String, longest: Bool)
+        /// `${NAME%pattern}` (shortest) or `${NAME%%pattern}` (`longest`): NAME's value without the suffix the
+        /// pattern matches.
+        case removeSuffix(String, longest: Bool)
+        /// `${NAME/pattern/replacement}` (the first match) or `${NAME//pattern/replacement}` (`all` matches):
+        /// NAME's value with the longest matches of the pattern replaced.
+        case replace(pattern: String, replacement: String, all: Bool)
+        /// Any other shell form (`${#NAME}`, `${NAME:=word}`, …): the text between the braces.
         /// A shell expands it; the builder does not know it.
         case other(String)
     }
@@ -95,12 +104,18 @@ public enum VariableSyntax {
 
     /// The pieces of `text`, in order; together they cover it exactly.
     public static func tokens(in text: String, dialect: Dialect = .builder) -> [VariableToken] {
+        tokens(in: text, dialect: dialect, rawEscapes: false)
+    }
+
+    /// With `rawEscapes` (a pattern or a replacement, as BuildKit reads them), `\` and the character after it stay
+    /// as written and start nothing.
+    static func tokens(in text: String, dialect: Dialect, rawEscapes: Bool) -> [VariableToken] {
         guard text.contains("$") else {
             let length = text.unicodeScalars.count
             return length == 0 ? [] : [VariableToken(kind: .literal(text), offset: 0, length: length)]
         }
         let scanner = VariableScanner(chars: Array(text.unicodeScalars), dialect: dialect)
-        return scanner.scan(from: 0, stopAtBrace: false).tokens
+        return scanner.scan(from: 0, stopAt: nil, rawEscapes: rawEscapes).tokens
     }
 
     /// Every reference in `text`, including those inside a modifier's word (`${A:-${B}}` gives A, then B),
@@ -108,12 +123,18 @@ public enum VariableSyntax {
     public static func references(in text: String, dialect: Dialect = .builder)
         -> [(reference: VariableReferenceSyntax, offset: Int, length: Int)]
     {
+        references(in: text, dialect: dialect, rawEscapes: false)
+    }
+
+    static func references(in text: String, dialect: Dialect, rawEscapes: Bool)
+        -> [(reference: VariableReferenceSyntax, offset: Int, length: Int)]
+    {
         var result: [(reference: VariableReferenceSyntax, offset: Int, length: Int)] = []
-        for token in tokens(in: text, dialect: dialect) {
+        for token in tokens(in: text, dialect: dialect, rawEscapes: rawEscapes) {
             guard case .reference(let reference) = token.kind else { continue }
             result.append((reference, token.offset, token.length))
             if let (word, wordOffset) = reference.word(in: text, tokenOffset: token.offset) {
-                for inner in references(in: word, dialect: dialect) {
+                for inner in references(in: word, dialect: dialect, rawEscapes: reference.modifier.hasPattern) {
                     result.append((inner.reference, wordOffset + inner.offset, inner.length))
                 }
             }
@@ -129,19 +150,22 @@ public enum VariableSyntax {
     }
 
     /// `text` expanded as the builder expands it; throws where the builder stops with an error: an unclosed `${`,
-    /// a modifier it does not know, `${NAME:?message}` or `${NAME?message}` with NAME unset.
+    /// a modifier it does not know, `${NAME:?message}` or `${NAME?message}` with NAME unset, a pattern with an
+    /// escape BuildKit rejects.
     public static func expanding(_ text: String, _ values: [String: String]) throws(VariableExpansionError) -> String {
         guard text.contains("$") else { return text }
         return try render(text, values, strict: true)
     }
 
-    static func render(_ text: String, _ values: [String: String], strict: Bool) throws(VariableExpansionError) -> String {
+    /// With `rawEscapes` (a pattern or replacement word), literal text keeps its backslashes, as BuildKit's does.
+    static func render(_ text: String, _ values: [String: String], strict: Bool,
+                       rawEscapes: Bool = false) throws(VariableExpansionError) -> String {
         let scalars = Array(text.unicodeScalars)
         func written(_ token: VariableToken) -> String {
             String(String.UnicodeScalarView(scalars[token.offset..<(token.offset + token.length)]))
         }
         var out = ""
-        for token in tokens(in: text, dialect: .builder) {
+        for token in tokens(in: text, dialect: .builder, rawEscapes: rawEscapes) {
             switch token.kind {
             case .literal(let literal):
                 out += literal
@@ -178,6 +202,34 @@ public enum VariableSyntax {
                 case .errorIfUnset(let message):
                     if strict, value == nil { throw fail(.unset(reference.name, expand(message, values))) }
                     out += value ?? ""
+                case .removePrefix(let word, let longest), .removeSuffix(let word, let longest):
+                    let isSuffix: Bool
+                    if case .removeSuffix = reference.modifier { isSuffix = true } else { isSuffix = false }
+                    var patternText = try render(word, values, strict: strict, rawEscapes: true)
+                    var greedy = longest
+                    // BuildKit looks for the doubled operator after expanding the word.
+                    if !greedy, patternText.unicodeScalars.first == (isSuffix ? "%" : "#") {
+                        greedy = true
+                        patternText = String(patternText.unicodeScalars.dropFirst())
+                    }
+                    do {
+                        let pattern = try ShellPattern(patternText)
+                        out += isSuffix ? pattern.removingSuffix(of: value ?? "", longest: greedy)
+                            : pattern.removingPrefix(of: value ?? "", longest: greedy)
+                    } catch {
+                        if strict { throw fail(.invalidPattern(patternText, error.escape)) }
+                        out += written(token)
+                    }
+                case .replace(let patternWord, let replacementWord, let all):
+                    let patternText = try render(patternWord, values, strict: strict, rawEscapes: true)
+                    let replacement = try render(replacementWord, values, strict: strict, rawEscapes: true)
+                    do {
+                        let pattern = try ShellPattern(patternText)
+                        out += pattern.replacing(in: value ?? "", with: replacement, all: all)
+                    } catch {
+                        if strict { throw fail(.invalidPattern(patternText, error.escape)) }
+                        out += written(token)
+                    }
                 case .other(let inner):
                     if strict { throw fail(.unsupported(inner)) }
                 }
@@ -197,8 +249,47 @@ extension VariableReferenceSyntax {
         case .defaultIfUnset(let w), .alternativeIfSet(let w), .errorIfUnset(let w): (word, operatorLength) = (w, 1)
         case .defaultIfUnsetOrEmpty(let w), .alternativeIfSetAndNotEmpty(let w), .errorIfUnsetOrEmpty(let w):
             (word, operatorLength) = (w, 2)
+        case .removePrefix(let w, let longest), .removeSuffix(let w, let longest): (word, operatorLength) = (w, longest ? 2 : 1)
+        // Pattern and replacement as one word: the `/` between them starts no reference.
+        case .replace(let pattern, let replacement, let all): (word, operatorLength) = (pattern + "/" + replacement, all ? 2 : 1)
         }
         return (word, tokenOffset + 2 + name.unicodeScalars.count + operatorLength)
+    }
+}
+
+extension VariableReferenceSyntax.Modifier {
+    /// True for the pattern forms (`#`, `##`, `%`, `%%`, `/`, `//`), whose words keep their backslashes.
+    public var hasPattern: Bool {
+        switch self {
+        case .removePrefix, .removeSuffix, .replace: return true
+        default: return false
+        }
+    }
+
+    /// The pattern of a pattern form, as written (references not expanded); nil for the other forms.
+    public var pattern: String? {
+        switch self {
+        case .removePrefix(let pattern, _), .removeSuffix(let pattern, _), .replace(let pattern, _, _): return pattern
+        default: return nil
+        }
+    }
+
+    /// The modifier as written after the name (`:-word`, `##pattern`, `/pattern/replacement`), or the whole text
+    /// between the braces for ``other(_:)``.
+    public var written: String {
+        switch self {
+        case .none: return ""
+        case .defaultIfUnsetOrEmpty(let w): return ":-" + w
+        case .defaultIfUnset(let w): return "-" + w
+        case .alternativeIfSetAndNotEmpty(let w): return ":+" + w
+        case .alternativeIfSet(let w): return "+" + w
+        case .errorIfUnsetOrEmpty(let w): return ":?" + w
+        case .errorIfUnset(let w): return "?" + w
+        case .removePrefix(let w, let longest): return (longest ? "##" : "#") + w
+        case .removeSuffix(let w, let longest): return (longest ? "%%" : "%") + w
+        case .replace(let pattern, let replacement, let all): return (all ? "//" : "/") + pattern + "/" + replacement
+        case .other(let inner): return inner
+        }
     }
 }
 
@@ -213,6 +304,8 @@ public struct VariableExpansionError: Error, Hashable, Sendable, CustomStringCon
         case unset(String, String)
         /// `${NAME:?message}` with NAME set but empty (name, message).
         case empty(String, String)
+        /// A pattern (as expanded) with an escape BuildKit rejects (pattern, the escape as written).
+        case invalidPattern(String, String)
     }
 
     public let text: String
@@ -234,6 +327,8 @@ extension VariableExpansionError.Reason {
         // BuildKit's words: `NAME: message`, or its own message when the word is empty.
         case .unset(let name, let message): return "\(name): " + (message.isEmpty ? "is not allowed to be unset" : message)
         case .empty(let name, let message): return "\(name): " + (message.isEmpty ? "is not allowed to be empty" : message)
+        case .invalidPattern(let pattern, let escape):
+            return "invalid pattern (\(pattern)) in substitution: invalid escape '\(escape)'"
         }
     }
 }
@@ -243,9 +338,10 @@ struct VariableScanner {
     let chars: [Unicode.Scalar]
     let dialect: VariableSyntax.Dialect
 
-    /// Scans from `start` to the end, or with `stopAtBrace` to the first `}` that closes nothing it opened.
-    /// `end` is that brace's index, or `chars.count`.
-    func scan(from start: Int, stopAtBrace: Bool) -> (tokens: [VariableToken], end: Int) {
+    /// Scans from `start` to the end, or to the first `stop` character (`}`, or `/` after a pattern) that closes
+    /// nothing it opened. `end` is that character's index, or `chars.count`. With `rawEscapes`, `\` and the
+    /// character after it are literal text as written.
+    func scan(from start: Int, stopAt stop: Unicode.Scalar?, rawEscapes: Bool) -> (tokens: [VariableToken], end: Int) {
         var tokens: [VariableToken] = []
         var literal = ""
         var literalStart = start
@@ -262,9 +358,15 @@ struct VariableScanner {
         while i < chars.count {
             let c = chars[i]
             let next: Unicode.Scalar? = i + 1 < chars.count ? chars[i + 1] : nil
-            if stopAtBrace, c == "}" {
+            if let stop, c == stop {
                 flush(upTo: i)
                 return (tokens, i)
+            }
+            if rawEscapes, c == "\\", let next {
+                literal.unicodeScalars.append(c)
+                literal.unicodeScalars.append(next)
+                i += 2
+                continue
             }
             if c == "\\", next == "$" {
                 literal += dialect == .builder ? "$" : "\\$"
@@ -331,9 +433,26 @@ struct VariableScanner {
             } else if "-+?".unicodeScalars.contains(chars[k]) {
                 op = String(chars[k])
                 operatorEnd = k + 1
+            } else if "#%/".unicodeScalars.contains(chars[k]) {
+                let doubled = k + 1 < chars.count && chars[k + 1] == chars[k]
+                op = String(chars[k]) + (doubled ? String(chars[k]) : "")
+                operatorEnd = k + (doubled ? 2 : 1)
             }
         }
-        let (_, end) = scan(from: operatorEnd, stopAtBrace: true)
+        if !name.isEmpty, op == "/" || op == "//" {
+            // BuildKit: the pattern runs to the next unescaped `/` (a `}` does not end it), then the replacement.
+            // Without that `/` it is BuildKit's "missing '/' in ${}": read below as a form the builder lacks.
+            let (_, patternEnd) = scan(from: operatorEnd, stopAt: "/", rawEscapes: true)
+            if patternEnd < chars.count {
+                let (_, end) = scan(from: patternEnd + 1, stopAt: "}", rawEscapes: true)
+                guard end < chars.count else { return (.unterminated, chars.count) }
+                let modifier = VariableReferenceSyntax.Modifier.replace(
+                    pattern: text(operatorEnd..<patternEnd), replacement: text((patternEnd + 1)..<end), all: op == "//")
+                return (.reference(VariableReferenceSyntax(name: name, form: .braced, modifier: modifier)), end + 1)
+            }
+        }
+        let isPattern = !name.isEmpty && (op.hasPrefix("#") || op.hasPrefix("%"))
+        let (_, end) = scan(from: operatorEnd, stopAt: "}", rawEscapes: isPattern)
         guard end < chars.count else { return (.unterminated, chars.count) }
         let word = text(operatorEnd..<end)
         let modifier: VariableReferenceSyntax.Modifier
@@ -344,6 +463,8 @@ struct VariableScanner {
         case "+": modifier = .alternativeIfSet(word)
         case ":?": modifier = .errorIfUnsetOrEmpty(word)
         case "?": modifier = .errorIfUnset(word)
+        case "#" where isPattern, "##" where isPattern: modifier = .removePrefix(word, longest: op == "##")
+        case "%" where isPattern, "%%" where isPattern: modifier = .removeSuffix(word, longest: op == "%%")
         default: modifier = .other(text((start + 2)..<end))
         }
         return (.reference(VariableReferenceSyntax(name: name, form: .braced, modifier: modifier)), end + 1)
