@@ -142,7 +142,9 @@ enum ImportComparison {
                     let joined = (workdir.hasSuffix("/") ? workdir : workdir + "/") + target
                     return "target=" + (joined.count > 1 && joined.hasSuffix("/") ? String(joined.dropLast()) : joined)
                 }
-                return "--mount=" + options.sorted().joined(separator: ",")
+                // No type is a bind mount (BuildKit's default).
+                let typed = options.contains { $0.hasPrefix("type=") } ? options : options + ["type=bind"]
+                return "--mount=" + typed.sorted().joined(separator: ",")
             }.map(braces).sorted()
             if command == "RUN", !instruction.heredocs.isEmpty {
                 value = value.map { $0.replacing(/<<-?["']?[A-Za-z_][A-Za-z0-9_]*["']?/, with: "<<HEREDOC") }
