@@ -1,5 +1,6 @@
 import PlanCompiler
 import PlanLanguage
+import PlanValues
 
 /// Writes a `BuildGraph` as a Dockerfile: a pure function of the graph and the dialect, byte-identical on
 /// every run.
@@ -247,23 +248,7 @@ public struct DockerfileWriter: Sendable {
         "[" + words.map(jsonString).joined(separator: ", ") + "]"
     }
 
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ text: String) -> String { QuotedText.json(text) }
 
     /// A value for ENV, ARG or LABEL: bare when safe, otherwise double-quoted (variables still expand).
     static func word(_ text: String) -> String {

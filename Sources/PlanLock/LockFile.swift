@@ -75,24 +75,7 @@ public struct LockFile: Hashable, Sendable {
     }
 
     /// `text` in double quotes, as YAML and JSON read them.
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\t": result += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    result += String(format: "\\u%04X", scalar.value)
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
-    }
+    static func quoted(_ text: String) -> String { QuotedText.json(text) }
 
     /// What reading a lock file found: the lock, or the located problems that keep it from being one.
     public struct ReadResult: Sendable {
