@@ -27,8 +27,10 @@ struct RunPreflight {
     var platformsRunningPrograms: [Platform] {
         var found: [Platform] = []
         for target in platforms {
+            // The binder's rule (a pin, through `from:` chains), not a second one.
+            let binder = Binder(graph: graph, options: BindOptions(targets: targets, platform: target, buildPlatform: host))
             for stage in neededStages where stage.instructions.contains(where: { if case .run = $0 { true } else { false } }) {
-                let platform = stage.stagePlatform.platform(target: target, build: host).normalized
+                let platform = binder.platform(of: stage).normalized
                 if !found.contains(platform) { found.append(platform) }
             }
         }

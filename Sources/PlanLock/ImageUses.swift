@@ -2,18 +2,6 @@ import PlanCompiler
 import PlanDiagnostics
 import PlanValues
 
-/// One place a plan reads an image: a stage's `from:` or a `copy … image:` step, at one platform.
-public struct ImageRead: Hashable, Sendable {
-    /// The reference, build arguments expanded, normalised.
-    public var reference: ImageReference
-    /// The platform the image is read for (the stage's).
-    public var platform: Platform
-    /// The `from:` (the stage) or the `copy` step that names it.
-    public var location: SourceLocation
-    /// True for a `copy … image:` source, false for a base.
-    public var isCopySource: Bool
-}
-
 /// One `add:` download, URL expanded.
 public struct DownloadUse: Hashable, Sendable {
     public var url: String
@@ -24,7 +12,7 @@ public struct DownloadUse: Hashable, Sendable {
 /// What a plan reads from outside, found by the bind pass (so arguments are expanded exactly as a run expands them).
 public struct PlanReads: Sendable {
     /// Every image use, for every platform asked for, in stage order.
-    public var images: [ImageRead] = []
+    public var images: [BoundImageRead] = []
     /// Every download.
     public var downloads: [DownloadUse] = []
 
@@ -36,22 +24,11 @@ public struct PlanReads: Sendable {
         for platform in platforms {
             let binder = Binder(graph: graph, options: BindOptions(targets: stages, platform: platform))
             let plan = try binder.bind(images: [:])
+            reads.images += plan.imageReads
             for stage in plan.stages {
-                let stagePlatform = stage.platform
-                if case .image(let reference) = stage.base {
-                    reads.images.append(ImageRead(reference: reference, platform: stagePlatform, location: stage.location, isCopySource: false))
-                }
                 for step in stage.steps {
-                    switch step.action {
-                    case .copy(let copy):
-                        if case .image(let reference) = copy.source {
-                            reads.images.append(ImageRead(reference: reference, platform: stagePlatform, location: step.location, isCopySource: true))
-                        }
-                    case .add(let add):
-                        if seenDownloads.insert(add.url + " " + add.checksum.description).inserted {
-                            reads.downloads.append(DownloadUse(url: add.url, checksum: add.checksum, location: step.location))
-                        }
-                    default: break
+                    if case .add(let add) = step.action, seenDownloads.insert(add.url + " " + add.checksum.description).inserted {
+                        reads.downloads.append(DownloadUse(url: add.url, checksum: add.checksum, location: step.location))
                     }
                 }
             }
@@ -82,7 +59,12 @@ public struct PlanReads: Sendable {
             guard !reported.contains(key) else { continue }
             guard let locked = lock.image(use.reference) else {
                 reported.insert(key)
-                diagnostics.append(.error(DiagnosticCode.imageNotLocked, "\(use.isCopySource ? "the copied image" : "the base image") "
+                let what = switch use.kind {
+                case .base: "the base image"
+                case .copy: "the copied image"
+                case .mount: "the mounted image"
+                }
+                diagnostics.append(.error(DiagnosticCode.imageNotLocked, "\(what) "
                     + "`\(use.reference)` is not in \(lockPath)", at: use.location, help: "run `plan lock` to pin it"))
                 continue
             }

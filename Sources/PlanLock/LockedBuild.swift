@@ -62,10 +62,17 @@ public enum LockedBuild {
         return text + "@" + digest.description
     }
 
-    /// `graph` with every base image and `copy … image:` source pinned to the lock's index digest, for every
-    /// platform it builds; located errors for an image the lock lacks or one whose name depends on the platform.
+    /// Where a graph names an image: the place and which of its images (a step's mounts can name several).
+    struct ImageSlot: Hashable {
+        var location: SourceLocation
+        var kind: BoundImageRead.Kind
+    }
+
+    /// `graph` with every base image, `copy … image:` source and bind mount of an image pinned to the lock's index
+    /// digest, for every platform it builds; located errors for an image the lock lacks or one whose name depends
+    /// on the platform.
     public static func pinnedGraph(_ graph: BuildGraph, lock: LockFile, lockPath: String) -> (graph: BuildGraph?, diagnostics: [Diagnostic]) {
-        var pins: [SourceLocation: ImageReference] = [:]
+        var pins: [ImageSlot: ImageReference] = [:]
         var diagnostics: [Diagnostic] = []
         var reads = PlanReads()
         do throws(BindFailure) {
@@ -75,26 +82,37 @@ public enum LockedBuild {
         }
         diagnostics += reads.problems(with: lock, lockPath: lockPath)
         for use in reads.images {
-            if let known = pins[use.location], known != use.reference {
+            let slot = ImageSlot(location: use.location, kind: use.kind)
+            if let known = pins[slot], known != use.reference {
                 diagnostics.append(.error(DiagnosticCode.lockedImageVariesByPlatform,
                     "this image is `\(known)` for one platform and `\(use.reference)` for another; a locked Dockerfile pins one digest per image",
                     at: use.location, help: "name one image for every platform (an index), or compile one platform with --platform"))
             }
-            pins[use.location] = use.reference
+            pins[slot] = use.reference
         }
         guard !diagnostics.contains(where: { $0.severity == .error }) else { return (nil, DiagnosticList(diagnostics).sorted) }
-        func pinned(_ text: String, at location: SourceLocation) -> String {
-            guard let reference = pins[location], let image = lock.image(reference) else { return text }
+        func pinned(_ text: String, at location: SourceLocation, _ kind: BoundImageRead.Kind) -> String {
+            guard let reference = pins[ImageSlot(location: location, kind: kind)], let image = lock.image(reference) else { return text }
             return pinnedText(text, reference: reference, digest: image.digest)
         }
         var result = graph
         for index in result.stages.indices {
             let stage = result.stages[index]
-            if case .image(let text) = stage.base { result.stages[index].base = .image(pinned(text, at: stage.location)) }
+            if case .image(let text) = stage.base { result.stages[index].base = .image(pinned(text, at: stage.location, .base)) }
             for step in stage.instructions.indices {
-                if case .copy(var copy) = stage.instructions[step], case .image(let text) = copy.source {
-                    copy.source = .image(pinned(text, at: copy.location))
+                switch stage.instructions[step] {
+                case .copy(var copy):
+                    guard case .image(let text) = copy.source else { continue }
+                    copy.source = .image(pinned(text, at: copy.location, .copy))
                     result.stages[index].instructions[step] = .copy(copy)
+                case .run(var run):
+                    for (mountIndex, mount) in run.mounts.enumerated() {
+                        guard case .bind(var bind) = mount, case .image(let text) = bind.source else { continue }
+                        bind.source = .image(pinned(text, at: run.location, .mount(mountIndex)))
+                        run.mounts[mountIndex] = .bind(bind)
+                    }
+                    result.stages[index].instructions[step] = .run(run)
+                default: break
                 }
             }
         }

@@ -4,6 +4,7 @@ import PlanDiagnostics
 import PlanDockerfile
 @testable import PlanGraph
 import PlanImport
+import PlanLock
 import PlanValues
 import Testing
 
@@ -42,6 +43,31 @@ import Testing
         try TestSupport.write("sum\n", to: folder + "/context/go.sum")
         let result = Compiler(options: CompileOptions()).compile(planAt: folder + "/plan.yaml")
         return (result.graph, result.diagnostics)
+    }
+
+    /// An image a step mounts is read like a base or a copied image: a lock must pin it (else E1103 at the step),
+    /// and a locked Dockerfile mounts it by digest.
+    @Test func aLockPinsAMountedImage() throws {
+        let (compiled, diagnostics) = try graph(Self.plan)
+        let graph = try #require(compiled, "\(diagnostics)")
+        let amd64 = Platform(architecture: "amd64")
+        let reads = try PlanReads.of(graph, platforms: [amd64])
+        let sdk = try ImageReference(parsing: "example.com/sdk:2")
+        let mounted = reads.images.filter { $0.reference == sdk }
+        #expect(mounted.map(\.kind) == [.mount(2)], "\(reads.images)")
+        #expect(reads.platformsByImage.map(\.reference.description).contains(sdk.description))
+        let digest = try Digest(parsing: "sha256:" + String(repeating: "cd", count: 32))
+        let base = try ImageReference(parsing: "example.com/base:1")
+        var lock = LockFile(plan: graph.planName, planFile: "plan.yaml",
+                            images: [base.description: LockedImage(digest: digest, platforms: ["linux/amd64": digest])])
+        let missing = reads.problems(with: lock, lockPath: "plan.lock")
+        #expect(missing.map(\.code) == [DiagnosticCode.imageNotLocked], "\(missing)")
+        #expect(missing.first?.message.hasPrefix("the mounted image `\(sdk)`") == true, "\(missing)")
+        lock.images[sdk.description] = LockedImage(digest: digest, platforms: ["linux/amd64": digest])
+        let pinned = LockedBuild.pinnedGraph(graph, lock: lock, lockPath: "plan.lock")
+        let locked = try #require(pinned.graph, "\(pinned.diagnostics)")
+        let dockerfile = DockerfileWriter().dockerfile(for: locked)
+        #expect(dockerfile.contains("from=example.com/sdk:2@\(digest)"), "\(dockerfile)")
     }
 
     @Test func theBinderResolvesTargetsAndGivesBuildKitsDefaults() throws {
